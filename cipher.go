@@ -1,0 +1,327 @@
+package authix
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
+	"hash"
+	"strings"
+	"sync"
+	"time"
+	"unsafe"
+
+	"github.com/fernet/fernet-go"
+)
+
+// MaxTokenSize is the longest token, in bytes, that authix seals or opens.
+// Browsers keep cookies of up to 4096 bytes; a longer incoming token is
+// rejected before any cryptographic work.
+const MaxTokenSize = 4096
+
+// DefaultTTL is how long a token stays valid when no TTL is configured, as in
+// fastapi-authix.
+const DefaultTTL = time.Hour
+
+// Cipher turns plaintext into tokens and back. Implementations must be safe
+// for concurrent use, must authenticate a token before reporting anything
+// about it, and must never panic on malformed input.
+type Cipher interface {
+	// Seal appends to dst a token for plaintext, issued at now.
+	Seal(dst, plaintext []byte, now time.Time) ([]byte, error)
+
+	// Open authenticates token at time now and appends its plaintext to dst.
+	// It fails with an error wrapping ErrInvalidToken for anything that is not
+	// an authentic token, and with one wrapping ErrExpiredToken for an
+	// authentic token past its TTL; in that case the TokenInfo is filled in.
+	Open(dst []byte, token string, now time.Time) ([]byte, TokenInfo, error)
+
+	// TTL reports how long a sealed token stays valid.
+	TTL() time.Duration
+}
+
+// TokenInfo describes a token that Cipher.Open authenticated.
+type TokenInfo struct {
+	// ID identifies the token for revocation. It is the same for every
+	// encoding of one token, and differs between tokens.
+	ID [sha256.Size]byte
+	// IssuedAt is when the token was sealed, as the token itself says.
+	IssuedAt time.Time
+	// ExpiresAt is IssuedAt plus the cipher's TTL.
+	ExpiresAt time.Time
+	// KeyIndex is the position, in the cipher's key list, of the key that
+	// opened the token.
+	KeyIndex int
+}
+
+// Fernet layout: version | timestamp | IV | AES-128-CBC ciphertext | HMAC-SHA256.
+const (
+	fernetVersion  = 0x80
+	fernetTSOff    = 1
+	fernetIVOff    = fernetTSOff + 8
+	fernetCTOff    = fernetIVOff + aes.BlockSize
+	fernetOverhead = fernetCTOff + sha256.Size
+	fernetMinRaw   = fernetOverhead + aes.BlockSize
+	fernetMaxSkew  = 60 * time.Second
+	fernetMaxRaw   = MaxTokenSize / 4 * 3
+)
+
+var b64 = base64.URLEncoding
+
+// Errors that Open wraps; prepared once so that rejecting a token costs no
+// allocation.
+var (
+	errTokenLength  = fmt.Errorf("%w: token longer than %d bytes", ErrInvalidToken, MaxTokenSize)
+	errTokenBase64  = fmt.Errorf("%w: not URL-safe base64", ErrInvalidToken)
+	errTokenShort   = fmt.Errorf("%w: token too short", ErrInvalidToken)
+	errTokenVersion = fmt.Errorf("%w: unknown version byte", ErrInvalidToken)
+	errTokenBlocks  = fmt.Errorf("%w: ciphertext is not whole blocks", ErrInvalidToken)
+	errTokenMAC     = fmt.Errorf("%w: MAC does not verify with any key", ErrInvalidToken)
+	errTokenFuture  = fmt.Errorf("%w: issued too far in the future", ErrInvalidToken)
+	errTokenPadding = fmt.Errorf("%w: bad padding", ErrInvalidToken)
+	errTokenExpired = fmt.Errorf("%w: older than the TTL", ErrExpiredToken)
+	errSealTooLarge = fmt.Errorf("%w: sealed token would exceed %d bytes", ErrTokenTooLarge, MaxTokenSize)
+)
+
+// Fernet is the default Cipher: the Fernet specification (AES-128-CBC with
+// PKCS#7 padding, HMAC-SHA256, URL-safe base64), so its tokens open with
+// Python's cryptography.fernet and with github.com/fernet/fernet-go, and
+// theirs open here.
+//
+// A Fernet prepares each key's AES and HMAC state once and reuses buffers, so
+// opening a token allocates nothing. It is safe for concurrent use.
+type Fernet struct {
+	ttl     time.Duration
+	keys    []fernetKey
+	scratch sync.Pool // *fernetScratch
+}
+
+type fernetKey struct {
+	block   cipher.Block
+	signKey []byte
+}
+
+type fernetScratch struct {
+	raw  [fernetMaxRaw]byte
+	sum  [sha256.Size]byte
+	macs []hash.Hash // one HMAC state per key, reset between uses
+}
+
+// NewFernet returns a Fernet cipher whose tokens are valid for ttl.
+//
+// With no keys it generates one random key, so tokens do not survive a
+// restart and are not shared between processes. Each argument may hold
+// several comma-separated keys (the AUTHIX_KEYS format); each key is 32 bytes
+// in URL-safe base64, as GenerateKey and Python's Fernet.generate_key()
+// print. The first key seals; every key opens, which lets keys rotate.
+func NewFernet(ttl time.Duration, keys ...string) (*Fernet, error) {
+	if ttl < time.Second {
+		return nil, fmt.Errorf("%w: NewFernet: TTL must be at least one second, got %v", ErrInvalidOption, ttl)
+	}
+	var parsed []*fernet.Key
+	if len(keys) == 0 {
+		k := new(fernet.Key)
+		if err := k.Generate(); err != nil {
+			return nil, fmt.Errorf("authix: generating a key: %w", err)
+		}
+		parsed = append(parsed, k)
+	} else {
+		list := splitKeys(keys)
+		if len(list) == 0 {
+			return nil, fmt.Errorf("%w: NewFernet: no keys given (is AUTHIX_KEYS empty?); generate one with authix.GenerateKey", ErrInvalidOption)
+		}
+		for i, s := range list {
+			k, err := fernet.DecodeKey(s)
+			if err != nil {
+				// The key itself is never echoed.
+				return nil, fmt.Errorf("%w: NewFernet: key %d of %d is not 32 bytes of URL-safe base64; generate one with authix.GenerateKey", ErrInvalidOption, i+1, len(list))
+			}
+			parsed = append(parsed, k)
+		}
+	}
+	return newFernet(ttl, parsed), nil
+}
+
+func splitKeys(keys []string) []string {
+	var out []string
+	for _, arg := range keys {
+		for s := range strings.SplitSeq(arg, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+// newFernet builds the cipher from decoded keys. A ttl <= 0 turns off the
+// time checks, which only the specification's test vectors need.
+func newFernet(ttl time.Duration, keys []*fernet.Key) *Fernet {
+	f := &Fernet{ttl: ttl, keys: make([]fernetKey, len(keys))}
+	for i, k := range keys {
+		// A Fernet key is the signing key followed by the encryption key.
+		block, _ := aes.NewCipher(k[16:]) // 16 bytes: cannot fail
+		f.keys[i] = fernetKey{block: block, signKey: append([]byte(nil), k[:16]...)}
+	}
+	f.scratch.New = func() any {
+		s := &fernetScratch{macs: make([]hash.Hash, len(f.keys))}
+		for i := range f.keys {
+			s.macs[i] = hmac.New(sha256.New, f.keys[i].signKey)
+		}
+		return s
+	}
+	return f
+}
+
+// GenerateKey returns a new random Fernet key in URL-safe base64, the format
+// NewFernet, WithKeys and Python's Fernet take.
+func GenerateKey() string {
+	var k fernet.Key
+	if err := k.Generate(); err != nil {
+		// crypto/rand does not fail on supported platforms.
+		panic("authix: crypto/rand failed: " + err.Error())
+	}
+	return k.Encode()
+}
+
+// TTL reports how long the tokens this cipher seals stay valid.
+func (f *Fernet) TTL() time.Duration { return f.ttl }
+
+// String describes the cipher without revealing any key.
+func (f *Fernet) String() string {
+	return fmt.Sprintf("authix.Fernet{keys: %d, ttl: %v}", len(f.keys), f.ttl)
+}
+
+// GoString describes the cipher without revealing any key.
+func (f *Fernet) GoString() string { return f.String() }
+
+// Seal appends to dst a Fernet token for plaintext, issued at now, under
+// the first key.
+func (f *Fernet) Seal(dst, plaintext []byte, now time.Time) ([]byte, error) {
+	if b64.EncodedLen(fernetOverhead+len(plaintext)/aes.BlockSize*aes.BlockSize+aes.BlockSize) > MaxTokenSize {
+		return dst, errSealTooLarge
+	}
+	s := f.scratch.Get().(*fernetScratch)
+	defer f.scratch.Put(s)
+	iv := s.raw[fernetIVOff:fernetCTOff]
+	if _, err := rand.Read(iv); err != nil {
+		return dst, fmt.Errorf("authix: reading random IV: %w", err)
+	}
+	n := f.seal(s, plaintext, now.Unix())
+	return b64.AppendEncode(dst, s.raw[:n]), nil
+}
+
+// seal is the deterministic core: it writes the raw token for msg into
+// s.raw, with the IV already in place, and returns its length.
+func (f *Fernet) seal(s *fernetScratch, msg []byte, ts int64) int {
+	k := &f.keys[0]
+	raw := s.raw[:]
+	raw[0] = fernetVersion
+	binary.BigEndian.PutUint64(raw[fernetTSOff:], uint64(ts))
+	padLen := aes.BlockSize - len(msg)%aes.BlockSize
+	ct := raw[fernetCTOff : fernetCTOff+len(msg)+padLen]
+	copy(ct, msg)
+	for i := len(msg); i < len(ct); i++ {
+		ct[i] = byte(padLen)
+	}
+	prev := raw[fernetIVOff:fernetCTOff]
+	for i := 0; i < len(ct); i += aes.BlockSize {
+		blk := ct[i : i+aes.BlockSize]
+		subtle.XORBytes(blk, blk, prev)
+		k.block.Encrypt(blk, blk)
+		prev = blk
+	}
+	n := fernetCTOff + len(ct)
+	mac := s.macs[0]
+	mac.Reset()
+	mac.Write(raw[:n])
+	mac.Sum(raw[n:n])
+	return n + sha256.Size
+}
+
+// Open authenticates token at time now and appends its plaintext to dst.
+// It checks, in order: size, encoding, version, the MAC under each key, then
+// the timestamp (no more than 60 seconds in the future, no older than the
+// TTL), then the padding. Nothing is decrypted before the MAC verifies.
+func (f *Fernet) Open(dst []byte, token string, now time.Time) ([]byte, TokenInfo, error) {
+	if len(token) > MaxTokenSize {
+		return dst, TokenInfo{}, errTokenLength
+	}
+	s := f.scratch.Get().(*fernetScratch)
+	defer f.scratch.Put(s)
+	// Decode reads src only, so viewing the string's bytes is safe.
+	n, err := b64.Decode(s.raw[:], unsafe.Slice(unsafe.StringData(token), len(token)))
+	if err != nil {
+		return dst, TokenInfo{}, errTokenBase64
+	}
+	return f.open(dst, s, s.raw[:n], now)
+}
+
+func (f *Fernet) open(dst []byte, s *fernetScratch, raw []byte, now time.Time) ([]byte, TokenInfo, error) {
+	var info TokenInfo
+	if len(raw) < fernetMinRaw {
+		return dst, info, errTokenShort
+	}
+	if raw[0] != fernetVersion {
+		return dst, info, errTokenVersion
+	}
+	body := len(raw) - sha256.Size
+	if (body-fernetCTOff)%aes.BlockSize != 0 {
+		return dst, info, errTokenBlocks
+	}
+	key := -1
+	for i := range f.keys {
+		mac := s.macs[i]
+		mac.Reset()
+		mac.Write(raw[:body])
+		if hmac.Equal(mac.Sum(s.sum[:0]), raw[body:]) {
+			key = i
+			break
+		}
+	}
+	if key < 0 {
+		return dst, info, errTokenMAC
+	}
+	// The tag identifies the token whatever its encoding; hashing it keeps
+	// token bytes out of revocation stores.
+	info.ID = sha256.Sum256(raw[body:])
+	info.KeyIndex = key
+	ts := int64(binary.BigEndian.Uint64(raw[fernetTSOff:]))
+	info.IssuedAt = time.Unix(ts, 0)
+	info.ExpiresAt = info.IssuedAt.Add(f.ttl)
+	if f.ttl > 0 {
+		if info.IssuedAt.After(now.Add(fernetMaxSkew)) {
+			return dst, TokenInfo{}, errTokenFuture
+		}
+		if now.After(info.ExpiresAt) {
+			return dst, info, errTokenExpired
+		}
+	}
+	ct := raw[fernetCTOff:body]
+	start := len(dst)
+	dst = append(dst, ct...)
+	out := dst[start:]
+	block := f.keys[key].block
+	prev := raw[fernetIVOff:fernetCTOff]
+	for i := 0; i < len(out); i += aes.BlockSize {
+		blk := out[i : i+aes.BlockSize]
+		block.Decrypt(blk, blk)
+		subtle.XORBytes(blk, blk, prev)
+		prev = ct[i : i+aes.BlockSize]
+	}
+	pad := int(out[len(out)-1])
+	if pad == 0 || pad > aes.BlockSize {
+		return dst[:start], TokenInfo{}, errTokenPadding
+	}
+	for _, b := range out[len(out)-pad:] {
+		if int(b) != pad {
+			return dst[:start], TokenInfo{}, errTokenPadding
+		}
+	}
+	return dst[:len(dst)-pad], info, nil
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package authix
+
+const raceEnabled = false

@@ -1,0 +1,106 @@
+package authix
+
+import (
+	"encoding"
+	"encoding/json"
+	"fmt"
+	"reflect"
+)
+
+// Serializer turns payloads into bytes and back. Implementations must be safe
+// for concurrent use. Unmarshal receives a pointer to the value to fill.
+type Serializer interface {
+	Marshal(v any) ([]byte, error)
+	Unmarshal(data []byte, v any) error
+}
+
+// JSON is the default Serializer: encoding/json, which caches its reflection
+// per type, so a payload type is inspected once. Unknown object fields are
+// ignored on decode, so services that add a field can roll out one replica at
+// a time.
+type JSON struct{}
+
+// Marshal encodes v with json.Marshal.
+func (JSON) Marshal(v any) ([]byte, error) { return json.Marshal(v) }
+
+// Unmarshal decodes data into v with json.Unmarshal.
+func (JSON) Unmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
+
+var (
+	jsonMarshalerType   = reflect.TypeFor[json.Marshaler]()
+	jsonUnmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+	textMarshalerType   = reflect.TypeFor[encoding.TextMarshaler]()
+	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+)
+
+// checkPayloadType reports, wrapping ErrUnsupportedPayload, the first place
+// in t that JSON cannot carry both ways, named by its field path.
+func checkPayloadType(t reflect.Type) error {
+	return checkType(t, typeName(t), map[reflect.Type]bool{})
+}
+
+func typeName(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Name() != "" {
+		return t.Name()
+	}
+	return t.String()
+}
+
+func customJSON(t reflect.Type) bool {
+	pt := reflect.PointerTo(t)
+	marshals := t.Implements(jsonMarshalerType) || pt.Implements(jsonMarshalerType) ||
+		t.Implements(textMarshalerType) || pt.Implements(textMarshalerType)
+	unmarshals := pt.Implements(jsonUnmarshalerType) || pt.Implements(textUnmarshalerType)
+	return marshals && unmarshals
+}
+
+func checkType(t reflect.Type, path string, seen map[reflect.Type]bool) error {
+	if seen[t] || customJSON(t) {
+		return nil
+	}
+	seen[t] = true
+	defer delete(seen, t)
+	switch t.Kind() {
+	case reflect.Func, reflect.Chan, reflect.Complex64, reflect.Complex128, reflect.UnsafePointer, reflect.Invalid:
+		return fmt.Errorf("%w: %s has type %s, which JSON cannot carry", ErrUnsupportedPayload, path, t)
+	case reflect.Pointer:
+		return checkType(t.Elem(), path, seen)
+	case reflect.Slice, reflect.Array:
+		return checkType(t.Elem(), path+"[]", seen)
+	case reflect.Map:
+		k := t.Key()
+		switch k.Kind() {
+		case reflect.String, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		default:
+			if !reflect.PointerTo(k).Implements(textUnmarshalerType) || !(k.Implements(textMarshalerType) || reflect.PointerTo(k).Implements(textMarshalerType)) {
+				return fmt.Errorf("%w: %s has map key type %s, which JSON cannot carry", ErrUnsupportedPayload, path, k)
+			}
+		}
+		return checkType(t.Elem(), path+"[key]", seen)
+	case reflect.Struct:
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if !f.IsExported() {
+				// json only promotes the fields of an unexported embedded struct.
+				ft := f.Type
+				if ft.Kind() == reflect.Pointer {
+					ft = ft.Elem()
+				}
+				if !f.Anonymous || ft.Kind() != reflect.Struct {
+					continue
+				}
+			}
+			if f.Tag.Get("json") == "-" {
+				continue
+			}
+			if err := checkType(f.Type, path+"."+f.Name, seen); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
