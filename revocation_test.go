@@ -2,6 +2,7 @@ package authix
 
 import (
 	"context"
+	"math/rand/v2"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -68,8 +69,7 @@ func TestMemoryStore(t *testing.T) {
 	assert.Equal(t, 1, m.Len())
 	clk.add(time.Hour)
 	assert.Equal(t, 0, m.Len())
-	assert.Empty(t, m.buckets)
-	assert.Empty(t, m.queue)
+	assert.Len(t, m.slots, memMinSlots, "the table shrinks back")
 }
 
 func TestMemoryStoreSweepsOnRevoke(t *testing.T) {
@@ -81,11 +81,58 @@ func TestMemoryStoreSweepsOnRevoke(t *testing.T) {
 		require.NoError(t, m.Revoke(ctx, hexID(i), clk.now().Add(time.Duration(1+i%60)*time.Second)))
 	}
 	clk.add(2 * time.Minute)
-	require.NoError(t, m.Revoke(ctx, hexID(-1), clk.now().Add(time.Hour)))
+	for i := range 200 {
+		require.NoError(t, m.Revoke(ctx, hexID(-1-i), clk.now().Add(time.Hour)))
+	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	assert.Len(t, m.entries, 1, "Revoke dropped every expired entry")
-	assert.Len(t, m.buckets, 1)
+	assert.Equal(t, 200, m.count, "new revocations swept every expired entry")
+}
+
+// TestMemoryStoreModel runs random operations against the table and a
+// plain map, with few slots so that probe runs wrap and collide.
+func TestMemoryStoreModel(t *testing.T) {
+	t.Parallel()
+	t.Run("spread", func(t *testing.T) { testStoreModel(t, 300, hexID) })
+	// Ids whose home slots are the last ones, so probe runs wrap around.
+	t.Run("wrapping", func(t *testing.T) {
+		testStoreModel(t, 40, func(i int) string { return fmt.Sprintf("%02x", 0xf8|i%8) + hexID(i)[2:] })
+	})
+}
+
+func testStoreModel(t *testing.T, ids int, idOf func(int) string) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	clk := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	m := NewMemoryStore(clk.now)
+	model := map[string]int64{}
+	ctx := context.Background()
+	for step := range 200_000 {
+		id := idOf(rng.IntN(ids))
+		switch op := rng.IntN(10); {
+		case op < 5:
+			exp := clk.now().Add(time.Duration(rng.IntN(120)-10) * time.Second)
+			require.NoError(t, m.Revoke(ctx, id, exp))
+			if exp.After(clk.now()) && exp.Unix() > model[id] {
+				model[id] = exp.Unix()
+			}
+		case op < 9:
+			got, err := m.IsRevoked(ctx, id)
+			require.NoError(t, err)
+			want := clk.now().Unix() <= model[id]
+			require.Equal(t, want, got, "step %d id %s", step, id)
+		case op == 9:
+			clk.add(time.Duration(rng.IntN(3)) * time.Second)
+		}
+		if step%5000 == 0 {
+			live := 0
+			for _, e := range model {
+				if clk.now().Unix() <= e {
+					live++
+				}
+			}
+			require.Equal(t, live, m.Len(), "step %d", step)
+		}
+	}
 }
 
 func TestMemoryStoreConcurrent(t *testing.T) {
