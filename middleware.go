@@ -155,15 +155,24 @@ func (v *Vault[T]) RequireData(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		data, err := v.Authenticate(r)
 		if err != nil {
-			if v.deny != nil && errors.Is(err, ErrCrossOrigin) {
-				v.deny.ServeHTTP(w, r)
-				return
-			}
-			v.onError(w, r, err)
+			v.Reject(w, r, err)
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(v.WithData(r.Context(), data)))
 	})
+}
+
+// Reject answers a request that Authenticate refused with err, as
+// RequireData does: the cross-origin deny handler for ErrCrossOrigin when one
+// is set, otherwise the error handler (DefaultErrorHandler unless
+// WithErrorHandler replaced it). Adapters for frameworks whose middleware is
+// not func(http.Handler) http.Handler call Authenticate, then Reject.
+func (v *Vault[T]) Reject(w http.ResponseWriter, r *http.Request, err error) {
+	if v.deny != nil && errors.Is(err, ErrCrossOrigin) {
+		v.deny.ServeHTTP(w, r)
+		return
+	}
+	v.onError(w, r, err)
 }
 
 // OptionalData is middleware that never rejects: with a valid token the

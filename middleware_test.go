@@ -331,3 +331,26 @@ func get(t *testing.T, c *http.Client, url string) (string, int) {
 	require.NoError(t, err)
 	return string(b), resp.StatusCode
 }
+
+func TestRejectUsesConfiguredHandlers(t *testing.T) {
+	t.Parallel()
+	var got error
+	v, err := authix.New[User](
+		authix.WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) {
+			got = err
+			w.WriteHeader(http.StatusTeapot)
+		}),
+		authix.WithCrossOriginDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusConflict)
+		})),
+	)
+	require.NoError(t, err)
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	rec := httptest.NewRecorder()
+	v.Reject(rec, r, authix.ErrExpiredToken)
+	assert.Equal(t, http.StatusTeapot, rec.Code)
+	assert.ErrorIs(t, got, authix.ErrExpiredToken)
+	rec = httptest.NewRecorder()
+	v.Reject(rec, r, authix.ErrCrossOrigin)
+	assert.Equal(t, http.StatusConflict, rec.Code, "the deny handler answers cross-origin rejections")
+}

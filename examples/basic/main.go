@@ -68,6 +68,9 @@ func routes(vault *authix.Vault[User]) http.Handler {
 		user, _ := vault.Data(r.Context())
 		writeJSON(w, http.StatusOK, map[string]string{"hello": user.Name})
 	})))
+	// GET, as in fastapi-authix's documentation. A real service should log
+	// out with POST: SameSite=Lax cookies ride along on top-level GET
+	// navigations from other sites, so any site can log a user out here.
 	mux.Handle("GET /logout", vault.RequireData(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, _ := vault.ExtractAccessToken(r)
 		if err := vault.DisableAccessToken(r.Context(), token); err != nil {

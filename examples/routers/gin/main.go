@@ -1,7 +1,8 @@
 // Command gin is examples/basic's login, home and logout flow on
 // github.com/gin-gonic/gin. Gin middleware is a gin.HandlerFunc rather than
 // a func(http.Handler) http.Handler, so the example carries a five-line
-// adapter, requireData, built on vault.Authenticate and vault.WithData.
+// adapter, requireData, built on vault.Authenticate, vault.Reject and
+// vault.WithData.
 //
 //	go run ./gin
 //	curl -L -c cookies.txt -b cookies.txt 'http://localhost:8000/login?name=John'
@@ -55,7 +56,7 @@ func requireData(vault *authix.Vault[User]) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		user, err := vault.Authenticate(c.Request)
 		if err != nil {
-			authix.DefaultErrorHandler(c.Writer, c.Request, err)
+			vault.Reject(c.Writer, c.Request, err)
 			c.Abort()
 			return
 		}
