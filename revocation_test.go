@@ -2,10 +2,10 @@ package authix
 
 import (
 	"context"
-	"math/rand/v2"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"testing"
 	"time"
