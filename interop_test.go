@@ -31,8 +31,8 @@ import (
 
 const pyScript = "testdata/python/fernet_interop.py"
 
-// findPython returns the first python3 that imports cryptography.fernet.
-var findPython = sync.OnceValues(func() (string, []string) {
+// pyFind returns the first python3 that imports cryptography.fernet.
+var pyFind = sync.OnceValues(func() (string, []string) {
 	var tried []string
 	candidates := []string{"/usr/bin/python3"}
 	if p, err := exec.LookPath("python3"); err == nil {
@@ -45,12 +45,12 @@ var findPython = sync.OnceValues(func() (string, []string) {
 		if err == nil {
 			return p, nil
 		}
-		tried = append(tried, p+": "+strings.TrimSpace(firstLine(string(out), err)))
+		tried = append(tried, p+": "+strings.TrimSpace(pyFirstLine(string(out), err)))
 	}
 	return "", tried
 })
 
-func firstLine(out string, err error) string {
+func pyFirstLine(out string, err error) string {
 	if out == "" {
 		return err.Error()
 	}
@@ -62,7 +62,7 @@ func firstLine(out string, err error) string {
 // (fails it when AUTHIX_REQUIRE_PYTHON=1).
 func requirePython(t *testing.T) string {
 	t.Helper()
-	p, tried := findPython()
+	p, tried := pyFind()
 	if p != "" {
 		return p
 	}
@@ -176,14 +176,14 @@ var (
 	interopJohnPy = map[string]any{"id": 7, "name": "Jöhn Smith ✓", "is_admin": true, "roles": []any{"admin", "editor"}}
 )
 
-// errLog records what an error handler saw.
-type errLog struct {
+// interopErrLog records what an error handler saw.
+type interopErrLog struct {
 	mu   sync.Mutex
 	errs []error
 }
 
 // take returns the errors recorded so far and forgets them.
-func (l *errLog) take() []error {
+func (l *interopErrLog) take() []error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	errs := l.errs
@@ -191,11 +191,11 @@ func (l *errLog) take() []error {
 	return errs
 }
 
-// serveUser runs RequireData in front of a handler that answers with the
-// payload as JSON; the errLog receives what the error handler saw.
-func serveUser(t *testing.T, opts ...authix.Option) (*authix.Vault[interopUser], *httptest.Server, *errLog) {
+// interopServe runs RequireData in front of a handler that answers with the
+// payload as JSON; the interopErrLog receives what the error handler saw.
+func interopServe(t *testing.T, opts ...authix.Option) (*authix.Vault[interopUser], *httptest.Server, *interopErrLog) {
 	t.Helper()
-	errs := new(errLog)
+	errs := new(interopErrLog)
 	opts = append(opts, authix.WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) {
 		errs.mu.Lock()
 		errs.errs = append(errs.errs, err)
@@ -217,9 +217,9 @@ func serveUser(t *testing.T, opts ...authix.Option) (*authix.Vault[interopUser],
 	return vault, srv, errs
 }
 
-// getWithCookie requests srv with the token in the access-token cookie, as
+// interopGet requests srv with the token in the access-token cookie, as
 // a browser that logged in on the Python service would.
-func getWithCookie(t *testing.T, srv *httptest.Server, token string) (int, []byte) {
+func interopGet(t *testing.T, srv *httptest.Server, token string) (int, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, srv.URL+"/home", nil)
 	require.NoError(t, err)
@@ -241,10 +241,10 @@ func TestInteropPythonTokenOpensInGo(t *testing.T) {
 	token := py.seal([]string{key}, interopJohnPy, 0)
 	otherKeyToken := py.seal([]string{py.generateKey()}, interopJohnPy, 0)
 
-	vault, srv, errs := serveUser(t, authix.WithKeys(key))
+	vault, srv, errs := interopServe(t, authix.WithKeys(key))
 
 	t.Run("RequireData accepts the cookie and decodes the struct", func(t *testing.T) {
-		status, body := getWithCookie(t, srv, token)
+		status, body := interopGet(t, srv, token)
 		require.Equal(t, http.StatusOK, status, "body: %s", body)
 		var got interopUser
 		require.NoError(t, json.Unmarshal(body, &got))
@@ -274,13 +274,13 @@ func TestInteropPythonTokenOpensInGo(t *testing.T) {
 		want        error
 	}{
 		{"sealed under another key", otherKeyToken, authix.ErrInvalidToken},
-		{"one character changed", tamper(token), authix.ErrInvalidToken},
+		{"one character changed", interopTamper(token), authix.ErrInvalidToken},
 		{"no cookie", "", authix.ErrMissingToken},
 	}
 	for _, tc := range rejected {
 		t.Run("rejects "+tc.name, func(t *testing.T) {
 			errs.take()
-			status, body := getWithCookie(t, srv, tc.token)
+			status, body := interopGet(t, srv, tc.token)
 			assert.Equal(t, http.StatusUnauthorized, status, "body: %s", body)
 			seen := errs.take()
 			require.Len(t, seen, 1)
@@ -289,9 +289,9 @@ func TestInteropPythonTokenOpensInGo(t *testing.T) {
 	}
 }
 
-// tamper changes one character in the middle of token, keeping it valid
+// interopTamper changes one character in the middle of token, keeping it valid
 // base64, so that only the MAC can catch it.
-func tamper(token string) string {
+func interopTamper(token string) string {
 	b := []byte(token)
 	i := len(b) / 2
 	if b[i] == 'A' {
@@ -321,7 +321,7 @@ func TestInteropGoTokenOpensInPython(t *testing.T) {
 	t.Run("Fernet(key).decrypt(token, ttl=3600)", func(t *testing.T) {
 		res := py.open([]string{key}, token, 3600, 0)
 		require.Empty(t, res.Error)
-		assert.Equal(t, interopJohnPy, normalizeNumbers(res.Payload), "same fields and values")
+		assert.Equal(t, interopJohnPy, interopInts(res.Payload), "same fields and values")
 		assert.NotContains(t, res.Plaintext, "\n", "compact JSON, as orjson writes")
 		assert.GreaterOrEqual(t, res.IssuedAt, before)
 		assert.LessOrEqual(t, res.IssuedAt, after)
@@ -331,7 +331,7 @@ func TestInteropGoTokenOpensInPython(t *testing.T) {
 		assert.Equal(t, "InvalidToken", res.Error)
 	})
 	t.Run("Python refuses it with one character changed", func(t *testing.T) {
-		res := py.open([]string{key}, tamper(token), 3600, 0)
+		res := py.open([]string{key}, interopTamper(token), 3600, 0)
 		assert.Equal(t, "InvalidToken", res.Error)
 	})
 	t.Run("Python refuses it once older than its TTL", func(t *testing.T) {
@@ -340,9 +340,9 @@ func TestInteropGoTokenOpensInPython(t *testing.T) {
 	})
 }
 
-// normalizeNumbers turns the float64 numbers of a decoded JSON object back
+// interopInts turns the float64 numbers of a decoded JSON object back
 // into ints where they are whole, so it compares with a literal.
-func normalizeNumbers(m map[string]any) map[string]any {
+func interopInts(m map[string]any) map[string]any {
 	out := make(map[string]any, len(m))
 	for k, v := range m {
 		if f, ok := v.(float64); ok && f == float64(int(f)) {
@@ -366,7 +366,7 @@ func TestInteropRotation(t *testing.T) {
 
 		res := py.open([]string{kPy, kGo}, token, 3600, 0)
 		require.Empty(t, res.Error)
-		assert.Equal(t, interopJohnPy, normalizeNumbers(res.Payload))
+		assert.Equal(t, interopJohnPy, interopInts(res.Payload))
 
 		res = py.open([]string{kPy}, token, 3600, 0)
 		assert.Equal(t, "InvalidToken", res.Error, "only the Go key, second in the list, opens it")
@@ -410,8 +410,8 @@ func TestInteropExpiry(t *testing.T) {
 
 	t.Run("a Python token older than the TTL is ErrExpiredToken", func(t *testing.T) {
 		token := py.seal([]string{key}, interopJohnPy, time.Now().Add(-2*time.Hour).Unix())
-		_, srv, errs := serveUser(t, authix.WithKeys(key))
-		status, body := getWithCookie(t, srv, token)
+		_, srv, errs := interopServe(t, authix.WithKeys(key))
+		status, body := interopGet(t, srv, token)
 		assert.Equal(t, http.StatusUnauthorized, status, "body: %s", body)
 		seen := errs.take()
 		require.Len(t, seen, 1)
