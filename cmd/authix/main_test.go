@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"os"
@@ -135,6 +136,32 @@ func TestSealInspectRoundTrip(t *testing.T) {
 		r := cli("", "inspect", "-keys", k1, "--", token)
 		assert.Equal(t, 0, r.code, r.stderr)
 	})
+}
+
+// recordingStore is a RevocationStore that remembers the ids it is given.
+type recordingStore struct{ ids []string }
+
+func (s *recordingStore) Revoke(_ context.Context, id string, _ time.Time) error {
+	s.ids = append(s.ids, id)
+	return nil
+}
+
+func (s *recordingStore) IsRevoked(context.Context, string) (bool, error) { return false, nil }
+
+func TestInspectIDIsTheRevocationID(t *testing.T) {
+	noKeys(t)
+	key := authix.GenerateKey()
+	store := new(recordingStore)
+	vault, err := authix.New[map[string]string](authix.WithKeys(key), authix.WithRevocationStore(store))
+	require.NoError(t, err)
+	token, err := vault.CreateAccessToken(map[string]string{"name": "John"})
+	require.NoError(t, err)
+	require.NoError(t, vault.DisableAccessToken(context.Background(), token))
+	require.Len(t, store.ids, 1)
+
+	r := cli("", "inspect", "-keys", key, token)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "id:      "+store.ids[0]+"\n")
 }
 
 func TestSealRefusesPayloads(t *testing.T) {
