@@ -299,7 +299,8 @@ func (e *env) cipherFlags() cipherFlags {
 }
 
 // fernet builds the cipher from -keys, or AUTHIX_KEYS when -keys is absent,
-// and -ttl. It returns the number of keys too.
+// and -ttl, and returns it with the number of keys. On a bad key list or TTL
+// it reports a usage error and returns a nil cipher and the exit status.
 func (e *env) fernet(c cipherFlags) (*authix.Fernet, int, int) {
 	raw, from := *c.keys, "-keys"
 	set := false
