@@ -1,0 +1,480 @@
+// Command authix makes Fernet keys and seals and inspects authix access
+// tokens from the shell. Its keys and tokens are the ones authix.WithKeys,
+// AUTHIX_KEYS and Python's fastapi-authix (cryptography's Fernet) use, so it
+// also reads and writes tokens of a FastAPI service that shares the keys.
+//
+//	go install github.com/authix-go/authix/cmd/authix@latest
+//
+//	authix keygen [-n N]
+//	authix seal [-keys K[,K2...]] [-ttl 1h] JSON|-
+//	authix inspect [-keys K[,K2...]] [-ttl 1h] TOKEN|-
+//
+// Keys come from -keys, or from the AUTHIX_KEYS environment variable when
+// -keys is absent; the first key seals, every key opens. No key is ever
+// printed, except by keygen.
+//
+// Exit status: 0 on success; 1 when the input is refused (a payload that is
+// not a JSON object, a token that does not open, or an authentic token that
+// has expired, which inspect still shows); 2 for a usage error (unknown
+// command or flag, missing or extra argument, bad -keys or -ttl).
+package main
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/authix-go/authix"
+)
+
+const (
+	exitOK    = 0
+	exitFail  = 1
+	exitUsage = 2
+
+	// maxInput bounds what seal and inspect read from standard input.
+	maxInput = 1 << 20
+	// maxKeygen bounds keygen -n.
+	maxKeygen = 1000
+)
+
+const mainUsage = `usage: authix <command> [flags] [arguments]
+
+Makes Fernet keys, and seals and inspects authix access tokens. Keys and
+tokens are those of authix.WithKeys / AUTHIX_KEYS and of Python's
+fastapi-authix (cryptography's Fernet).
+
+Commands:
+  keygen    print new keys
+  seal      seal a JSON object into a token
+  inspect   open a token and show what it carries
+
+Run "authix <command> -h" for a command's flags.
+Exit status: 0 success, 1 input refused (bad payload, invalid or expired
+token), 2 usage error.
+`
+
+const keygenUsage = `usage: authix keygen [-n N]
+
+Prints N new random keys (default 1), one a line: 32 bytes in URL-safe
+base64, the format that AUTHIX_KEYS, authix.WithKeys and Python's
+cryptography Fernet(key) take. To rotate keys, put the new key first:
+AUTHIX_KEYS=new,old seals with new and opens both.
+
+Flags:
+  -n N   how many keys to print, 1 to 1000 (default 1)
+`
+
+const sealUsage = `usage: authix seal [-keys K[,K2...]] [-ttl 1h] JSON|-
+
+Seals a JSON object under the first key and prints the token on standard
+output. With "-" the JSON is read from standard input. The token opens in
+authix and in Python's fastapi-authix with the same key: it is what
+SetAccessToken puts in the access-token cookie. A token records when it was
+sealed, not how long it lives: its reader's TTL decides, so seal notes on
+standard error when it expires for a reader with -ttl.
+
+Flags:
+  -keys K[,K2...]  comma-separated keys; the first seals (default: $AUTHIX_KEYS)
+  -ttl D           the readers' TTL, for the expiry note (default 1h)
+`
+
+const inspectUsage = `usage: authix inspect [-keys K[,K2...]] [-ttl 1h] TOKEN|-
+
+Opens a token and prints when it was issued, when it expires and whether
+that has passed, which key opened it (its position in the list, never the
+key), its revocation id (what DisableAccessToken hands the revocation
+store), and its payload as indented JSON. With "-" the token is read from
+standard input.
+
+Exit status: 0 for a valid token. 1 for a token that does not open, with one
+line on standard error and nothing on standard output; and 1 for an authentic
+token that has expired, which is still shown, marked EXPIRED, so scripts can
+trust the status alone. 2 for a usage error.
+
+Flags:
+  -keys K[,K2...]  comma-separated keys; all are tried (default: $AUTHIX_KEYS)
+  -ttl D           how long tokens stay valid, as the reader's WithTTL (default 1h)
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run is the whole command: it parses args, reads stdin when an argument
+// is "-", writes results to stdout and errors to stderr, and returns the
+// exit status.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, mainUsage)
+		return exitUsage
+	}
+	name, rest := args[0], args[1:]
+	switch name {
+	case "-h", "-help", "--help":
+		fmt.Fprint(stdout, mainUsage)
+		return exitOK
+	case "help":
+		if len(rest) == 0 {
+			fmt.Fprint(stdout, mainUsage)
+			return exitOK
+		}
+		if _, usage := lookup(rest[0]); usage != "" {
+			fmt.Fprint(stdout, usage)
+			return exitOK
+		}
+		return usageError(stderr, "authix help", mainUsage, "unknown command "+showArg(rest[0]))
+	}
+	cmd, usage := lookup(name)
+	if cmd == nil {
+		what := "unknown command "
+		if strings.HasPrefix(name, "-") {
+			what = "unknown flag "
+		}
+		return usageError(stderr, "authix", mainUsage, what+showArg(name))
+	}
+	return cmd(&env{name: "authix " + name, usage: usage, stdin: stdin, stdout: stdout, stderr: stderr}, rest)
+}
+
+type env struct {
+	name, usage    string
+	stdin          io.Reader
+	stdout, stderr io.Writer
+}
+
+func lookup(name string) (func(*env, []string) int, string) {
+	switch name {
+	case "keygen":
+		return keygen, keygenUsage
+	case "seal":
+		return seal, sealUsage
+	case "inspect":
+		return inspect, inspectUsage
+	}
+	return nil, ""
+}
+
+// showArg quotes a command-line word for an error message, unless it is
+// long enough to be a key or a token, which are never echoed.
+func showArg(s string) string {
+	if len(s) > 24 {
+		return fmt.Sprintf("(%d characters, not shown)", len(s))
+	}
+	return fmt.Sprintf("%q", s)
+}
+
+// base64Word matches a word of URL-safe base64 with its padding: a whole
+// key, or a whole token, never part of one.
+var base64Word = regexp.MustCompile(`[A-Za-z0-9_-]+=*`)
+
+// redact replaces every word of msg that decodes as a Fernet key, so that no
+// error message repeats a key, even one given in the wrong place.
+func redact(msg string) string {
+	return base64Word.ReplaceAllStringFunc(msg, func(s string) string {
+		if len(s) != 44 {
+			return s
+		}
+		if b, err := base64.URLEncoding.DecodeString(s); err == nil && len(b) == 32 {
+			return "<key not shown>"
+		}
+		return s
+	})
+}
+
+// usageError reports a usage error, then the usage, on stderr.
+func usageError(stderr io.Writer, name, usage, msg string) int {
+	fmt.Fprintf(stderr, "%s: %s\n\n%s", name, redact(msg), usage)
+	return exitUsage
+}
+
+// fail reports a refused input in one line on stderr.
+func (e *env) fail(format string, args ...any) int {
+	msg := strings.ReplaceAll(fmt.Sprintf(format, args...), "\n", " ")
+	fmt.Fprintf(e.stderr, "%s: %s\n", e.name, redact(msg))
+	return exitFail
+}
+
+// errText is err's message without the library's "authix: " prefix, which
+// the command name already gives.
+func errText(err error) string {
+	return strings.TrimPrefix(err.Error(), "authix: ")
+}
+
+func (e *env) usageError(format string, args ...any) int {
+	return usageError(e.stderr, e.name, e.usage, fmt.Sprintf(format, args...))
+}
+
+func (e *env) flagSet() *flag.FlagSet {
+	fs := flag.NewFlagSet(e.name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors and usage are printed by parse
+	fs.Usage = func() {}
+	return fs
+}
+
+// parse parses flags placed anywhere among args and returns the other
+// arguments. It returns done with the exit status for -h (usage on stdout,
+// 0) and for flag errors (usage on stderr, 2).
+func (e *env) parse(fs *flag.FlagSet, args []string, want int, what string) (pos []string, code int, done bool) {
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				fmt.Fprint(e.stdout, e.usage)
+				return nil, exitOK, true
+			}
+			return nil, e.usageError("%s", flagError(err)), true
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if used := len(args) - len(rest); used > 0 && args[used-1] == "--" {
+			pos = append(pos, rest...)
+			break
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+	switch {
+	case len(pos) < want:
+		return nil, e.usageError("missing %s", what), true
+	case len(pos) > want:
+		return nil, e.usageError("too many arguments: want %d, got %d", want, len(pos)), true
+	}
+	return pos, 0, false
+}
+
+// flagError words a flag package error without echoing a long flag, which
+// may be a misplaced key.
+func flagError(err error) string {
+	const undefined = "flag provided but not defined: "
+	if name, ok := strings.CutPrefix(err.Error(), undefined); ok {
+		return "unknown flag " + showArg(name)
+	}
+	return err.Error()
+}
+
+func keygen(e *env, args []string) int {
+	fs := e.flagSet()
+	n := fs.Int("n", 1, "")
+	if _, code, done := e.parse(fs, args, 0, ""); done {
+		return code
+	}
+	if *n < 1 || *n > maxKeygen {
+		return e.usageError("-n must be between 1 and %d, got %d", maxKeygen, *n)
+	}
+	var b strings.Builder
+	for range *n {
+		b.WriteString(authix.GenerateKey())
+		b.WriteByte('\n')
+	}
+	if _, err := io.WriteString(e.stdout, b.String()); err != nil {
+		return e.fail("writing keys: %v", err)
+	}
+	return exitOK
+}
+
+// cipherFlags are the flags seal and inspect share.
+type cipherFlags struct {
+	keys *string
+	ttl  *time.Duration
+	fs   *flag.FlagSet
+}
+
+func (e *env) cipherFlags() cipherFlags {
+	fs := e.flagSet()
+	return cipherFlags{
+		keys: fs.String("keys", "", ""),
+		ttl:  fs.Duration("ttl", authix.DefaultTTL, ""),
+		fs:   fs,
+	}
+}
+
+// fernet builds the cipher from -keys, or AUTHIX_KEYS when -keys is absent,
+// and -ttl, and returns it with the number of keys. On a bad key list or TTL
+// it reports a usage error and returns a nil cipher and the exit status.
+func (e *env) fernet(c cipherFlags) (*authix.Fernet, int, int) {
+	raw, from := *c.keys, "-keys"
+	set := false
+	c.fs.Visit(func(f *flag.Flag) { set = set || f.Name == "keys" })
+	if !set {
+		raw, from = os.Getenv("AUTHIX_KEYS"), "AUTHIX_KEYS"
+		if raw == "" {
+			return nil, 0, e.usageError("no keys: give -keys or set AUTHIX_KEYS (make one with: authix keygen)")
+		}
+	}
+	var keys []string
+	for k := range strings.SplitSeq(raw, ",") {
+		if k = strings.TrimSpace(k); k != "" {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return nil, 0, e.usageError("%s holds no keys (make one with: authix keygen)", from)
+	}
+	f, err := authix.NewFernet(*c.ttl, keys...)
+	if err != nil {
+		return nil, 0, e.usageError("%s: %s", from, errText(err))
+	}
+	return f, len(keys), 0
+}
+
+// input returns arg, or standard input when arg is "-".
+func (e *env) input(arg string) (string, error) {
+	if arg != "-" {
+		return arg, nil
+	}
+	b, err := io.ReadAll(io.LimitReader(e.stdin, maxInput+1))
+	if err != nil {
+		return "", fmt.Errorf("reading standard input: %w", err)
+	}
+	if len(b) > maxInput {
+		return "", fmt.Errorf("standard input is over %d bytes", maxInput)
+	}
+	return string(b), nil
+}
+
+func seal(e *env, args []string) int {
+	c := e.cipherFlags()
+	pos, code, done := e.parse(c.fs, args, 1, "JSON payload (or - to read it from standard input)")
+	if done {
+		return code
+	}
+	f, _, code := e.fernet(c)
+	if f == nil {
+		return code
+	}
+	in, err := e.input(pos[0])
+	if err != nil {
+		return e.fail("%v", err)
+	}
+	payload, err := jsonObject([]byte(in))
+	if err != nil {
+		return e.fail("%v", err)
+	}
+	now := time.Now()
+	tok, err := f.Seal(nil, payload, now)
+	if err != nil {
+		return e.fail("%s", errText(err))
+	}
+	if _, err := fmt.Fprintf(e.stdout, "%s\n", tok); err != nil {
+		return e.fail("writing token: %v", err)
+	}
+	fmt.Fprintf(e.stderr, "%s: issued %s; expires %s for a reader whose TTL is %v\n",
+		e.name, stamp(now), stamp(now.Add(f.TTL())), f.TTL())
+	return exitOK
+}
+
+// jsonObject checks that data is one JSON object and returns it compacted,
+// with its keys in their order and its numbers as written.
+func jsonObject(data []byte) ([]byte, error) {
+	var v any
+	if err := json.Unmarshal(data, &v); err != nil {
+		return nil, fmt.Errorf("payload is not JSON: %v", err)
+	}
+	if _, ok := v.(map[string]any); !ok {
+		return nil, fmt.Errorf("payload must be a JSON object, got %s", jsonKind(v))
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, data); err != nil {
+		return nil, fmt.Errorf("payload is not JSON: %v", err)
+	}
+	return buf.Bytes(), nil
+}
+
+func jsonKind(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case []any:
+		return "an array"
+	case string:
+		return "a string"
+	case float64:
+		return "a number"
+	case bool:
+		return "a boolean"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+func inspect(e *env, args []string) int {
+	c := e.cipherFlags()
+	pos, code, done := e.parse(c.fs, args, 1, "TOKEN (or - to read it from standard input)")
+	if done {
+		return code
+	}
+	f, nkeys, code := e.fernet(c)
+	if f == nil {
+		return code
+	}
+	in, err := e.input(pos[0])
+	if err != nil {
+		return e.fail("%v", err)
+	}
+	token := strings.TrimSpace(in)
+	if token == "" {
+		return e.fail("%s: empty token", errText(authix.ErrInvalidToken))
+	}
+
+	now := time.Now()
+	plain, info, err := f.Open(nil, token, now)
+	expired := errors.Is(err, authix.ErrExpiredToken)
+	switch {
+	case expired:
+		// The MAC verified: open it as of its issue time to show the payload.
+		plain, _, err = f.Open(nil, token, info.IssuedAt)
+		if err != nil {
+			return e.fail("%s", errText(err))
+		}
+	case err != nil:
+		return e.fail("%s", errText(err))
+	}
+
+	var b strings.Builder
+	status := "valid"
+	if expired {
+		status = "EXPIRED"
+	}
+	fmt.Fprintf(&b, "status:  %s\n", status)
+	fmt.Fprintf(&b, "issued:  %s (%s)\n", stamp(info.IssuedAt), relative(info.IssuedAt, now))
+	fmt.Fprintf(&b, "expires: %s (%s; TTL %v)\n", stamp(info.ExpiresAt), relative(info.ExpiresAt, now), f.TTL())
+	fmt.Fprintf(&b, "key:     %d of %d\n", info.KeyIndex+1, nkeys)
+	fmt.Fprintf(&b, "id:      %s\n", hex.EncodeToString(info.ID[:]))
+	var pretty bytes.Buffer
+	if json.Indent(&pretty, plain, "", "  ") == nil {
+		fmt.Fprintf(&b, "payload:\n%s\n", pretty.Bytes())
+	} else {
+		fmt.Fprintf(&b, "payload (not JSON, %d bytes): %q\n", len(plain), plain)
+	}
+	if _, err := io.WriteString(e.stdout, b.String()); err != nil {
+		return e.fail("writing: %v", err)
+	}
+	if expired {
+		return e.fail("token expired %s, at %s", relative(info.ExpiresAt, now), stamp(info.ExpiresAt))
+	}
+	return exitOK
+}
+
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// relative says how far t is from now, to the second: "in 59m58s",
+// "2s ago" or "now".
+func relative(t, now time.Time) string {
+	d := t.Sub(now).Round(time.Second)
+	switch {
+	case d > 0:
+		return "in " + d.String()
+	case d < 0:
+		return (-d).String() + " ago"
+	}
+	return "now"
+}
