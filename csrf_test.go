@@ -1,7 +1,6 @@
 package authix_test
 
 import (
-	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -339,6 +338,3 @@ func TestCrossOriginOptionalData(t *testing.T) {
 	assert.Equal(t, http.StatusOK, status)
 	assert.EqualValues(t, 1, sawData.Load())
 }
-
-// secErrIsCrossOrigin is used by the fuzz target too.
-func secErrIsCrossOrigin(err error) bool { return errors.Is(err, authix.ErrCrossOrigin) }
