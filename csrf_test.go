@@ -338,3 +338,32 @@ func TestCrossOriginOptionalData(t *testing.T) {
 	assert.Equal(t, http.StatusOK, status)
 	assert.EqualValues(t, 1, sawData.Load())
 }
+
+// TestHostPrefixCookie backs SECURITY.md's advice against cookies planted by
+// sibling subdomains: a "__Host-" cookie template works, and its Set-Cookie
+// meets the prefix's rules (Secure, Path=/, no Domain).
+func TestHostPrefixCookie(t *testing.T) {
+	t.Parallel()
+	tmpl := authix.DefaultCookie()
+	tmpl.Name = "__Host-access-token"
+	vault, err := authix.New[secUser](authix.WithKeys(secKeyA), authix.WithCookie(tmpl))
+	require.NoError(t, err)
+	rec := httptest.NewRecorder()
+	require.NoError(t, vault.SetAccessToken(rec, secUser{ID: 1, Name: "John"}))
+	set := rec.Result().Cookies()
+	require.Len(t, set, 1)
+	c := set[0]
+	assert.Equal(t, "__Host-access-token", c.Name)
+	assert.True(t, c.Secure)
+	assert.Equal(t, "/", c.Path)
+	assert.Empty(t, c.Domain)
+
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Header.Set("Cookie", authix.DefaultCookieName+"="+c.Value+"; __Host-access-token="+c.Value)
+	u, err := vault.Authenticate(r)
+	require.NoError(t, err)
+	assert.Equal(t, "John", u.Name)
+	r.Header.Set("Cookie", authix.DefaultCookieName+"="+c.Value)
+	_, err = vault.Authenticate(r)
+	assert.ErrorIs(t, err, authix.ErrMissingToken, "a cookie without the prefix is not read")
+}
