@@ -1,0 +1,206 @@
+package authix_test
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/authix-go/authix"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// secIssued is a token and the payload it carries.
+type secIssued struct {
+	tok string
+	u   secUser
+}
+
+// secRing is a fixed-size ring of issued tokens that goroutines publish to
+// and sample from. Publishing is an atomic store, so a reader that sees an
+// entry also sees everything its writer did before publishing it.
+type secRing struct {
+	next  atomic.Uint64
+	slots [1024]atomic.Pointer[secIssued]
+}
+
+func (r *secRing) put(e *secIssued) {
+	r.slots[r.next.Add(1)%uint64(len(r.slots))].Store(e)
+}
+
+func (r *secRing) sample(rng *rand.Rand) *secIssued {
+	n := r.next.Load()
+	if n == 0 {
+		return nil
+	}
+	if n > uint64(len(r.slots)) {
+		n = uint64(len(r.slots))
+	}
+	return r.slots[(rng.Uint64N(n)+1)%uint64(len(r.slots))].Load()
+}
+
+// secViaInterface hides the concrete store type, so a Vault must go through
+// the RevocationStore methods.
+type secViaInterface struct{ authix.RevocationStore }
+
+// secCookieRequest is a request as a server would see it, carrying tok in
+// the vault's cookie.
+func secCookieRequest(tok string) *http.Request {
+	return &http.Request{
+		Method: "GET",
+		Host:   "example.com",
+		Header: http.Header{"Cookie": {authix.DefaultCookieName + "=" + tok}},
+	}
+}
+
+// TestConcurrentIssueCheckRevoke issues, checks and revokes tokens from many
+// goroutines at once, on one vault and on two vaults that share keys and a
+// revocation store (one through the store's interface, one directly), while
+// a fake clock moves. It holds that a token revoked by a returned
+// DisableAccessToken is never accepted again, by either vault, that a token
+// never revoked is never rejected, and that the store empties once every
+// token has expired.
+func TestConcurrentIssueCheckRevoke(t *testing.T) {
+	const (
+		minOps = 100_000
+		drift  = 30 * time.Minute // how far the clock moves during the run; less than the TTL
+	)
+	workers := max(8, runtime.GOMAXPROCS(0))
+
+	for _, shared := range []bool{false, true} {
+		name := "one vault"
+		if shared {
+			name = "two vaults sharing a store"
+		}
+		t.Run(name, func(t *testing.T) {
+			clock := newSecClock(secEpoch)
+			mem := authix.NewMemoryStore(clock.Now)
+			newVault := func(store authix.RevocationStore) *authix.Vault[secUser] {
+				v, err := authix.New[secUser](authix.WithKeys(secKeyA), authix.WithClock(clock.Now), authix.WithRevocationStore(store))
+				require.NoError(t, err)
+				return v
+			}
+			vaults := []*authix.Vault[secUser]{newVault(mem)}
+			if shared {
+				// The second vault reaches the same store through the
+				// RevocationStore interface (hex ids), the first directly.
+				vaults = append(vaults, newVault(secViaInterface{mem}))
+			}
+
+			var (
+				ops, revokedN, failures atomic.Int64
+				kept, revoked           secRing
+				wg                      sync.WaitGroup
+			)
+			fail := func(format string, args ...any) {
+				if failures.Add(1) <= 10 {
+					t.Errorf(format, args...)
+				}
+			}
+			perWorker := minOps/(workers*8) + 1 // each round does at least 8 operations
+
+			start := time.Now()
+			for w := range workers {
+				wg.Go(func() {
+					rng := rand.New(rand.NewPCG(uint64(w), 42))
+					for i := range perWorker {
+						if failures.Load() > 0 {
+							return
+						}
+						// The clock moves a second at a time, up to about
+						// drift, so revocations land in many expiry seconds.
+						if i%7 == 0 && clock.Now().Before(secEpoch.Add(drift)) {
+							clock.Advance(time.Second)
+						}
+						v := vaults[(w+i)%len(vaults)]
+						other := vaults[(w+i+1)%len(vaults)]
+						u := secUser{ID: w*1_000_000 + i, Name: fmt.Sprintf("w%d-%d", w, i)}
+
+						tok, err := v.CreateAccessToken(u)
+						ops.Add(1)
+						if err != nil {
+							fail("issue: %v", err)
+							return
+						}
+						got, err := other.Authenticate(secCookieRequest(tok))
+						ops.Add(1)
+						if err != nil || got != u {
+							fail("fresh token rejected: %v (got %+v, want %+v)", err, got, u)
+							return
+						}
+						if i%2 == 0 {
+							disabled, err := v.IsTokenDisabled(t.Context(), tok)
+							ops.Add(1)
+							if err != nil || disabled {
+								fail("fresh token reported disabled: %v %v", disabled, err)
+								return
+							}
+							kept.put(&secIssued{tok, u})
+						} else {
+							if err := v.DisableAccessToken(t.Context(), tok); err != nil {
+								fail("revoke: %v", err)
+								return
+							}
+							revokedN.Add(1)
+							ops.Add(1)
+							revoked.put(&secIssued{tok, u})
+							_, err := other.Authenticate(secCookieRequest(tok))
+							ops.Add(1)
+							if !errors.Is(err, authix.ErrRevokedToken) {
+								fail("token accepted right after DisableAccessToken returned: %v", err)
+								return
+							}
+							disabled, err := other.IsTokenDisabled(t.Context(), tok)
+							ops.Add(1)
+							if err != nil || !disabled {
+								fail("revoked token not reported disabled: %v %v", disabled, err)
+								return
+							}
+						}
+						// Tokens other goroutines issued and revoked.
+						for range 2 {
+							if e := revoked.sample(rng); e != nil {
+								got, err := vaults[rng.IntN(len(vaults))].Authenticate(secCookieRequest(e.tok))
+								ops.Add(1)
+								if !errors.Is(err, authix.ErrRevokedToken) {
+									fail("revoked token %d accepted: %+v, %v", e.u.ID, got, err)
+									return
+								}
+							}
+							if e := kept.sample(rng); e != nil {
+								got, err := vaults[rng.IntN(len(vaults))].Authenticate(secCookieRequest(e.tok))
+								ops.Add(1)
+								if err != nil || got != e.u {
+									fail("valid token %d rejected: %v", e.u.ID, err)
+									return
+								}
+							}
+						}
+					}
+				})
+			}
+			wg.Wait()
+			elapsed := time.Since(start)
+			t.Logf("%d goroutines, %d operations (%d revocations) in %v; clock moved %v",
+				workers, ops.Load(), revokedN.Load(), elapsed.Round(time.Millisecond), clock.Now().Sub(secEpoch))
+			require.Zero(t, failures.Load())
+			require.GreaterOrEqual(t, ops.Load(), int64(minOps))
+
+			// Every revocation is still in force: no token has expired yet.
+			assert.Equal(t, int(revokedN.Load()), mem.Len())
+			// One second past the last possible expiry, the store is empty.
+			clock.Set(secEpoch.Add(drift + time.Duration(workers)*time.Second + vaults[0].TTL() + 2*time.Second))
+			assert.Zero(t, mem.Len(), "revocations outlived their tokens")
+			if e := revoked.sample(rand.New(rand.NewPCG(1, 2))); e != nil {
+				_, err := vaults[0].Authenticate(secCookieRequest(e.tok))
+				assert.ErrorIs(t, err, authix.ErrExpiredToken)
+			}
+		})
+	}
+}
