@@ -11,6 +11,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash"
+	"io"
 	"strings"
 	"sync"
 	"time"
@@ -200,6 +201,9 @@ func (f *Fernet) String() string {
 // GoString describes the cipher without revealing any key.
 func (f *Fernet) GoString() string { return f.String() }
 
+// Format prints String for every verb, so that no verb reveals key bytes.
+func (f *Fernet) Format(s fmt.State, _ rune) { _, _ = io.WriteString(s, f.String()) }
+
 // Seal appends to dst a Fernet token for plaintext, issued at now, under
 // the first key.
 func (f *Fernet) Seal(dst, plaintext []byte, now time.Time) ([]byte, error) {
@@ -291,13 +295,15 @@ func (f *Fernet) open(dst []byte, s *fernetScratch, raw []byte, now time.Time) (
 	// token bytes out of revocation stores.
 	info.ID = sha256.Sum256(raw[body:])
 	info.KeyIndex = key
+	// Compared as integers first: a stamp near the int64 limit would
+	// overflow time.Time arithmetic.
 	ts := int64(binary.BigEndian.Uint64(raw[fernetTSOff:]))
+	if f.ttl > 0 && ts > now.Unix()+int64(fernetMaxSkew/time.Second) {
+		return dst, TokenInfo{}, errTokenFuture
+	}
 	info.IssuedAt = time.Unix(ts, 0)
 	info.ExpiresAt = info.IssuedAt.Add(f.ttl)
 	if f.ttl > 0 {
-		if info.IssuedAt.After(now.Add(fernetMaxSkew)) {
-			return dst, TokenInfo{}, errTokenFuture
-		}
 		if now.After(info.ExpiresAt) {
 			return dst, info, errTokenExpired
 		}

@@ -125,7 +125,7 @@ func secRefOpen(token string, keys []string, ttl time.Duration, now time.Time) s
 // that far in the future is reported as ErrExpiredToken, not
 // ErrInvalidToken, with a nonsense IssuedAt. Both reject the token. Set it
 // to false once Open compares whole seconds first.
-const secFarFutureBug = true
+const secFarFutureBug = false
 
 // secUnixToInternal is time's offset between year 1 and 1970, in seconds.
 const secUnixToInternal = (1969*365 + 1969/4 - 1969/100 + 1969/400) * 24 * 60 * 60

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"reflect"
 	"strconv"
@@ -161,6 +162,9 @@ func (v *Vault[T]) String() string {
 
 // GoString describes the vault without revealing keys.
 func (v *Vault[T]) GoString() string { return v.String() }
+
+// Format prints String for every verb, so that no verb reveals key bytes.
+func (v *Vault[T]) Format(s fmt.State, _ rune) { _, _ = io.WriteString(s, v.String()) }
 
 // TTL reports how long the tokens this vault seals stay valid.
 func (v *Vault[T]) TTL() time.Duration { return v.cipher.TTL() }
