@@ -2,4 +2,4 @@ package redisstore
 
 // Fresh reports whether IsRevoked currently answers misses from the local
 // mirror without asking Redis.
-func (s *Store) Fresh() bool { return s.age() <= s.staleness }
+func (s *Store) Fresh() bool { return !s.stale.Load() }

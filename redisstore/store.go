@@ -61,6 +61,10 @@ type Store struct {
 	// confirmed is when the mirror was last known to hold every revocation
 	// made in Redis, in nanoseconds since epoch.
 	confirmed atomic.Int64
+	// stale is set by the watch goroutine once confirmed is older than the
+	// staleness bound, and cleared by confirm. It keeps the clock off the
+	// IsRevoked path for ids that are not revoked.
+	stale atomic.Bool
 
 	closed atomic.Bool
 	ctx    context.Context // cancelled by Close
@@ -79,7 +83,8 @@ type Store struct {
 // local mirror from Redis before it returns, all within the sync timeout
 // (WithSyncTimeout, default 5s). It returns an error wrapping ErrUnavailable
 // when Redis cannot be reached, so a service fails at start rather than at its
-// first request. The Store runs one goroutine until Close.
+// first request. The Store runs two goroutines until Close: one reads the
+// subscription, one marks the mirror stale when its confirmation runs out.
 func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 	if client == nil {
 		return nil, fmt.Errorf("%w: New: client is nil", ErrInvalidOption)
@@ -123,8 +128,9 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("%w: fill local mirror from keys %q*: %w", ErrUnavailable, s.prefix, err)
 	}
 	s.ps = ps
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go s.run(ps)
+	go s.watch()
 	return s, nil
 }
 
@@ -173,7 +179,7 @@ func (s *Store) IsRevoked(ctx context.Context, id string) (bool, error) {
 	if exp, ok := s.mirror.lookup(id); ok && exp > s.clock().UnixMilli() {
 		return true, nil
 	}
-	if age := s.age(); age <= s.staleness {
+	if !s.stale.Load() {
 		return false, nil
 	}
 	n, err := s.client.Exists(ctx, s.prefix+id).Result()
@@ -191,7 +197,7 @@ func (s *Store) Len() int {
 	return s.mirror.prune(s.clock().UnixMilli())
 }
 
-// Close stops the Store's goroutine and subscription and waits for them to
+// Close stops the Store's goroutines and subscription and waits for them to
 // finish. It does not close the client. Calls to Revoke and IsRevoked after
 // Close return ErrClosed; closing again returns nil. Close is safe for
 // concurrent use.
@@ -222,7 +228,40 @@ func (s *Store) confirm(at int64) {
 	for {
 		cur := s.confirmed.Load()
 		if at <= cur || s.confirmed.CompareAndSwap(cur, at) {
-			return
+			break
 		}
+	}
+	// Cleared after confirmed moved: see watch for why that order matters.
+	if s.age() <= s.staleness {
+		s.stale.Store(false)
+	}
+}
+
+// watch sets stale when the confirmation gets older than the staleness
+// bound. It wakes when the current confirmation would run out, so a stale
+// mirror is noticed within timer latency, even while run is busy in a long
+// sync or a slow dial.
+func (s *Store) watch() {
+	defer s.wg.Done()
+	t := time.NewTimer(s.staleness)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+		}
+		left := s.staleness - s.age()
+		if left <= 0 {
+			s.stale.Store(true)
+			// confirm stores false after it moves confirmed. Re-reading the
+			// age after storing true means that either this check sees the
+			// new confirmation, or confirm's store comes after ours.
+			if s.age() <= s.staleness {
+				s.stale.Store(false)
+			}
+			left = s.staleness / 3
+		}
+		t.Reset(left + time.Millisecond)
 	}
 }
