@@ -54,8 +54,12 @@ func redisServerPath(tb testing.TB) string {
 // returns once it answers PING.
 func startRedis(tb testing.TB, extraArgs ...string) *redisServer {
 	tb.Helper()
-	r := &redisServer{tb: tb, bin: redisServerPath(tb), dir: tb.TempDir(), args: extraArgs}
-	r.port = freePort(tb)
+	return startRedisOn(tb, freePort(tb), extraArgs...)
+}
+
+func startRedisOn(tb testing.TB, port int, extraArgs ...string) *redisServer {
+	tb.Helper()
+	r := &redisServer{tb: tb, bin: redisServerPath(tb), dir: tb.TempDir(), args: extraArgs, port: port}
 	r.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(r.port))
 	tb.Cleanup(r.Kill)
 	r.Start()
@@ -193,4 +197,63 @@ func (r *redisServer) Client(tb testing.TB, opt ...func(*redis.Options)) *redis.
 	c := redis.NewClient(o)
 	tb.Cleanup(func() { _ = c.Close() })
 	return c
+}
+
+// startRedisCluster starts n redis-server processes in cluster mode, assigns
+// all slots to them with redis-cli, and returns their addresses once the
+// cluster reports state ok.
+func startRedisCluster(tb testing.TB, n int) []string {
+	tb.Helper()
+	cli, err := exec.LookPath("redis-cli")
+	if err != nil {
+		tb.Skip("redis-cli not found on PATH; it comes with apt-get install redis-server")
+	}
+	addrs := make([]string, n)
+	for i := range addrs {
+		srv := startRedisOn(tb, clusterPort(tb),
+			"--cluster-enabled", "yes",
+			"--cluster-config-file", "nodes.conf",
+			"--cluster-node-timeout", "2000")
+		addrs[i] = srv.Addr
+	}
+	args := append([]string{"--cluster", "create"}, addrs...)
+	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	if out, err := exec.Command(cli, args...).CombinedOutput(); err != nil {
+		tb.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for _, addr := range addrs {
+		for {
+			out, err := exec.Command(cli, "-h", "127.0.0.1", "-p", addr[strings.LastIndexByte(addr, ':')+1:], "cluster", "info").Output()
+			if err == nil && strings.Contains(string(out), "cluster_state:ok") {
+				break
+			}
+			if time.Now().After(deadline) {
+				tb.Fatalf("cluster node %s not ok: %v\n%s", addr, err, out)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	return addrs
+}
+
+// clusterPort returns a free port p whose cluster bus port p+10000 is free
+// too.
+func clusterPort(tb testing.TB) int {
+	tb.Helper()
+	for p := 20000 + os.Getpid()%5000; p < 30000; p++ {
+		l1, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+		if err != nil {
+			continue
+		}
+		l2, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p+10000)))
+		l1.Close()
+		if err != nil {
+			continue
+		}
+		l2.Close()
+		return p
+	}
+	tb.Fatal("no free port pair for a cluster node")
+	return 0
 }
