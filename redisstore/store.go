@@ -115,6 +115,7 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 		ctx:       ctx,
 		cancel:    cancel,
 	}
+	s.stale.Store(true) // until the first sync confirms the mirror in time
 
 	ps := client.Subscribe(ctx, s.channel)
 	if err := awaitSubscription(ctx, ps, s.syncTO); err != nil {

@@ -491,3 +491,24 @@ func settled(t *testing.T, want int) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestPingsKeepMirrorFresh checks, for both protocol versions (their PING
+// replies differ in subscribed mode), that replies to the store's PINGs keep
+// the mirror confirmed long past the staleness bound.
+func TestPingsKeepMirrorFresh(t *testing.T) {
+	t.Parallel()
+	srv := startRedis(t)
+	const bound = 500 * time.Millisecond
+	for _, proto := range []int{2, 3} {
+		t.Run(fmt.Sprintf("RESP%d", proto), func(t *testing.T) {
+			client := srv.Client(t, func(o *redis.Options) { o.Protocol = proto })
+			s := newStore(t, client, redisstore.WithStalenessBound(bound))
+			other := newStore(t, client)
+			for end := time.Now().Add(4 * bound); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+				require.True(t, s.Fresh(), "mirror went stale although Redis is up")
+			}
+			require.NoError(t, other.Revoke(context.Background(), "x", time.Now().Add(time.Hour)))
+			require.Eventually(t, func() bool { ok, _ := s.IsRevoked(context.Background(), "x"); return ok }, time.Second, 5*time.Millisecond)
+		})
+	}
+}
