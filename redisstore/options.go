@@ -23,7 +23,8 @@ const (
 )
 
 // Option configures a Store. Options are checked by New, which reports the
-// first invalid one.
+// first invalid one; when an option is given twice the last one wins. An
+// Option holds no state and may be reused for several Stores.
 type Option func(*config) error
 
 type config struct {
@@ -76,7 +77,9 @@ func WithChannel(name string) Option {
 // a fresh confirmation from Redis. The store pings its subscription every
 // third of the bound; once the last confirmation is older than the bound
 // (subscription down, Redis unreachable), IsRevoked asks Redis directly and
-// returns an error if that fails. A revocation made through another store is
+// returns an error if that fails. When nothing at all arrives on the
+// subscription for twice the bound, the store replaces it, in case the
+// connection is half-open. A revocation made through another store is
 // therefore missed for at most about this long. The default is
 // DefaultStalenessBound, 3s; the minimum is 10ms.
 func WithStalenessBound(d time.Duration) Option {

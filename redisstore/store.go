@@ -85,6 +85,7 @@ type Store struct {
 // when Redis cannot be reached, so a service fails at start rather than at its
 // first request. The Store runs two goroutines until Close: one reads the
 // subscription, one marks the mirror stale when its confirmation runs out.
+// New is safe for concurrent use, and several Stores may share one client.
 func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 	if client == nil {
 		return nil, fmt.Errorf("%w: New: client is nil", ErrInvalidOption)
@@ -140,7 +141,8 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 // (rounded up to the millisecond). When expiresAt is not after the clock's
 // now, Revoke does nothing and returns nil.
 //
-// Revoke returns nil only when Redis took the write and the revocation was
+// ctx bounds the two Redis calls (the write, then PUBLISH). Revoke returns
+// nil only when Redis took the write and the revocation was
 // announced to the other stores; it is then visible to IsRevoked on this
 // Store at once. Otherwise it returns an error wrapping ErrRevokeFailed, and
 // calling it again is safe. Revoke is safe for concurrent use.
@@ -199,7 +201,8 @@ func (s *Store) Len() int {
 }
 
 // Close stops the Store's goroutines and subscription and waits for them to
-// finish. It does not close the client. Calls to Revoke and IsRevoked after
+// finish, which can take as long as a dial already under way (the client's
+// DialTimeout). It does not close the client. Calls to Revoke and IsRevoked after
 // Close return ErrClosed; closing again returns nil. Close is safe for
 // concurrent use.
 func (s *Store) Close() error {
