@@ -1,0 +1,49 @@
+package redisstore_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+)
+
+// TestCluster runs the store on a three-master Redis Cluster: revocation
+// keys spread over the masters, a full sync must scan every one of them, and
+// announcements must reach a subscriber on any node.
+func TestCluster(t *testing.T) {
+	addrs := startRedisCluster(t, 3)
+	newClient := func() redis.UniversalClient {
+		c := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: addrs, DialTimeout: 250 * time.Millisecond})
+		t.Cleanup(func() { _ = c.Close() })
+		return c
+	}
+	client := newClient()
+	require.IsType(t, &redis.ClusterClient{}, client)
+	ctx := context.Background()
+	exp := time.Now().Add(time.Hour)
+
+	a := newStore(t, client)
+	b := newStore(t, newClient())
+	const n = 300
+	for i := range n {
+		require.NoError(t, a.Revoke(ctx, fmt.Sprint("cluster-", i), exp))
+	}
+	require.NoError(t, client.(*redis.ClusterClient).ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+		size, err := node.DBSize(ctx).Result()
+		if err == nil && size == 0 {
+			err = fmt.Errorf("master %s holds no keys", node.Options().Addr)
+		}
+		return err
+	}))
+	require.Eventually(t, func() bool { return b.Len() == n }, 2*time.Second, 10*time.Millisecond, "b receives every announcement")
+
+	c := newStore(t, newClient())
+	require.Equal(t, n, c.Len(), "a full sync scans every master")
+	for i := range n {
+		requireRevoked(t, c, fmt.Sprint("cluster-", i), true)
+	}
+	requireRevoked(t, c, "cluster-unknown", false)
+}

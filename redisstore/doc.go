@@ -1,0 +1,61 @@
+// Package redisstore keeps authix token revocations in Redis and answers
+// revocation checks from a local in-memory mirror, so a check costs a map
+// lookup instead of a network round trip.
+//
+// It satisfies authix's RevocationStore interface with standard types only
+// and imports nothing from authix:
+//
+//	client := redis.NewUniversalClient(&redis.UniversalOptions{
+//		Addrs: []string{"localhost:6379"}, // one address, a Sentinel set, or Cluster nodes
+//	})
+//	defer client.Close()
+//
+//	store, err := redisstore.New(client, redisstore.WithKeyPrefix("myapp:revoked:"))
+//	if err != nil {
+//		log.Fatal(err) // Redis unreachable at start, or a bad option
+//	}
+//	defer store.Close() // before client.Close
+//
+//	vault, err := authix.New[User](
+//		authix.WithKeys(os.Getenv("AUTHIX_KEYS")),
+//		authix.WithRevocationStore(store),
+//	)
+//
+// # Storage
+//
+// Revoke stores the key prefix+id (default prefix "authix:revoked:") with
+// the expiry in Unix milliseconds as its value and as its Redis expiry
+// (SET … PXAT), so Redis drops revocations once the token would have expired
+// anyway and the data survives restarts as far as Redis persistence allows.
+// Revoking an id again keeps the later expiry, atomically, in a small Lua
+// script. The id is opaque: any string works.
+//
+// # The local mirror
+//
+// Each Store holds every live revocation of its prefix in memory, as a
+// 16-byte hash of the id and an 8-byte expiry whatever the id's length. New
+// fills it with SCAN before it returns. After each successful write Revoke puts the id in its own mirror
+// and publishes it on a pub/sub channel (default: the prefix followed by
+// "events"), to which every Store subscribes. When the subscription drops,
+// go-redis dials again and resubscribes; the Store notices the new
+// subscription confirmation and rebuilds its mirror with a fresh SCAN.
+//
+// # Staleness and failure
+//
+// A Store knows when its mirror was last confirmed current: at the start of
+// each successful SCAN, and each time a PING sent on the subscription comes
+// back (every third of the staleness bound). While that confirmation is
+// younger than the staleness bound (WithStalenessBound, default 3s),
+// IsRevoked answers from the mirror alone. Past the bound, for an id not in
+// the mirror, it asks Redis with EXISTS; if that fails as well it returns an
+// error wrapping ErrUnavailable, so authix fails closed and rejects the
+// request. An id the mirror holds is reported revoked even while Redis is
+// down. Revoke returns an error wrapping ErrRevokeFailed whenever the write or
+// the announcement failed; a logout is never lost silently.
+//
+// # Requirements
+//
+// Redis 6.2 or later (PXAT), with EVAL and PUBLISH/SUBSCRIBE allowed. With
+// Cluster, SCAN runs on every master and announcements use classic pub/sub,
+// which Cluster delivers to subscribers on any node.
+package redisstore

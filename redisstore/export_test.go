@@ -1,0 +1,5 @@
+package redisstore
+
+// Fresh reports whether IsRevoked currently answers misses from the local
+// mirror without asking Redis.
+func (s *Store) Fresh() bool { return !s.stale.Load() }

@@ -1,0 +1,171 @@
+package redisstore_test
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/authix-go/authix/redisstore"
+)
+
+// checker calls IsRevoked from several goroutines until stopped, like
+// requests in flight, and records any answer that would let a revoked token
+// through.
+type checker struct {
+	stop             chan struct{}
+	wg               sync.WaitGroup
+	ok, errs, unsafe atomic.Int64
+}
+
+func startChecker(stores []*redisstore.Store, revoked string) *checker {
+	c := &checker{stop: make(chan struct{})}
+	for i := range 4 {
+		s := stores[i%len(stores)]
+		c.wg.Go(func() {
+			for {
+				select {
+				case <-c.stop:
+					return
+				default:
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+				got, err := s.IsRevoked(ctx, revoked)
+				_, err2 := s.IsRevoked(ctx, "never-revoked")
+				cancel()
+				switch {
+				case err == nil && !got:
+					c.unsafe.Add(1) // a revoked token would be accepted
+				case err != nil || err2 != nil:
+					c.errs.Add(1)
+				default:
+					c.ok.Add(1)
+				}
+				time.Sleep(time.Millisecond)
+			}
+		})
+	}
+	return c
+}
+
+func (c *checker) Stop() {
+	close(c.stop)
+	c.wg.Wait()
+}
+
+func TestOutageFailsClosedAndRecovers(t *testing.T) {
+	const bound = 300 * time.Millisecond
+	srv := startRedis(t)
+	ctx := context.Background()
+	exp := time.Now().Add(time.Hour)
+
+	a := newStore(t, srv.Client(t), redisstore.WithStalenessBound(bound))
+	b := newStore(t, srv.Client(t), redisstore.WithStalenessBound(bound))
+	// quiet shares the keys but announces elsewhere: a and b learn of its
+	// revocations only by a full sync.
+	quiet := newStore(t, srv.Client(t), redisstore.WithChannel("elsewhere"))
+
+	require.NoError(t, a.Revoke(ctx, "before", exp))
+	require.NoError(t, quiet.Revoke(ctx, "unannounced", exp))
+	require.Eventually(t, func() bool { ok, _ := b.IsRevoked(ctx, "before"); return ok }, time.Second, 5*time.Millisecond)
+	requireRevoked(t, a, "unannounced", false)
+
+	load := startChecker([]*redisstore.Store{a, b}, "before")
+
+	srv.Kill()
+	killed := time.Now()
+
+	t.Run("Revoke fails during the outage", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		err := a.Revoke(ctx, "during", exp)
+		require.ErrorIs(t, err, redisstore.ErrRevokeFailed)
+		t.Logf("Revoke: %v", err)
+	})
+
+	t.Run("IsRevoked fails past the staleness bound", func(t *testing.T) {
+		time.Sleep(time.Until(killed.Add(bound + 150*time.Millisecond)))
+		for name, s := range map[string]*redisstore.Store{"a": a, "b": b} {
+			ctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+			ok, err := s.IsRevoked(ctx, "never-revoked")
+			cancel()
+			require.ErrorIs(t, err, redisstore.ErrUnavailable, "store %s", name)
+			require.False(t, ok)
+			t.Logf("IsRevoked on %s: %v", name, err)
+			// A revocation the mirror holds is still reported: that is safe.
+			requireRevoked(t, s, "before", true)
+		}
+	})
+
+	srv.Start() // same port and data dir; the append-only file restores the keys
+	restarted := time.Now()
+
+	t.Run("stores reconnect and resync by themselves", func(t *testing.T) {
+		for name, s := range map[string]*redisstore.Store{"a": a, "b": b} {
+			require.Eventually(t, func() bool {
+				ok, err := s.IsRevoked(ctx, "never-revoked")
+				return err == nil && !ok && s.Fresh()
+			}, 10*time.Second, 10*time.Millisecond, "store %s", name)
+		}
+		t.Logf("fresh again %v after restart", time.Since(restarted).Round(time.Millisecond))
+		requireRevoked(t, a, "before", true)
+		requireRevoked(t, b, "before", true)
+		// Only a full sync after the reconnect can have brought this in.
+		requireRevoked(t, a, "unannounced", true)
+		requireRevoked(t, b, "unannounced", true)
+		requireRevoked(t, a, "during", false) // it failed, so it is not there
+	})
+
+	t.Run("revocations before the restart survived in Redis", func(t *testing.T) {
+		c := newStore(t, srv.Client(t))
+		require.Equal(t, 2, c.Len())
+		requireRevoked(t, c, "before", true)
+		requireRevoked(t, c, "unannounced", true)
+	})
+
+	t.Run("announcements flow again", func(t *testing.T) {
+		require.NoError(t, b.Revoke(ctx, "after", exp))
+		require.Eventually(t, func() bool { ok, err := a.IsRevoked(ctx, "after"); return err == nil && ok && a.Fresh() },
+			time.Second, 5*time.Millisecond)
+	})
+
+	load.Stop()
+	t.Logf("concurrent checks: %d answered, %d failed closed, %d unsafe", load.ok.Load(), load.errs.Load(), load.unsafe.Load())
+	require.Zero(t, load.unsafe.Load(), "a revoked token was reported as not revoked")
+	require.Positive(t, load.errs.Load(), "checks failed closed during the outage")
+}
+
+func TestFrozenServerFailsClosed(t *testing.T) {
+	const bound = 300 * time.Millisecond
+	srv := startRedis(t)
+	ctx := context.Background()
+	exp := time.Now().Add(time.Hour)
+	a := newStore(t, srv.Client(t), redisstore.WithStalenessBound(bound))
+	b := newStore(t, srv.Client(t), redisstore.WithStalenessBound(bound))
+	require.NoError(t, a.Revoke(ctx, "before", exp))
+
+	// SIGSTOP keeps the connections open but nothing is answered: only the
+	// missing PING replies tell that the mirror is no longer current.
+	srv.Pause()
+	paused := time.Now()
+	time.Sleep(bound + 150*time.Millisecond)
+	cctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	_, err := a.IsRevoked(cctx, "never-revoked")
+	cancel()
+	require.ErrorIs(t, err, redisstore.ErrUnavailable)
+	requireRevoked(t, a, "before", true)
+	time.Sleep(time.Until(paused.Add(3 * bound))) // past the point where a replaces its subscription
+
+	srv.Resume()
+	for _, s := range []*redisstore.Store{a, b} {
+		require.Eventually(t, func() bool {
+			ok, err := s.IsRevoked(ctx, "never-revoked")
+			return err == nil && !ok && s.Fresh()
+		}, 10*time.Second, 10*time.Millisecond)
+	}
+	require.NoError(t, b.Revoke(ctx, "after", exp))
+	require.Eventually(t, func() bool { ok, _ := a.IsRevoked(ctx, "after"); return ok && a.Fresh() }, time.Second, 5*time.Millisecond)
+}

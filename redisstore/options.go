@@ -1,0 +1,122 @@
+package redisstore
+
+import (
+	"fmt"
+	"time"
+)
+
+// Defaults used by New when the matching option is not given.
+const (
+	// DefaultKeyPrefix is the prefix of every revocation key.
+	DefaultKeyPrefix = "authix:revoked:"
+	// DefaultStalenessBound is how long the local mirror may go without
+	// confirmation from Redis before IsRevoked asks Redis directly.
+	DefaultStalenessBound = 3 * time.Second
+	// DefaultSyncTimeout bounds each full sync of the local mirror.
+	DefaultSyncTimeout = 5 * time.Second
+
+	// channelSuffix follows the key prefix in the default channel name.
+	channelSuffix = "events"
+	// minStalenessBound keeps the health-check period (a third of the bound)
+	// at a few milliseconds or more.
+	minStalenessBound = 10 * time.Millisecond
+)
+
+// Option configures a Store. Options are checked by New, which reports the
+// first invalid one; when an option is given twice the last one wins. An
+// Option holds no state and may be reused for several Stores.
+type Option func(*config) error
+
+type config struct {
+	prefix      string
+	channel     string // empty: prefix + channelSuffix
+	staleness   time.Duration
+	syncTimeout time.Duration
+	clock       func() time.Time
+}
+
+func defaultConfig() config {
+	return config{
+		prefix:      DefaultKeyPrefix,
+		staleness:   DefaultStalenessBound,
+		syncTimeout: DefaultSyncTimeout,
+		clock:       time.Now,
+	}
+}
+
+// WithKeyPrefix sets the prefix of the Redis keys: id is stored under
+// prefix+id. Several services can share one Redis by using different
+// prefixes; no prefix should be the start of another, since a store reads
+// every key that begins with its prefix. The default is DefaultKeyPrefix,
+// "authix:revoked:". The prefix must not be empty.
+func WithKeyPrefix(prefix string) Option {
+	return func(c *config) error {
+		if prefix == "" {
+			return fmt.Errorf("%w: WithKeyPrefix: prefix is empty; use a short unique string such as %q", ErrInvalidOption, DefaultKeyPrefix)
+		}
+		c.prefix = prefix
+		return nil
+	}
+}
+
+// WithChannel sets the pub/sub channel on which stores announce revocations
+// to each other. All stores sharing a key prefix must use the same channel.
+// The default is the key prefix followed by "events", so
+// "authix:revoked:events" with the default prefix. The name must not be empty.
+func WithChannel(name string) Option {
+	return func(c *config) error {
+		if name == "" {
+			return fmt.Errorf("%w: WithChannel: channel name is empty; omit the option to derive it from the key prefix", ErrInvalidOption)
+		}
+		c.channel = name
+		return nil
+	}
+}
+
+// WithStalenessBound sets how long IsRevoked trusts the local mirror without
+// a fresh confirmation from Redis. The store pings its subscription every
+// third of the bound; once the last confirmation is older than the bound
+// (subscription down, Redis unreachable), IsRevoked asks Redis directly and
+// returns an error if that fails. When nothing at all arrives on the
+// subscription for twice the bound, the store replaces it, in case the
+// connection is half-open. A revocation made through another store is
+// therefore missed for at most about this long. The default is
+// DefaultStalenessBound, 3s; the minimum is 10ms.
+func WithStalenessBound(d time.Duration) Option {
+	return func(c *config) error {
+		if d < minStalenessBound {
+			return fmt.Errorf("%w: WithStalenessBound(%v): must be at least %v", ErrInvalidOption, d, minStalenessBound)
+		}
+		c.staleness = d
+		return nil
+	}
+}
+
+// WithSyncTimeout bounds each full sync of the local mirror from Redis: the
+// one New makes before it returns and each one after the subscription
+// reconnects. Raise it for very large revocation sets. The default is
+// DefaultSyncTimeout, 5s; it must be positive.
+func WithSyncTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("%w: WithSyncTimeout(%v): must be positive", ErrInvalidOption, d)
+		}
+		c.syncTimeout = d
+		return nil
+	}
+}
+
+// WithClock sets the clock that decides whether expiresAt has passed in
+// Revoke and whether an entry in the local mirror has expired. It is meant
+// for tests. Redis expires keys by its own clock, and the staleness bound is
+// always measured with the monotonic clock. The default is time.Now; the
+// clock must not be nil and must be safe for concurrent use.
+func WithClock(now func() time.Time) Option {
+	return func(c *config) error {
+		if now == nil {
+			return fmt.Errorf("%w: WithClock: clock is nil; omit the option to use time.Now", ErrInvalidOption)
+		}
+		c.clock = now
+		return nil
+	}
+}

@@ -1,0 +1,271 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Errors returned by a Store. Every other error it returns wraps one of them,
+// so errors.Is works; the Redis error that caused it is wrapped too.
+var (
+	// ErrClosed is returned by every method called after Close.
+	ErrClosed = errors.New("redisstore: store is closed")
+	// ErrInvalidOption is returned by New for a nil client or a bad option.
+	ErrInvalidOption = errors.New("redisstore: invalid option")
+	// ErrRevokeFailed is returned by Revoke when Redis did not take the
+	// revocation or it could not be announced to other stores. Calling Revoke
+	// again with the same arguments is safe.
+	ErrRevokeFailed = errors.New("redisstore: revoke failed")
+	// ErrUnavailable is returned by New when it cannot subscribe or fill the
+	// local mirror, and by IsRevoked when the local mirror is stale and Redis
+	// cannot be asked either.
+	ErrUnavailable = errors.New("redisstore: redis unavailable")
+)
+
+// revokeScript stores a revocation and keeps the later expiry when the id is
+// already revoked. The value is the expiry in Unix milliseconds, which lets a
+// full sync read expiries with plain GETs on any Redis since 6.2 (PXAT).
+//
+// KEYS[1] is the revocation key, ARGV[1] the expiry in Unix milliseconds.
+var revokeScript = redis.NewScript(`
+local want = tonumber(ARGV[1])
+local have = tonumber(redis.call('GET', KEYS[1]) or '')
+if have == nil or have < want then
+	redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[1])
+end
+return 1
+`)
+
+// Store is a revocation store backed by Redis with a local in-memory mirror.
+// It satisfies authix's RevocationStore interface using only standard types.
+// All methods are safe for concurrent use, including with Close.
+type Store struct {
+	client    redis.UniversalClient
+	prefix    string
+	channel   string
+	staleness time.Duration
+	syncTO    time.Duration
+	clock     func() time.Time
+
+	mirror *mirror
+
+	// epoch is the monotonic origin of confirmed.
+	epoch time.Time
+	// confirmed is when the mirror was last known to hold every revocation
+	// made in Redis, in nanoseconds since epoch.
+	confirmed atomic.Int64
+	// stale is set by the watch goroutine once confirmed is older than the
+	// staleness bound, and cleared by confirm. It keeps the clock off the
+	// IsRevoked path for ids that are not revoked.
+	stale atomic.Bool
+
+	closed atomic.Bool
+	ctx    context.Context // cancelled by Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	psMu sync.Mutex
+	ps   *redis.PubSub // nil once closed
+}
+
+// New returns a Store that keeps revocations in client, which may be a
+// single-node, Sentinel (failover) or Cluster client. Close the Store before
+// the client; Close does not close the client.
+//
+// New checks the options, subscribes to the revocation channel and fills the
+// local mirror from Redis before it returns, all within the sync timeout
+// (WithSyncTimeout, default 5s). It returns an error wrapping ErrUnavailable
+// when Redis cannot be reached, so a service fails at start rather than at its
+// first request. The Store runs two goroutines until Close: one reads the
+// subscription, one marks the mirror stale when its confirmation runs out.
+// New is safe for concurrent use, and several Stores may share one client.
+func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
+	if client == nil {
+		return nil, fmt.Errorf("%w: New: client is nil", ErrInvalidOption)
+	}
+	cfg := defaultConfig()
+	for _, opt := range opts {
+		if opt == nil {
+			continue
+		}
+		if err := opt(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.channel == "" {
+		cfg.channel = cfg.prefix + channelSuffix
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Store{
+		client:    client,
+		prefix:    cfg.prefix,
+		channel:   cfg.channel,
+		staleness: cfg.staleness,
+		syncTO:    cfg.syncTimeout,
+		clock:     cfg.clock,
+		mirror:    newMirror(),
+		epoch:     time.Now(),
+		ctx:       ctx,
+		cancel:    cancel,
+	}
+	s.stale.Store(true) // until the first sync confirms the mirror in time
+
+	ps := client.Subscribe(ctx, s.channel)
+	if err := awaitSubscription(ctx, ps, s.syncTO); err != nil {
+		_ = ps.Close()
+		cancel()
+		return nil, fmt.Errorf("%w: subscribe to channel %q: %w", ErrUnavailable, s.channel, err)
+	}
+	if err := s.fullSync(); err != nil {
+		_ = ps.Close()
+		cancel()
+		return nil, fmt.Errorf("%w: fill local mirror from keys %q*: %w", ErrUnavailable, s.prefix, err)
+	}
+	s.ps = ps
+	s.wg.Add(2)
+	go s.run(ps)
+	go s.watch()
+	return s, nil
+}
+
+// Revoke records id as revoked until expiresAt, keeping the later expiry if
+// id is already revoked. The key prefix+id expires in Redis at expiresAt
+// (rounded up to the millisecond). When expiresAt is not after the clock's
+// now, Revoke does nothing and returns nil.
+//
+// ctx bounds the two Redis calls (the write, then PUBLISH). Revoke returns
+// nil only when Redis took the write and the revocation was
+// announced to the other stores; it is then visible to IsRevoked on this
+// Store at once. Otherwise it returns an error wrapping ErrRevokeFailed, and
+// calling it again is safe. Revoke is safe for concurrent use.
+func (s *Store) Revoke(ctx context.Context, id string, expiresAt time.Time) error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	if !expiresAt.After(s.clock()) {
+		return nil
+	}
+	expMs := expiresAt.UnixMilli()
+	if expiresAt.After(time.UnixMilli(expMs)) {
+		expMs++ // round up: never expire before expiresAt
+	}
+	ms := strconv.FormatInt(expMs, 10)
+	if err := revokeScript.Run(ctx, s.client, []string{s.prefix + id}, ms).Err(); err != nil {
+		return fmt.Errorf("%w: write %q: %w", ErrRevokeFailed, s.prefix+id, err)
+	}
+	s.mirror.insert(id, expMs)
+	if err := s.client.Publish(ctx, s.channel, ms+" "+id).Err(); err != nil {
+		return fmt.Errorf("%w: stored but not announced on channel %q: %w", ErrRevokeFailed, s.channel, err)
+	}
+	return nil
+}
+
+// IsRevoked reports whether id is revoked now. It answers from the local
+// mirror while the mirror is confirmed current within the staleness bound
+// (WithStalenessBound, default 3s). Past the bound it asks Redis (EXISTS,
+// honouring ctx), and when that fails too it returns an error wrapping
+// ErrUnavailable, so the caller can fail closed. An id that was never revoked,
+// or whose expiry has passed, is (false, nil). IsRevoked is safe for
+// concurrent use.
+func (s *Store) IsRevoked(ctx context.Context, id string) (bool, error) {
+	if s.closed.Load() {
+		return false, ErrClosed
+	}
+	if exp, ok := s.mirror.lookup(id); ok && exp > s.clock().UnixMilli() {
+		return true, nil
+	}
+	if !s.stale.Load() {
+		return false, nil
+	}
+	n, err := s.client.Exists(ctx, s.prefix+id).Result()
+	if err != nil {
+		return false, fmt.Errorf("%w: local mirror unconfirmed for %v (bound %v) and EXISTS failed: %w",
+			ErrUnavailable, s.age().Round(time.Millisecond), s.staleness, err)
+	}
+	return n > 0, nil
+}
+
+// Len drops expired entries from the local mirror and returns how many
+// revocations it holds. It is meant for tests and metrics and is safe for
+// concurrent use; it works after Close too.
+func (s *Store) Len() int {
+	return s.mirror.prune(s.clock().UnixMilli())
+}
+
+// Close stops the Store's goroutines and subscription and waits for them to
+// finish, which can take as long as a dial already under way (the client's
+// DialTimeout). It does not close the client. Calls to Revoke and IsRevoked after
+// Close return ErrClosed; closing again returns nil. Close is safe for
+// concurrent use.
+func (s *Store) Close() error {
+	if !s.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	s.cancel()
+	s.psMu.Lock()
+	ps := s.ps
+	s.ps = nil
+	s.psMu.Unlock()
+	if ps != nil {
+		_ = ps.Close()
+	}
+	s.wg.Wait()
+	return nil
+}
+
+// age is how long ago the mirror was last confirmed current.
+func (s *Store) age() time.Duration {
+	return time.Since(s.epoch) - time.Duration(s.confirmed.Load())
+}
+
+// confirm records that the mirror held every revocation made up to at
+// (nanoseconds since epoch). Confirmation never moves backwards.
+func (s *Store) confirm(at int64) {
+	for {
+		cur := s.confirmed.Load()
+		if at <= cur || s.confirmed.CompareAndSwap(cur, at) {
+			break
+		}
+	}
+	// Cleared after confirmed moved: see watch for why that order matters.
+	if s.age() <= s.staleness {
+		s.stale.Store(false)
+	}
+}
+
+// watch sets stale when the confirmation gets older than the staleness
+// bound. It wakes when the current confirmation would run out, so a stale
+// mirror is noticed within timer latency, even while run is busy in a long
+// sync or a slow dial.
+func (s *Store) watch() {
+	defer s.wg.Done()
+	t := time.NewTimer(s.staleness)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+		}
+		left := s.staleness - s.age()
+		if left <= 0 {
+			s.stale.Store(true)
+			// confirm stores false after it moves confirmed. Re-reading the
+			// age after storing true means that either this check sees the
+			// new confirmation, or confirm's store comes after ours.
+			if s.age() <= s.staleness {
+				s.stale.Store(false)
+			}
+			left = s.staleness / 3
+		}
+		t.Reset(left + time.Millisecond)
+	}
+}

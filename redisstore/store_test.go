@@ -1,0 +1,514 @@
+package redisstore_test
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/authix-go/authix/redisstore"
+)
+
+// newStore returns a Store on client that is closed when the test ends.
+func newStore(tb testing.TB, client redis.UniversalClient, opts ...redisstore.Option) *redisstore.Store {
+	tb.Helper()
+	s, err := redisstore.New(client, opts...)
+	require.NoError(tb, err)
+	tb.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// fakeClock is a settable clock for WithClock.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+func requireRevoked(tb testing.TB, s *redisstore.Store, id string, want bool) {
+	tb.Helper()
+	got, err := s.IsRevoked(context.Background(), id)
+	require.NoError(tb, err)
+	require.Equal(tb, want, got, "IsRevoked(%q)", id)
+}
+
+func TestNewRejectsBadOptions(t *testing.T) {
+	t.Parallel()
+	// No server is needed: options are checked before Redis is contacted.
+	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
+	t.Cleanup(func() { _ = client.Close() })
+
+	tests := []struct {
+		name   string
+		client redis.UniversalClient
+		opts   []redisstore.Option
+		want   string
+	}{
+		{"nil client", nil, nil, "client is nil"},
+		{"empty prefix", client, []redisstore.Option{redisstore.WithKeyPrefix("")}, "WithKeyPrefix"},
+		{"empty channel", client, []redisstore.Option{redisstore.WithChannel("")}, "WithChannel"},
+		{"zero staleness", client, []redisstore.Option{redisstore.WithStalenessBound(0)}, "WithStalenessBound(0s)"},
+		{"tiny staleness", client, []redisstore.Option{redisstore.WithStalenessBound(time.Millisecond)}, "at least 10ms"},
+		{"zero sync timeout", client, []redisstore.Option{redisstore.WithSyncTimeout(0)}, "WithSyncTimeout"},
+		{"nil clock", client, []redisstore.Option{redisstore.WithClock(nil)}, "WithClock"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := redisstore.New(tt.client, tt.opts...)
+			require.Nil(t, s)
+			require.ErrorIs(t, err, redisstore.ErrInvalidOption)
+			require.ErrorContains(t, err, tt.want)
+		})
+	}
+}
+
+func TestNewFailsWithoutRedis(t *testing.T) {
+	t.Parallel()
+	client := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), DialTimeout: 100 * time.Millisecond, MaxRetries: -1})
+	t.Cleanup(func() { _ = client.Close() })
+	s, err := redisstore.New(client, redisstore.WithSyncTimeout(300*time.Millisecond))
+	require.Nil(t, s)
+	require.ErrorIs(t, err, redisstore.ErrUnavailable)
+}
+
+func TestRevokeAndIsRevoked(t *testing.T) {
+	t.Parallel()
+	srv := startRedis(t)
+	client := srv.Client(t)
+	s := newStore(t, client)
+	ctx := context.Background()
+
+	requireRevoked(t, s, "never-revoked", false)
+
+	exp := time.Now().Add(time.Hour)
+	require.NoError(t, s.Revoke(ctx, "tok-1", exp))
+	requireRevoked(t, s, "tok-1", true) // own revocation, visible at once
+	requireRevoked(t, s, "tok-2", false)
+
+	val, err := client.Get(ctx, redisstore.DefaultKeyPrefix+"tok-1").Result()
+	require.NoError(t, err, "key is stored under the default prefix")
+	require.Equal(t, fmt.Sprint(exp.UnixMilli()+1), val, "value is the expiry in ms, rounded up")
+
+	t.Run("expiresAt in the past is a no-op", func(t *testing.T) {
+		require.NoError(t, s.Revoke(ctx, "old", time.Now().Add(-time.Second)))
+		require.NoError(t, s.Revoke(ctx, "now", time.Now()))
+		n, err := client.Exists(ctx, redisstore.DefaultKeyPrefix+"old", redisstore.DefaultKeyPrefix+"now").Result()
+		require.NoError(t, err)
+		require.Zero(t, n)
+		requireRevoked(t, s, "old", false)
+	})
+	t.Run("Len counts the mirror", func(t *testing.T) {
+		require.Equal(t, 1, s.Len())
+	})
+}
+
+func TestRevocationExpires(t *testing.T) {
+	t.Parallel()
+	srv := startRedis(t)
+	client := srv.Client(t)
+	a := newStore(t, client)
+	b := newStore(t, client)
+	ctx := context.Background()
+	key := redisstore.DefaultKeyPrefix + "short"
+
+	const life = 400 * time.Millisecond
+	require.NoError(t, a.Revoke(ctx, "short", time.Now().Add(life)))
+	pttl, err := client.PTTL(ctx, key).Result()
+	require.NoError(t, err)
+	require.Greater(t, pttl, time.Duration(0))
+	require.LessOrEqual(t, pttl, life+time.Millisecond) // the expiry is rounded up to the ms
+	require.Greater(t, pttl, life-200*time.Millisecond)
+	require.Eventually(t, func() bool { ok, _ := b.IsRevoked(ctx, "short"); return ok }, time.Second, 5*time.Millisecond)
+
+	require.Eventually(t, func() bool {
+		n, err := client.Exists(ctx, key).Result()
+		return err == nil && n == 0
+	}, 3*time.Second, 20*time.Millisecond, "Redis drops the key after expiresAt")
+	requireRevoked(t, a, "short", false)
+	requireRevoked(t, b, "short", false)
+	require.Zero(t, a.Len(), "expired entries leave the mirror")
+	require.Zero(t, newStore(t, client).Len(), "a new store does not load expired revocations")
+}
+
+func TestRevokeTwiceKeepsLaterExpiry(t *testing.T) {
+	t.Parallel()
+	srv := startRedis(t)
+	client := srv.Client(t)
+	start := time.Now()
+	a := newStore(t, client)
+	// b's clock runs 90 minutes ahead: only a revocation that kept the
+	// later (2h) expiry is still in force for it.
+	clock := &fakeClock{now: start.Add(90 * time.Minute)}
+	b := newStore(t, client, redisstore.WithClock(clock.Now))
+	ctx := context.Background()
+	hour1, hour2 := start.Add(time.Hour), start.Add(2*time.Hour)
+
+	for _, tt := range []struct {
+		name  string
+		first time.Time
+		then  time.Time
+	}{
+		{"later then earlier", hour2, hour1},
+		{"earlier then later", hour1, hour2},
+		{"same twice", hour2, hour2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			id := "twice-" + tt.name
+			require.NoError(t, a.Revoke(ctx, id, tt.first))
+			require.NoError(t, a.Revoke(ctx, id, tt.then))
+			pttl, err := client.PTTL(ctx, redisstore.DefaultKeyPrefix+id).Result()
+			require.NoError(t, err)
+			require.Greater(t, pttl, 110*time.Minute, "Redis keeps the later expiry")
+			require.Eventually(t, func() bool { ok, _ := b.IsRevoked(ctx, id); return ok },
+				time.Second, 5*time.Millisecond, "the other store's mirror keeps the later expiry")
+		})
+	}
+
+	t.Run("concurrent revokes keep the latest", func(t *testing.T) {
+		var wg sync.WaitGroup
+		for i := range 32 {
+			wg.Go(func() {
+				assert.NoError(t, a.Revoke(ctx, "racy", start.Add(time.Duration(i+1)*time.Minute)))
+			})
+		}
+		wg.Wait()
+		val, err := client.Get(ctx, redisstore.DefaultKeyPrefix+"racy").Result()
+		require.NoError(t, err)
+		require.Equal(t, fmt.Sprint(start.Add(32*time.Minute).UnixMilli()+1), val)
+	})
+
+	t.Run("a new store loads the later expiry", func(t *testing.T) {
+		c := newStore(t, client, redisstore.WithClock(clock.Now))
+		for _, id := range []string{"twice-later then earlier", "twice-earlier then later", "twice-same twice"} {
+			requireRevoked(t, c, id, true)
+		}
+	})
+}
+
+func TestOpaqueIDs(t *testing.T) {
+	t.Parallel()
+	srv := startRedis(t)
+	client := srv.Client(t)
+	a := newStore(t, client)
+	b := newStore(t, client)
+	ctx := context.Background()
+	exp := time.Now().Add(time.Hour)
+
+	ids := []string{
+		"",
+		"not hex at all",
+		"*",
+		"[a-z]?",
+		`back\slash`,
+		"new\nline",
+		"1700000000000 looks like a payload",
+		"ünïcødé ✓",
+		"\x00\xff binary",
+		redisstore.DefaultKeyPrefix + "nested",
+		strings.Repeat("long", 4096),
+		strings.Repeat("ab", 32), // hex-shaped, like the ids authix passes
+	}
+	for _, id := range ids {
+		require.NoError(t, a.Revoke(ctx, id, exp), "Revoke(%q)", id)
+	}
+	c := newStore(t, client) // filled by SCAN, not by announcements
+	require.Equal(t, len(ids), c.Len())
+	for _, id := range ids {
+		requireRevoked(t, a, id, true)
+		requireRevoked(t, c, id, true)
+		require.Eventually(t, func() bool { ok, _ := b.IsRevoked(ctx, id); return ok }, time.Second, 5*time.Millisecond, "b sees %q", id)
+	}
+	for _, id := range []string{"x", "a", "back", "long", strings.Repeat("ab", 31), "new"} {
+		requireRevoked(t, a, id, false)
+		requireRevoked(t, b, id, false)
+		requireRevoked(t, c, id, false)
+	}
+}
+
+func TestPropagationLatency(t *testing.T) {
+	srv := startRedis(t)
+	a := newStore(t, srv.Client(t))
+	b := newStore(t, srv.Client(t))
+	ctx := context.Background()
+	exp := time.Now().Add(time.Hour)
+
+	const n = 1000
+	lat := make([]time.Duration, 0, n)
+	for i := range n {
+		id := fmt.Sprintf("latency-%04d", i)
+		start := time.Now()
+		require.NoError(t, a.Revoke(ctx, id, exp))
+		for {
+			require.True(t, b.Fresh(), "b must answer from its mirror")
+			ok, err := b.IsRevoked(ctx, id)
+			require.NoError(t, err)
+			if ok {
+				break
+			}
+			if time.Since(start) > 2*time.Second {
+				t.Fatalf("revocation %d not seen by the other store after 2s", i)
+			}
+			runtime.Gosched()
+		}
+		lat = append(lat, time.Since(start))
+	}
+	slices.Sort(lat)
+	p50, p99, worst := lat[n/2], lat[n*99/100], lat[n-1]
+	t.Logf("Revoke on one store until IsRevoked is true on another, %d revocations: p50=%v p99=%v max=%v", n, p50, p99, worst)
+	require.Less(t, p99, 100*time.Millisecond)
+	require.Equal(t, n, b.Len())
+}
+
+func TestFilledOnStart(t *testing.T) {
+	t.Parallel()
+	srv := startRedis(t)
+	client := srv.Client(t)
+	a := newStore(t, client)
+	ctx := context.Background()
+	exp := time.Now().Add(time.Hour)
+	const n = 2500 // more than one SCAN batch
+	for i := range n {
+		require.NoError(t, a.Revoke(ctx, fmt.Sprint("start-", i), exp))
+	}
+	require.NoError(t, a.Close())
+
+	b := newStore(t, client)
+	require.Equal(t, n, b.Len(), "New fills the mirror before it returns")
+	for i := range n {
+		requireRevoked(t, b, fmt.Sprint("start-", i), true)
+	}
+}
+
+func TestKeyPrefixIsolation(t *testing.T) {
+	t.Parallel()
+	srv := startRedis(t)
+	client := srv.Client(t)
+	ctx := context.Background()
+	exp := time.Now().Add(time.Hour)
+
+	a := newStore(t, client, redisstore.WithKeyPrefix("svcA:"))
+	b := newStore(t, client, redisstore.WithKeyPrefix("svcB:"))
+	glob := newStore(t, client, redisstore.WithKeyPrefix("svc*:")) // must not match svcA: as a pattern
+
+	require.NoError(t, a.Revoke(ctx, "same", exp))
+	require.NoError(t, b.Revoke(ctx, "only-b", exp))
+	require.NoError(t, glob.Revoke(ctx, "only-glob", exp))
+
+	n, err := client.Exists(ctx, "svcA:same", "svcB:only-b", "svc*:only-glob").Result()
+	require.NoError(t, err)
+	require.EqualValues(t, 3, n)
+
+	time.Sleep(50 * time.Millisecond) // room for stray announcements to arrive
+	requireRevoked(t, a, "same", true)
+	requireRevoked(t, a, "only-b", false)
+	requireRevoked(t, b, "same", false)
+	requireRevoked(t, glob, "same", false)
+	requireRevoked(t, glob, "only-b", false)
+	require.Equal(t, 1, a.Len())
+	require.Equal(t, 1, b.Len())
+	require.Equal(t, 1, glob.Len())
+
+	for _, prefix := range []string{"svcA:", "svcB:", "svc*:"} {
+		require.Equal(t, 1, newStore(t, client, redisstore.WithKeyPrefix(prefix)).Len(), "new store with prefix %q", prefix)
+	}
+}
+
+func TestClock(t *testing.T) {
+	t.Parallel()
+	srv := startRedis(t)
+	clock := &fakeClock{now: time.Now()}
+	s := newStore(t, srv.Client(t), redisstore.WithClock(clock.Now))
+	ctx := context.Background()
+
+	require.NoError(t, s.Revoke(ctx, "tok", clock.Now().Add(time.Hour)))
+	requireRevoked(t, s, "tok", true)
+	clock.Add(time.Hour - time.Millisecond)
+	requireRevoked(t, s, "tok", true)
+	clock.Add(2 * time.Millisecond)
+	requireRevoked(t, s, "tok", false) // expired by the store's clock
+	require.NoError(t, s.Revoke(ctx, "late", time.Now().Add(30*time.Minute)))
+	requireRevoked(t, s, "late", false) // already past by the store's clock: a no-op
+}
+
+func TestResyncAfterSubscriptionDrop(t *testing.T) {
+	t.Parallel()
+	srv := startRedis(t)
+	client := srv.Client(t)
+	ctx := context.Background()
+	exp := time.Now().Add(time.Hour)
+
+	a := newStore(t, client, redisstore.WithStalenessBound(300*time.Millisecond))
+	// quiet shares a's keys but announces elsewhere, so a learns of its
+	// revocations only by a full sync.
+	quiet := newStore(t, client, redisstore.WithChannel("elsewhere"))
+	require.NoError(t, quiet.Revoke(ctx, "unannounced", exp))
+	time.Sleep(50 * time.Millisecond)
+	requireRevoked(t, a, "unannounced", false)
+	require.Zero(t, a.Len())
+
+	killed, err := client.ClientKillByFilter(ctx, "TYPE", "pubsub").Result()
+	require.NoError(t, err)
+	require.EqualValues(t, 2, killed)
+
+	require.Eventually(t, func() bool { return a.Len() == 1 }, 3*time.Second, 10*time.Millisecond,
+		"a resyncs after go-redis resubscribes")
+	requireRevoked(t, a, "unannounced", true)
+
+	b := newStore(t, client)
+	require.NoError(t, b.Revoke(ctx, "announced", exp))
+	require.Eventually(t, func() bool { ok, _ := a.IsRevoked(ctx, "announced"); return ok && a.Fresh() },
+		time.Second, 5*time.Millisecond, "a receives announcements again")
+}
+
+// TestConcurrentUse revokes and checks from many goroutines while the
+// subscriptions are dropped and resynced, for the race detector and to check
+// that a store always sees its own revocations at once.
+func TestConcurrentUse(t *testing.T) {
+	t.Parallel()
+	srv := startRedis(t)
+	client := srv.Client(t)
+	a := newStore(t, client, redisstore.WithStalenessBound(300*time.Millisecond))
+	b := newStore(t, client, redisstore.WithStalenessBound(300*time.Millisecond))
+	ctx := context.Background()
+	exp := time.Now().Add(time.Hour)
+
+	stop := make(chan struct{})
+	var kills sync.WaitGroup
+	var killed atomic.Int64
+	kills.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+				n, _ := client.ClientKillByFilter(ctx, "TYPE", "pubsub").Result()
+				killed.Add(n)
+			}
+		}
+	})
+
+	var wg sync.WaitGroup
+	const workers, each = 4, 500
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				id := fmt.Sprintf("w%d-%d", w, i)
+				store := a
+				if i%2 == 1 {
+					store = b
+				}
+				if err := store.Revoke(ctx, id, exp); err != nil {
+					t.Errorf("Revoke(%q): %v", id, err)
+					return
+				}
+				if ok, err := store.IsRevoked(ctx, id); err != nil || !ok {
+					t.Errorf("own revocation %q: IsRevoked = %v, %v", id, ok, err)
+					return
+				}
+				_, _ = a.IsRevoked(ctx, "other")
+				_ = b.Len()
+			}
+		})
+	}
+	wg.Wait()
+	close(stop)
+	kills.Wait()
+	require.Positive(t, killed.Load(), "subscriptions were dropped while in use")
+	t.Logf("%d subscriptions dropped during %d revocations", killed.Load(), workers*each)
+
+	for _, s := range []*redisstore.Store{a, b} {
+		require.Eventually(t, func() bool { return s.Len() == workers*each && s.Fresh() }, 5*time.Second, 10*time.Millisecond)
+	}
+}
+
+func TestClose(t *testing.T) {
+	srv := startRedis(t)
+	client := srv.Client(t)
+	ctx := context.Background()
+	require.NoError(t, client.Ping(ctx).Err())
+	before := runtime.NumGoroutine()
+
+	for range 5 {
+		s, err := redisstore.New(client, redisstore.WithStalenessBound(100*time.Millisecond))
+		require.NoError(t, err)
+		require.NoError(t, s.Revoke(ctx, "x", time.Now().Add(time.Minute)))
+		time.Sleep(50 * time.Millisecond) // let it ping and receive
+		require.NoError(t, s.Close())
+		require.NoError(t, s.Close(), "closing twice is fine")
+
+		require.ErrorIs(t, s.Revoke(ctx, "y", time.Now().Add(time.Minute)), redisstore.ErrClosed)
+		_, err = s.IsRevoked(ctx, "x")
+		require.ErrorIs(t, err, redisstore.ErrClosed)
+	}
+	settled(t, before)
+	require.NoError(t, client.Ping(ctx).Err(), "Close leaves the client open")
+
+	t.Run("while redis is down", func(t *testing.T) {
+		s, err := redisstore.New(client, redisstore.WithStalenessBound(100*time.Millisecond))
+		require.NoError(t, err)
+		srv.Kill()
+		time.Sleep(300 * time.Millisecond) // reconnect attempts under way
+		start := time.Now()
+		require.NoError(t, s.Close())
+		require.Less(t, time.Since(start), time.Second)
+		settled(t, before)
+	})
+}
+
+// settled waits until the number of goroutines is back to at most want.
+func settled(t *testing.T, want int) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		n := runtime.NumGoroutine()
+		if n <= want {
+			return
+		}
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("%d goroutines, want at most %d:\n%s", n, want, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestPingsKeepMirrorFresh checks, for both protocol versions (their PING
+// replies differ in subscribed mode), that replies to the store's PINGs keep
+// the mirror confirmed long past the staleness bound.
+func TestPingsKeepMirrorFresh(t *testing.T) {
+	t.Parallel()
+	srv := startRedis(t)
+	const bound = 500 * time.Millisecond
+	for _, proto := range []int{2, 3} {
+		t.Run(fmt.Sprintf("RESP%d", proto), func(t *testing.T) {
+			client := srv.Client(t, func(o *redis.Options) { o.Protocol = proto })
+			s := newStore(t, client, redisstore.WithStalenessBound(bound))
+			other := newStore(t, client)
+			for end := time.Now().Add(4 * bound); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+				require.True(t, s.Fresh(), "mirror went stale although Redis is up")
+			}
+			require.NoError(t, other.Revoke(context.Background(), "x", time.Now().Add(time.Hour)))
+			require.Eventually(t, func() bool { ok, _ := s.IsRevoked(context.Background(), "x"); return ok }, time.Second, 5*time.Millisecond)
+		})
+	}
+}

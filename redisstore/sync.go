@@ -1,0 +1,318 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+const (
+	// scanCount is the COUNT hint of each SCAN during a full sync.
+	scanCount = 1000
+	// pruneEvery is how often the subscription goroutine drops expired
+	// entries from the mirror. Reads ignore expired entries anyway.
+	pruneEvery = time.Minute
+	// minBackoff is the first wait after a subscription error; the wait
+	// doubles up to the health-check period.
+	minBackoff = 10 * time.Millisecond
+)
+
+// How the mirror stays current
+//
+// Revoke writes the key, then publishes "<expiry ms> <id>" on the channel.
+// Every Store holds one subscription, read by one goroutine (run), which
+// applies announcements to the mirror. The subscription is confirmed in two
+// ways, and only these move the confirmation time forward:
+//
+//   - A full sync (SCAN of the prefix) that starts at time T sees every key
+//     written before T, because each key is written before it is announced.
+//     On success the mirror is current as of T.
+//   - Every third of the staleness bound the goroutine sends PING with its
+//     send time as payload. The reply comes back on the same connection after
+//     every announcement published before Redis handled the PING, so when it
+//     arrives the mirror is current as of the send time. Replies count only
+//     when a full sync has succeeded since the connection subscribed.
+//
+// go-redis re-dials a broken subscription by itself and subscribes again;
+// the new subscription confirmation is the signal to run a full sync. If
+// nothing at all arrives for twice the staleness bound (a half-open
+// connection), the goroutine replaces the PubSub. IsRevoked trusts the mirror
+// while the confirmation is younger than the bound.
+
+// run reads the subscription until Close.
+func (s *Store) run(ps *redis.PubSub) {
+	defer s.wg.Done()
+	var (
+		interval  = s.staleness / 3
+		deadAfter = 2 * s.staleness
+		lastPing  time.Time
+		lastHeard = time.Now()
+		lastPrune = time.Now()
+		backoff   time.Duration
+		needSync  bool // a (re)subscription has not been followed by a full sync
+		syncAt    time.Time
+	)
+	for s.ctx.Err() == nil {
+		now := time.Now()
+		if needSync && !now.Before(syncAt) {
+			if s.fullSync() == nil {
+				needSync = false
+			} else {
+				syncAt = time.Now().Add(interval)
+			}
+			lastHeard = time.Now() // a long sync is not silence on the subscription
+			continue
+		}
+		if now.Sub(lastPrune) >= pruneEvery {
+			s.mirror.prune(s.clock().UnixMilli())
+			lastPrune = now
+		}
+		if now.Sub(lastHeard) > deadAfter {
+			if ps = s.replacePubSub(ps); ps == nil {
+				return // closed
+			}
+			lastHeard, lastPing = time.Now(), time.Time{}
+			continue
+		}
+		if now.Sub(lastPing) >= interval {
+			// A failed write makes go-redis reconnect; the reply to a lost
+			// PING never arrives, which is what the timeout above catches.
+			_ = ps.Ping(s.ctx, strconv.FormatInt(int64(now.Sub(s.epoch)), 10))
+			lastPing = now
+		}
+
+		wait := interval - time.Since(lastPing)
+		if needSync {
+			wait = min(wait, time.Until(syncAt))
+		}
+		msg, err := ps.ReceiveTimeout(s.ctx, max(wait, time.Millisecond))
+		if err != nil {
+			if s.ctx.Err() != nil {
+				return
+			}
+			if isTimeout(err) {
+				continue
+			}
+			// Connection lost or Redis down. Wait before go-redis dials again.
+			backoff = min(max(2*backoff, minBackoff), interval)
+			if !s.sleep(backoff) {
+				return
+			}
+			continue
+		}
+		backoff = 0
+		lastHeard = time.Now()
+		switch m := msg.(type) {
+		case *redis.Subscription:
+			if m.Kind == "subscribe" {
+				needSync, syncAt = true, time.Time{}
+			}
+		case *redis.Message:
+			s.apply(m.Payload)
+		case *redis.Pong:
+			if !needSync {
+				if sent, err := strconv.ParseInt(m.Payload, 10, 64); err == nil {
+					s.confirm(sent)
+				}
+			}
+		}
+	}
+}
+
+// awaitSubscription waits for the confirmation of ps's subscription.
+func awaitSubscription(ctx context.Context, ps *redis.PubSub, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return fmt.Errorf("no subscription confirmation within %v", timeout)
+		}
+		msg, err := ps.ReceiveTimeout(ctx, left)
+		if err != nil {
+			return err
+		}
+		if m, ok := msg.(*redis.Subscription); ok && m.Kind == "subscribe" {
+			return nil
+		}
+	}
+}
+
+// replacePubSub closes ps and subscribes anew. It returns nil when the Store
+// was closed meanwhile.
+func (s *Store) replacePubSub(old *redis.PubSub) *redis.PubSub {
+	_ = old.Close()
+	ps := s.client.Subscribe(s.ctx, s.channel) // a failed dial is retried by ReceiveTimeout
+	s.psMu.Lock()
+	defer s.psMu.Unlock()
+	if s.ps == nil {
+		_ = ps.Close()
+		return nil
+	}
+	s.ps = ps
+	return ps
+}
+
+// sleep waits for d or until Close; it reports whether the Store is open.
+func (s *Store) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-s.ctx.Done():
+		return false
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// apply records an announcement "<expiry ms> <id>" in the mirror. Malformed
+// payloads are ignored; the next full sync would correct any gap.
+func (s *Store) apply(payload string) {
+	msStr, id, ok := strings.Cut(payload, " ")
+	if !ok {
+		return
+	}
+	expMs, err := strconv.ParseInt(msStr, 10, 64)
+	if err != nil || expMs <= s.clock().UnixMilli() {
+		return
+	}
+	s.mirror.insert(id, expMs)
+}
+
+// fullSync replaces the mirror with the revocations in Redis, keeping inserts
+// made while it ran, and confirms the mirror as of its start.
+func (s *Store) fullSync() error {
+	ctx, cancel := context.WithTimeout(s.ctx, s.syncTO)
+	defer cancel()
+	start := int64(time.Since(s.epoch))
+	s.mirror.beginSync()
+	entries, err := s.scanAll(ctx)
+	if err != nil {
+		s.mirror.abortSync()
+		return err
+	}
+	s.mirror.replace(entries, s.clock().UnixMilli())
+	s.confirm(start)
+	return nil
+}
+
+// scanAll reads every revocation key from every node that holds keys.
+func (s *Store) scanAll(ctx context.Context) (map[mirrorKey]int64, error) {
+	var (
+		mu      sync.Mutex
+		entries = make(map[mirrorKey]int64)
+	)
+	node := func(ctx context.Context, c redis.Cmdable) error {
+		found, err := s.scanNode(ctx, c)
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		for k, exp := range found {
+			putMax(entries, k, exp)
+		}
+		mu.Unlock()
+		return nil
+	}
+	var err error
+	switch c := s.client.(type) {
+	case *redis.ClusterClient:
+		err = c.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error { return node(ctx, n) })
+	case *redis.Ring:
+		err = c.ForEachShard(ctx, func(ctx context.Context, n *redis.Client) error { return node(ctx, n) })
+	default:
+		err = node(ctx, s.client)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return entries, nil
+}
+
+// scanNode reads the revocation keys of one node with SCAN and pipelined GETs.
+func (s *Store) scanNode(ctx context.Context, c redis.Cmdable) (map[mirrorKey]int64, error) {
+	found := make(map[mirrorKey]int64)
+	match := globEscape(s.prefix) + "*"
+	var cursor uint64
+	for {
+		keys, next, err := c.Scan(ctx, cursor, match, scanCount).Result()
+		if err != nil {
+			return nil, fmt.Errorf("scan %q: %w", match, err)
+		}
+		if len(keys) > 0 {
+			cmds := make([]*redis.StringCmd, len(keys))
+			_, _ = c.Pipelined(ctx, func(p redis.Pipeliner) error {
+				for i, k := range keys {
+					cmds[i] = p.Get(ctx, k)
+				}
+				return nil
+			})
+			for i, cmd := range cmds {
+				v, err := cmd.Result()
+				if errors.Is(err, redis.Nil) {
+					continue // expired since SCAN
+				}
+				if err != nil {
+					return nil, fmt.Errorf("get %q: %w", keys[i], err)
+				}
+				expMs, err := strconv.ParseInt(v, 10, 64)
+				if err != nil {
+					// Not written by this package: trust the key's TTL.
+					if expMs, err = foreignExpiry(ctx, c, keys[i], s.clock().UnixMilli()); err != nil {
+						return nil, err
+					}
+				}
+				if expMs > 0 {
+					putMax(found, s.mirror.key(strings.TrimPrefix(keys[i], s.prefix)), expMs)
+				}
+			}
+		}
+		if next == 0 {
+			return found, nil
+		}
+		cursor = next
+	}
+}
+
+// foreignExpiry returns the expiry of a key whose value is not an expiry,
+// from its TTL: a key without TTL counts as revoked for good, a missing key
+// as 0 (skip). This matches what EXISTS reports in the stale path.
+func foreignExpiry(ctx context.Context, c redis.Cmdable, key string, nowMs int64) (int64, error) {
+	ttl, err := c.PTTL(ctx, key).Result()
+	if err != nil {
+		return 0, fmt.Errorf("pttl %q: %w", key, err)
+	}
+	switch {
+	case ttl == -1:
+		return math.MaxInt64, nil
+	case ttl < 0:
+		return 0, nil
+	default:
+		return nowMs + ttl.Milliseconds(), nil
+	}
+}
+
+// globEscape quotes the characters that SCAN MATCH treats as patterns.
+func globEscape(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '*', '?', '[', ']', '\\':
+			b.WriteByte('\\')
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
