@@ -1,0 +1,177 @@
+package main
+
+import (
+	"errors"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// sample is go test -bench output shaped like the bench module's, two
+// samples per benchmark, with the noise real output carries.
+const sample = `goos: linux
+goarch: amd64
+pkg: github.com/authix-go/authix/bench
+cpu: Intel(R) Xeon(R) Processor
+BenchmarkCreate/authix-2         	  300000	      1500 ns/op	     400 B/op	       3 allocs/op
+BenchmarkCreate/authix-2         	  300000	      1700 ns/op	     400 B/op	       3 allocs/op
+BenchmarkCreate/json-2           	 3000000	       300 ns/op	      64 B/op	       1 allocs/op
+BenchmarkCreate/json-2           	 3000000	       320 ns/op	      64 B/op	       1 allocs/op
+BenchmarkDecode/authix-2         	  500000	      1000 ns/op	     100 B/op	       4 allocs/op
+BenchmarkDecode/authix-2         	  500000	      1200 ns/op	     100 B/op	       4 allocs/op
+BenchmarkDecode/json-2           	 1000000	       600 ns/op	     256 B/op	       6 allocs/op
+BenchmarkDecode/json-2           	 1000000	       640 ns/op	     256 B/op	       6 allocs/op
+BenchmarkDecode/securecookie-2   	  200000	      2000 ns/op	    2432 B/op	      21 allocs/op
+BenchmarkDecode/securecookie-2   	  200000	      2000 ns/op	    2432 B/op	      21 allocs/op
+BenchmarkDecode/golang-jwt-2     	  200000	      2500 ns/op	    2336 B/op	      42 allocs/op
+BenchmarkDecode/golang-jwt-2     	  200000	      2500 ns/op	    2336 B/op	      42 allocs/op
+BenchmarkOpen/authix-2           	 2000000	       500 ns/op	       0 B/op	       0 allocs/op
+BenchmarkOpen/authix-2           	 2000000	       510 ns/op	       0 B/op	       0 allocs/op
+BenchmarkMiddleware/bare-2       	100000000	        10 ns/op	       0 B/op	       0 allocs/op
+BenchmarkMiddleware/bare-2       	100000000	        10 ns/op	       0 B/op	       0 allocs/op
+BenchmarkMiddleware/authix-2     	  500000	      1210 ns/op	     500 B/op	       3 allocs/op
+BenchmarkMiddleware/authix-2     	  500000	      1210 ns/op	     500 B/op	       3 allocs/op
+BenchmarkMiddleware/plain-chain-2	  300000	      3010 ns/op	    2616 B/op	      23 allocs/op
+BenchmarkMiddleware/plain-chain-2	  300000	      3010 ns/op	    2616 B/op	      23 allocs/op
+BenchmarkMiddleware/jwtauth-2    	  100000	     10010 ns/op	   17512 B/op	     255 allocs/op
+BenchmarkMiddleware/jwtauth-2    	  100000	     10010 ns/op	   17512 B/op	     255 allocs/op
+BenchmarkStore/IsRevoked/hit-2   	 5000000	       120 ns/op	       0 B/op	       0 allocs/op
+BenchmarkStore/IsRevoked/miss-2  	 5000000	       200 ns/op	       0 B/op	       0 allocs/op
+BenchmarkStore/Revoke-2          	 1000000	       450 ns/op	      32 B/op	       2 allocs/op
+BenchmarkStore/Memory
+    store_test.go:150: a log line between the name and the result
+BenchmarkStore/Memory-2          	       1	1636921550 ns/op	        74.38 B/entry	148726192 B/op	   47867 allocs/op
+PASS
+ok  	github.com/authix-go/authix/bench	9.166s
+`
+
+func TestParse(t *testing.T) {
+	r, err := Parse(strings.NewReader(sample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.CPU != "Intel(R) Xeon(R) Processor" {
+		t.Errorf("CPU = %q", r.CPU)
+	}
+	if len(r.Names) != 15 || r.Names[0] != "Create/authix" || r.Names[14] != "Store/Memory" {
+		t.Errorf("Names = %q", r.Names)
+	}
+	for _, c := range []struct {
+		name, unit string
+		want       float64
+		n          int
+	}{
+		{"Create/authix", "ns/op", 1600, 2}, // even count: mean of the middle two
+		{"Create/authix", "allocs/op", 3, 2},
+		{"Decode/securecookie", "B/op", 2432, 2},
+		{"Middleware/plain-chain", "ns/op", 3010, 2}, // no space before the count
+		{"Store/IsRevoked/hit", "ns/op", 120, 1},
+		{"Store/Memory", "B/entry", 74.38, 1}, // the name line before the log is not a result
+	} {
+		got, ok := r.Median(c.name, c.unit)
+		if !ok || got != c.want {
+			t.Errorf("Median(%s, %s) = %v, %v; want %v", c.name, c.unit, got, ok, c.want)
+		}
+		if n := len(r.Samples[c.name][c.unit]); n != c.n {
+			t.Errorf("%s %s: %d samples, want %d", c.name, c.unit, n, c.n)
+		}
+	}
+	if _, ok := r.Median("Decode/fernet-go", "ns/op"); ok {
+		t.Error("Median of a benchmark not in the input reports ok")
+	}
+}
+
+func TestParseResultLine(t *testing.T) {
+	for _, c := range []struct {
+		line, name string
+		ok         bool
+	}{
+		{"BenchmarkOpen/fernet-go-2 	 100	 950 ns/op", "Open/fernet-go", true},
+		{"BenchmarkOpen/fernet-go 	 100	 950 ns/op", "Open/fernet-go", true}, // GOMAXPROCS=1: no suffix
+		{"BenchmarkX-16 	 100	 1.5e+03 ns/op	 2 B/op", "X", true},
+		{"BenchmarkX-2", "", false},                     // name only, as before a log
+		{"BenchmarkX-2 	 many	 950 ns/op", "", false},   // count not a number
+		{"BenchmarkX-2 	 100	 fast ns/op", "", false},   // value not a number
+		{"BenchmarkX-2 	 100	 NaN ns/op", "", false},    // no NaN medians
+		{"BenchmarkX-2 	 100	 950 ns/op	 3", "", false}, // value without unit
+		{"Benchmark-2 	 100	 950 ns/op", "", false},     // empty name
+		{"    store_test.go:1: BenchmarkX-2 	 100	 950 ns/op", "", false},
+		{"ok  	github.com/authix-go/authix/bench	9.166s", "", false},
+	} {
+		name, _, ok := parseResult(c.line)
+		if ok != c.ok || name != c.name {
+			t.Errorf("parseResult(%q) = %q, %v; want %q, %v", c.line, name, ok, c.name, c.ok)
+		}
+	}
+}
+
+func TestParseOddMedian(t *testing.T) {
+	in := "BenchmarkA-2 1 30 ns/op\nBenchmarkA-2 1 10 ns/op\nBenchmarkA-2 1 1000 ns/op\n"
+	r, err := Parse(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := r.Median("A", "ns/op"); got != 30 {
+		t.Errorf("median of 30, 10, 1000 = %v, want 30", got)
+	}
+	if r.CPU != "" {
+		t.Errorf("CPU = %q without a cpu: line", r.CPU)
+	}
+}
+
+func TestParseNoResults(t *testing.T) {
+	for _, in := range []string{"", "PASS\nok x 0.1s\n", "--- FAIL: BenchmarkX\n"} {
+		if _, err := Parse(strings.NewReader(in)); !errors.Is(err, errNoResults) {
+			t.Errorf("Parse(%q) error = %v, want errNoResults", in, err)
+		}
+	}
+}
+
+func TestReport(t *testing.T) {
+	r, err := Parse(strings.NewReader(sample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	failed := Report(&out, r)
+	text := out.String()
+	// Each target's line, with what the sample makes of it:
+	for _, want := range []string{
+		`CPU: Intel\(R\) Xeon\(R\) Processor`,
+		`\(1\) RequireData overhead / plain-chain overhead +0\.40 x +<= 0\.70 x +PASS`, // 1200/3000
+		`\(2\) Decode authix / securecookie +0\.55 x +<= 0\.75 x +PASS`,                // 1100/2000
+		`\(2\) Decode authix / golang-jwt +0\.44 x +<= 0\.60 x +PASS`,                  // 1100/2500
+		`\(3\) RequireData overhead / jwtauth overhead +0\.12 x +<= 0\.15 x +PASS`,     // 1200/10000
+		`\(4\) Open authix allocs +0 allocs/op +<= 0 allocs/op +PASS`,
+		`\(4\) Decode allocs: authix - json.Unmarshal +-2 allocs/op +<= 1 allocs/op +PASS`,
+		`\(4\) Create allocs: authix - json.Marshal +2 allocs/op +<= 2 allocs/op +PASS`,
+		`\(5\) Store IsRevoked hit +120 ns/op +<= 150 ns/op +PASS`,
+		`\(5\) Store IsRevoked miss +200 ns/op +<= 150 ns/op +FAIL`,
+		`\(5\) Store heap per live entry +74\.4 B/entry +<= 64 B/entry +FAIL`,
+		`\(5\) Store Revoke, amortised with sweeping +450 ns/op +<= 500 ns/op +PASS`,
+		`Decode authix / fernet-go +n/a`,
+		`Middleware overhead authix +1200 ns/op`,
+		`Store/Memory +1 +1636921550 +148726192 +47867 +74\.4 B/entry`,
+	} {
+		if !regexp.MustCompile(want).MatchString(text) {
+			t.Errorf("report lacks %q:\n%s", want, text)
+		}
+	}
+	if failed != 2 {
+		t.Errorf("failed = %d, want 2", failed)
+	}
+}
+
+func TestReportMissing(t *testing.T) {
+	r, err := Parse(strings.NewReader("cpu: x\nBenchmarkOpen/authix-2 1 500 ns/op 0 B/op 1 allocs/op\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if failed := Report(&out, r); failed != len(targets) {
+		t.Errorf("failed = %d, want %d (one alloc in Open, the rest missing):\n%s", failed, len(targets), out.String())
+	}
+	if !strings.Contains(out.String(), "MISSING") {
+		t.Errorf("no MISSING in:\n%s", out.String())
+	}
+}

@@ -1,0 +1,27 @@
+module github.com/authix-go/authix/bench
+
+go 1.25.0
+
+require (
+	github.com/authix-go/authix v0.0.0-00010101000000-000000000000
+	github.com/fernet/fernet-go v0.0.0-20240119011108-303da6aec611
+	github.com/go-chi/jwtauth/v5 v5.3.3
+	github.com/golang-jwt/jwt/v5 v5.3.1
+	github.com/gorilla/securecookie v1.1.2
+)
+
+require (
+	github.com/decred/dcrd/dcrec/secp256k1/v4 v4.3.0 // indirect
+	github.com/goccy/go-json v0.10.3 // indirect
+	github.com/lestrrat-go/blackmagic v1.0.2 // indirect
+	github.com/lestrrat-go/httpcc v1.0.1 // indirect
+	github.com/lestrrat-go/httprc v1.0.6 // indirect
+	github.com/lestrrat-go/iter v1.0.2 // indirect
+	github.com/lestrrat-go/jwx/v2 v2.1.3 // indirect
+	github.com/lestrrat-go/option v1.0.1 // indirect
+	github.com/segmentio/asm v1.2.0 // indirect
+	golang.org/x/crypto v0.31.0 // indirect
+	golang.org/x/sys v0.28.0 // indirect
+)
+
+replace github.com/authix-go/authix => ../

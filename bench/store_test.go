@@ -1,0 +1,169 @@
+package bench
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/authix-go/authix"
+)
+
+// storeSize is how many live revocations the store benchmarks hold.
+const storeSize = 1_000_000
+
+// missPool is how many never-revoked ids BenchmarkStore/IsRevoked/miss
+// cycles through.
+const missPool = 1 << 16
+
+// fakeClock is a settable clock for authix.NewMemoryStore.
+type fakeClock struct{ ns atomic.Int64 }
+
+func newFakeClock(t time.Time) *fakeClock {
+	c := new(fakeClock)
+	c.ns.Store(t.UnixNano())
+	return c
+}
+
+func (c *fakeClock) now() time.Time          { return time.Unix(0, c.ns.Load()) }
+func (c *fakeClock) advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+// revocationIDs returns n ids shaped like the Vault's: the lowercase hex
+// SHA-256 of a counter, starting at from.
+func revocationIDs(from, n int) []string {
+	ids := make([]string, n)
+	var ctr [8]byte
+	for i := range ids {
+		binary.BigEndian.PutUint64(ctr[:], uint64(from+i))
+		sum := sha256.Sum256(ctr[:])
+		ids[i] = hex.EncodeToString(sum[:])
+	}
+	return ids
+}
+
+// epoch is where every fake clock starts.
+var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// fill revokes ids[i] until epoch + (i+1)·hour/len(ids): expiries spread
+// evenly over the next hour, so that one id expires every step.
+func fill(tb testing.TB, s *authix.MemoryStore, ids []string) (step time.Duration) {
+	tb.Helper()
+	step = time.Hour / time.Duration(len(ids))
+	ctx := context.Background()
+	for i, id := range ids {
+		if err := s.Revoke(ctx, id, epoch.Add(time.Duration(i+1)*step)); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return step
+}
+
+// churn is a store in steady state: every Revoke advances the clock by one
+// step, so one old entry expires for each new one and the store keeps n live
+// entries while sweeping. ids holds 2n ids; an id comes round again only
+// after its previous revocation has expired.
+type churn struct {
+	store  *authix.MemoryStore
+	clock  *fakeClock
+	ids    []string
+	step   time.Duration
+	cursor int
+}
+
+func newChurn(tb testing.TB, n int) *churn {
+	tb.Helper()
+	c := &churn{clock: newFakeClock(epoch), ids: revocationIDs(0, 2*n)}
+	c.store = authix.NewMemoryStore(c.clock.now)
+	c.step = fill(tb, c.store, c.ids[:n])
+	return c
+}
+
+// revoke does one steady-state revocation.
+func (c *churn) revoke(ctx context.Context) error {
+	c.clock.advance(c.step)
+	id := c.ids[(len(c.ids)/2+c.cursor)%len(c.ids)]
+	c.cursor++
+	return c.store.Revoke(ctx, id, c.clock.now().Add(time.Hour))
+}
+
+var (
+	lookupOnce  sync.Once
+	lookupStore *authix.MemoryStore
+	lookupHits  []string
+	lookupMiss  []string
+
+	churnOnce sync.Once
+	churnAt   *churn
+)
+
+// BenchmarkStore measures authix's MemoryStore holding a million live
+// revocations: lookups that hit and miss, a Revoke amortised over the
+// sweeping of expired entries, and the heap each live entry takes.
+func BenchmarkStore(b *testing.B) {
+	ctx := context.Background()
+	b.Run("IsRevoked", func(b *testing.B) {
+		lookupOnce.Do(func() {
+			lookupHits = revocationIDs(0, storeSize)
+			lookupMiss = revocationIDs(storeSize, missPool)
+			lookupStore = authix.NewMemoryStore(newFakeClock(epoch).now)
+			fill(b, lookupStore, lookupHits)
+		})
+		for _, c := range []struct {
+			name string
+			ids  []string
+			want bool
+		}{{"hit", lookupHits, true}, {"miss", lookupMiss, false}} {
+			b.Run(c.name, func(b *testing.B) {
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					got, err := lookupStore.IsRevoked(ctx, c.ids[i%len(c.ids)])
+					if err != nil || got != c.want {
+						b.Fatal(got, err)
+					}
+					i++
+				}
+			})
+		}
+	})
+	b.Run("Revoke", func(b *testing.B) {
+		churnOnce.Do(func() { churnAt = newChurn(b, storeSize) })
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := churnAt.revoke(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("Memory", func(b *testing.B) {
+		ids := revocationIDs(0, storeSize)
+		b.ReportAllocs()
+		var perEntry float64
+		for b.Loop() {
+			perEntry = heapPerEntry(b, ids)
+		}
+		b.ReportMetric(perEntry, "B/entry")
+	})
+}
+
+// heapPerEntry fills a new store with ids and returns the live heap it
+// holds, per entry, measured after a full collection on either side.
+func heapPerEntry(tb testing.TB, ids []string) float64 {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	s := authix.NewMemoryStore(newFakeClock(epoch).now)
+	fill(tb, s, ids)
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if n := s.Len(); n != len(ids) {
+		tb.Fatalf("store holds %d entries, want %d", n, len(ids))
+	}
+	runtime.KeepAlive(s)
+	return (float64(after.HeapAlloc) - float64(before.HeapAlloc)) / float64(len(ids))
+}
