@@ -148,6 +148,9 @@ func BenchmarkStore(b *testing.B) {
 			perEntry = heapPerEntry(b, ids)
 		}
 		b.ReportMetric(perEntry, "B/entry")
+		if perEntry > 64 {
+			b.Errorf("%.1f bytes of heap per live revocation, want at most 64", perEntry)
+		}
 	})
 }
 
