@@ -107,7 +107,7 @@ func TestExtractAccessToken(t *testing.T) {
 // sees the precise error.
 func TestRejections(t *testing.T) {
 	t.Parallel()
-	clk := newClock()
+	clk := newSecClock(testEpoch)
 	var handled error
 	v, err := authix.New[User](
 		authix.WithKeys(testKey), authix.WithClock(clk.Now),

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,18 +21,8 @@ type User struct {
 	Name    string `json:"name"`
 }
 
-// clock is a settable time source for WithClock.
-type clock struct{ ns atomic.Int64 }
-
-func newClock() *clock {
-	c := &clock{}
-	c.ns.Store(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC).UnixNano())
-	return c
-}
-func (c *clock) Now() time.Time              { return time.Unix(0, c.ns.Load()) }
-func (c *clock) Advance(d time.Duration)     { c.ns.Add(int64(d)) }
-func (c *clock) Set(t time.Time)             { c.ns.Store(t.UnixNano()) }
-func (c *clock) Since(t time.Time) time.Time { return t }
+// testEpoch is where the tests' fake clocks start.
+var testEpoch = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 
 // roundTrip logs in with payload through SetAccessToken, then sends the
 // cookie to a RequireData-protected handler and returns what Data gave it.
@@ -281,7 +270,7 @@ func TestDecodeRejectsWrongShapes(t *testing.T) {
 
 func TestDisableAndIsTokenDisabled(t *testing.T) {
 	t.Parallel()
-	clk := newClock()
+	clk := newSecClock(testEpoch)
 	store := authix.NewMemoryStore(clk.Now)
 	v, err := authix.New[User](authix.WithClock(clk.Now), authix.WithRevocationStore(store))
 	require.NoError(t, err)
