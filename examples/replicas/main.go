@@ -119,7 +119,11 @@ func run(ctx context.Context, getenv func(string) string, logger *log.Logger) er
 		_ = store.Close() // before the client it uses
 		_ = client.Close()
 	}
-	vault, err := authix.New[User](authix.WithKeys(keys), authix.WithRevocationStore(store))
+	vault, err := authix.New[User](
+		authix.WithKeys(keys),
+		authix.WithRevocationStore(store),
+		authix.WithErrorHandler(rejectAndLog(logger)),
+	)
 	if err != nil {
 		closeRedis()
 		return fmt.Errorf("AUTHIX_KEYS: %w", err)
@@ -201,6 +205,19 @@ func routes(vault *authix.Vault[User], logger *log.Logger) http.Handler {
 		writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
 	})))
 	return mux
+}
+
+// rejectAndLog answers as authix.DefaultErrorHandler does, and logs the
+// rejections that come from the revocation store rather than from the
+// token: with Redis unreachable past the staleness bound, every request
+// with a token is refused, and the log says why.
+func rejectAndLog(logger *log.Logger) func(http.ResponseWriter, *http.Request, error) {
+	return func(w http.ResponseWriter, r *http.Request, err error) {
+		if errors.Is(err, authix.ErrRevocationStore) {
+			logger.Printf("%s %s refused: %v", r.Method, r.URL.Path, err)
+		}
+		authix.DefaultErrorHandler(w, r, err)
+	}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -351,5 +353,34 @@ func TestRunStops(t *testing.T) {
 	}
 	if strings.Contains(out, key) {
 		t.Errorf("logs show the key:\n%s", out)
+	}
+}
+
+// TestRejectAndLog checks that a store failure is answered like any token
+// failure, and logged, while token failures are not logged.
+func TestRejectAndLog(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		err    error
+		logged bool
+	}{
+		{"store failure", fmt.Errorf("%w: %w", authix.ErrRevocationStore, redisstore.ErrUnavailable), true},
+		{"revoked token", authix.ErrRevokedToken, false},
+		{"missing token", authix.ErrMissingToken, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs syncBuffer
+			got := httptest.NewRecorder()
+			rejectAndLog(log.New(&logs, "", 0))(got, httptest.NewRequest(http.MethodGet, "/home", nil), tc.err)
+			want := httptest.NewRecorder()
+			authix.DefaultErrorHandler(want, httptest.NewRequest(http.MethodGet, "/home", nil), tc.err)
+			if got.Code != want.Code || got.Body.String() != want.Body.String() {
+				t.Errorf("answer %d %s; DefaultErrorHandler answers %d %s",
+					got.Code, got.Body, want.Code, want.Body)
+			}
+			if logged := strings.Contains(logs.String(), "GET /home refused: "+tc.err.Error()); logged != tc.logged {
+				t.Errorf("logged %v, want %v: %q", logged, tc.logged, logs.String())
+			}
+		})
 	}
 }
