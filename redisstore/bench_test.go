@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/authix-go/authix/redisstore"
+	"github.com/authix-go/authix/redisstore/redistest"
 )
 
 const benchEntries = 10_000
@@ -68,7 +69,7 @@ func runLookups(b *testing.B, revoked, unknown []string, isRevoked func(context.
 // subscription and a mirror of 10k revocations, so no call goes to Redis.
 // Compare with BenchmarkMapWithMutex.
 func BenchmarkIsRevoked(b *testing.B) {
-	srv := startRedis(b)
+	srv := redistest.Start(b)
 	client := srv.Client(b)
 	ctx := context.Background()
 	revoked, unknown := benchIDs("revoked", benchEntries), benchIDs("unknown", benchEntries)

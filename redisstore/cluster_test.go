@@ -8,13 +8,15 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
+
+	"github.com/authix-go/authix/redisstore/redistest"
 )
 
 // TestCluster runs the store on a three-master Redis Cluster: revocation
 // keys spread over the masters, a full sync must scan every one of them, and
 // announcements must reach a subscriber on any node.
 func TestCluster(t *testing.T) {
-	addrs := startRedisCluster(t, 3)
+	addrs := redistest.StartCluster(t, 3)
 	newClient := func() redis.UniversalClient {
 		c := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: addrs, DialTimeout: 250 * time.Millisecond})
 		t.Cleanup(func() { _ = c.Close() })

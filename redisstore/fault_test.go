@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/authix-go/authix/redisstore"
+	"github.com/authix-go/authix/redisstore/redistest"
 )
 
 // checker calls IsRevoked from several goroutines until stopped, like
@@ -58,7 +59,7 @@ func (c *checker) Stop() {
 
 func TestOutageFailsClosedAndRecovers(t *testing.T) {
 	const bound = 300 * time.Millisecond
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	ctx := context.Background()
 	exp := time.Now().Add(time.Hour)
 
@@ -140,7 +141,7 @@ func TestOutageFailsClosedAndRecovers(t *testing.T) {
 
 func TestFrozenServerFailsClosed(t *testing.T) {
 	const bound = 300 * time.Millisecond
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	ctx := context.Background()
 	exp := time.Now().Add(time.Hour)
 	a := newStore(t, srv.Client(t), redisstore.WithStalenessBound(bound))

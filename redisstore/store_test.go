@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/authix-go/authix/redisstore"
+	"github.com/authix-go/authix/redisstore/redistest"
 )
 
 // newStore returns a Store on client that is closed when the test ends.
@@ -84,7 +85,7 @@ func TestNewRejectsBadOptions(t *testing.T) {
 
 func TestNewFailsWithoutRedis(t *testing.T) {
 	t.Parallel()
-	client := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), DialTimeout: 100 * time.Millisecond, MaxRetries: -1})
+	client := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t)), DialTimeout: 100 * time.Millisecond, MaxRetries: -1})
 	t.Cleanup(func() { _ = client.Close() })
 	s, err := redisstore.New(client, redisstore.WithSyncTimeout(300*time.Millisecond))
 	require.Nil(t, s)
@@ -93,7 +94,7 @@ func TestNewFailsWithoutRedis(t *testing.T) {
 
 func TestRevokeAndIsRevoked(t *testing.T) {
 	t.Parallel()
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	client := srv.Client(t)
 	s := newStore(t, client)
 	ctx := context.Background()
@@ -124,7 +125,7 @@ func TestRevokeAndIsRevoked(t *testing.T) {
 
 func TestRevocationExpires(t *testing.T) {
 	t.Parallel()
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	client := srv.Client(t)
 	a := newStore(t, client)
 	b := newStore(t, client)
@@ -152,7 +153,7 @@ func TestRevocationExpires(t *testing.T) {
 
 func TestRevokeTwiceKeepsLaterExpiry(t *testing.T) {
 	t.Parallel()
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	client := srv.Client(t)
 	start := time.Now()
 	a := newStore(t, client)
@@ -207,7 +208,7 @@ func TestRevokeTwiceKeepsLaterExpiry(t *testing.T) {
 
 func TestOpaqueIDs(t *testing.T) {
 	t.Parallel()
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	client := srv.Client(t)
 	a := newStore(t, client)
 	b := newStore(t, client)
@@ -246,7 +247,7 @@ func TestOpaqueIDs(t *testing.T) {
 }
 
 func TestPropagationLatency(t *testing.T) {
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	a := newStore(t, srv.Client(t))
 	b := newStore(t, srv.Client(t))
 	ctx := context.Background()
@@ -281,7 +282,7 @@ func TestPropagationLatency(t *testing.T) {
 
 func TestFilledOnStart(t *testing.T) {
 	t.Parallel()
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	client := srv.Client(t)
 	a := newStore(t, client)
 	ctx := context.Background()
@@ -301,7 +302,7 @@ func TestFilledOnStart(t *testing.T) {
 
 func TestKeyPrefixIsolation(t *testing.T) {
 	t.Parallel()
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	client := srv.Client(t)
 	ctx := context.Background()
 	exp := time.Now().Add(time.Hour)
@@ -335,7 +336,7 @@ func TestKeyPrefixIsolation(t *testing.T) {
 
 func TestClock(t *testing.T) {
 	t.Parallel()
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	clock := &fakeClock{now: time.Now()}
 	s := newStore(t, srv.Client(t), redisstore.WithClock(clock.Now))
 	ctx := context.Background()
@@ -352,7 +353,7 @@ func TestClock(t *testing.T) {
 
 func TestResyncAfterSubscriptionDrop(t *testing.T) {
 	t.Parallel()
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	client := srv.Client(t)
 	ctx := context.Background()
 	exp := time.Now().Add(time.Hour)
@@ -385,7 +386,7 @@ func TestResyncAfterSubscriptionDrop(t *testing.T) {
 // that a store always sees its own revocations at once.
 func TestConcurrentUse(t *testing.T) {
 	t.Parallel()
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	client := srv.Client(t)
 	a := newStore(t, client, redisstore.WithStalenessBound(300*time.Millisecond))
 	b := newStore(t, client, redisstore.WithStalenessBound(300*time.Millisecond))
@@ -442,7 +443,7 @@ func TestConcurrentUse(t *testing.T) {
 }
 
 func TestClose(t *testing.T) {
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	client := srv.Client(t)
 	ctx := context.Background()
 	require.NoError(t, client.Ping(ctx).Err())
@@ -497,7 +498,7 @@ func settled(t *testing.T, want int) {
 // the mirror confirmed long past the staleness bound.
 func TestPingsKeepMirrorFresh(t *testing.T) {
 	t.Parallel()
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	const bound = 500 * time.Millisecond
 	for _, proto := range []int{2, 3} {
 		t.Run(fmt.Sprintf("RESP%d", proto), func(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/authix-go/authix"
 	"github.com/authix-go/authix/redisstore"
+	"github.com/authix-go/authix/redisstore/redistest"
 )
 
 // liveRevocations is how many revocations each store holds in the
@@ -40,8 +41,8 @@ type lookupStores struct {
 // expiry, and checks that both answer every lookup right.
 func newLookupStores(tb testing.TB) *lookupStores {
 	tb.Helper()
-	srv := startRedis(tb)
-	rs, err := redisstore.New(srv.Client(tb))
+	srv := redistest.Start(tb)
+	rs, err := redisstore.New(replicaClient(tb, srv))
 	if err != nil {
 		tb.Fatal(err)
 	}

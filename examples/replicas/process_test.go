@@ -21,6 +21,7 @@ import (
 
 	"github.com/authix-go/authix"
 	"github.com/authix-go/authix/redisstore"
+	"github.com/authix-go/authix/redisstore/redistest"
 )
 
 // syncBuffer is a bytes.Buffer safe for a process or goroutine to write
@@ -67,7 +68,7 @@ func buildReplicas(t *testing.T) string {
 // Redis, waits until it answers, and kills it when the test ends.
 func startReplica(t *testing.T, bin, name, keys, redisURL string) *replica {
 	t.Helper()
-	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	addr := "127.0.0.1:" + strconv.Itoa(redistest.FreePort(t))
 	r := &replica{name: name, url: "http://" + addr, logs: &syncBuffer{}, done: make(chan struct{})}
 	r.cmd = exec.Command(bin)
 	r.cmd.Env = append(os.Environ(), "ADDR="+addr, "AUTHIX_KEYS="+keys, "REDIS_URL="+redisURL)
@@ -170,11 +171,11 @@ func (r *replica) stop(t *testing.T) {
 // this command sharing keys and Redis: a cookie from the first works on the
 // second until it is logged out on the first, then the second refuses it.
 func TestTwoProcesses(t *testing.T) {
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	bin := buildReplicas(t)
 	keys := authix.GenerateKey()
-	first := startReplica(t, bin, "first", keys, srv.URL)
-	second := startReplica(t, bin, "second", keys, srv.URL)
+	first := startReplica(t, bin, "first", keys, srv.URL())
+	second := startReplica(t, bin, "second", keys, srv.URL())
 
 	resp := first.expect(t, "/login?name=John", "", http.StatusFound, "")
 	if loc := resp.Header.Get("Location"); loc != "/home" {
@@ -274,7 +275,7 @@ func TestRunConfigErrors(t *testing.T) {
 // before Redis is dialled, with a message naming AUTHIX_KEYS.
 func TestRunInvalidKey(t *testing.T) {
 	// No Redis listens there: the key is checked first.
-	url := "redis://127.0.0.1:" + strconv.Itoa(freePort(t)) + "/0"
+	url := "redis://127.0.0.1:" + strconv.Itoa(redistest.FreePort(t)) + "/0"
 	err := run(context.Background(), env(map[string]string{"AUTHIX_KEYS": "not-a-key", "REDIS_URL": url}),
 		log.New(io.Discard, "", 0))
 	if err == nil || !strings.Contains(err.Error(), "AUTHIX_KEYS") || !errors.Is(err, authix.ErrInvalidOption) {
@@ -285,7 +286,7 @@ func TestRunInvalidKey(t *testing.T) {
 // TestRunRedisDown checks that run fails at start, with a hint, when nothing
 // listens at REDIS_URL.
 func TestRunRedisDown(t *testing.T) {
-	url := "redis://:s3cret@127.0.0.1:" + strconv.Itoa(freePort(t)) + "/0?dial_timeout=200ms"
+	url := "redis://:s3cret@127.0.0.1:" + strconv.Itoa(redistest.FreePort(t)) + "/0?dial_timeout=200ms"
 	start := time.Now()
 	err := run(context.Background(), env(map[string]string{"AUTHIX_KEYS": authix.GenerateKey(), "REDIS_URL": url}),
 		log.New(io.Discard, "", 0))
@@ -301,15 +302,15 @@ func TestRunRedisDown(t *testing.T) {
 // TestRunStops runs the server in this process and cancels its context, as
 // SIGTERM does: run must stop serving and return nil.
 func TestRunStops(t *testing.T) {
-	srv := startRedis(t)
-	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	srv := redistest.Start(t)
+	addr := "127.0.0.1:" + strconv.Itoa(redistest.FreePort(t))
 	key := authix.GenerateKey()
 	var logs syncBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	errc := make(chan error, 1)
 	go func() {
-		errc <- run(ctx, env(map[string]string{"ADDR": addr, "AUTHIX_KEYS": key, "REDIS_URL": srv.URL}),
+		errc <- run(ctx, env(map[string]string{"ADDR": addr, "AUTHIX_KEYS": key, "REDIS_URL": srv.URL()}),
 			log.New(&logs, "", 0))
 	}()
 	deadline := time.Now().Add(10 * time.Second)
@@ -346,7 +347,7 @@ func TestRunStops(t *testing.T) {
 		t.Error("still serving after run returned")
 	}
 	out := logs.String()
-	for _, want := range []string{"keys: 1 from AUTHIX_KEYS", "redis: " + srv.URL, "shutting down", "stopped"} {
+	for _, want := range []string{"keys: 1 from AUTHIX_KEYS", "redis: " + srv.URL(), "shutting down", "stopped"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("logs do not contain %q:\n%s", want, out)
 		}

@@ -10,8 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/authix-go/authix"
 	"github.com/authix-go/authix/redisstore"
+	"github.com/authix-go/authix/redisstore/redistest"
 )
 
 // propagationBound is how soon a logout on one replica must be refused by
@@ -21,9 +24,9 @@ const propagationBound = 100 * time.Millisecond
 // newReplicaVault returns a vault with the given keys whose revocations live
 // in the Redis at srv, through a redisstore.Store and client of its own, as
 // one replica process would have.
-func newReplicaVault(t *testing.T, srv *testRedis, keys string) *authix.Vault[User] {
+func newReplicaVault(t *testing.T, srv *redistest.Server, keys string) *authix.Vault[User] {
 	t.Helper()
-	store, err := redisstore.New(srv.Client(t)) // the client's cleanup runs after the store's
+	store, err := redisstore.New(replicaClient(t, srv)) // the client's cleanup runs after the store's
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,13 +38,21 @@ func newReplicaVault(t *testing.T, srv *testRedis, keys string) *authix.Vault[Us
 	return vault
 }
 
+// replicaClient returns a new client for srv with go-redis's default
+// options rather than redistest's short timeouts, closed when tb ends. Each
+// client has its own connections, as a separate replica would.
+func replicaClient(tb testing.TB, srv *redistest.Server) *redis.Client {
+	tb.Helper()
+	return srv.Client(tb, func(o *redis.Options) { *o = redis.Options{Addr: o.Addr} })
+}
+
 // TestRevocationReachesOtherReplica disables 1000 tokens through replica A,
 // one after the other, and measures for each how long replica B keeps
 // accepting it: from the call to DisableAccessToken on A until
 // Authenticate on B returns ErrRevokedToken. Every one must be refused
 // within propagationBound.
 func TestRevocationReachesOtherReplica(t *testing.T) {
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	keys := authix.GenerateKey()
 	a, b := newReplicaVault(t, srv, keys), newReplicaVault(t, srv, keys)
 	ctx := context.Background()
