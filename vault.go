@@ -308,13 +308,8 @@ func (v *Vault[T]) decodeAuto(plain []byte) (T, error) {
 // already expired token is left alone (nil error). A token that does not
 // open is ErrInvalidToken; a store failure wraps ErrRevocationStore.
 func (v *Vault[T]) DisableAccessToken(ctx context.Context, token string) error {
-	bp := v.bufs.Get().(*[]byte)
-	plain, info, err := v.cipher.Open((*bp)[:0], token, v.now())
-	v.putBuf(bp, plain)
-	switch {
-	case errors.Is(err, ErrExpiredToken):
-		return nil
-	case err != nil:
+	info, expired, err := v.openInfo(token)
+	if err != nil || expired {
 		return err
 	}
 	if err := v.store.Revoke(ctx, hex.EncodeToString(info.ID[:]), info.ExpiresAt); err != nil {
@@ -326,16 +321,24 @@ func (v *Vault[T]) DisableAccessToken(ctx context.Context, token string) error {
 // IsTokenDisabled reports whether token was revoked with DisableAccessToken
 // and has not yet expired. A token that does not open is ErrInvalidToken.
 func (v *Vault[T]) IsTokenDisabled(ctx context.Context, token string) (bool, error) {
-	bp := v.bufs.Get().(*[]byte)
-	plain, info, err := v.cipher.Open((*bp)[:0], token, v.now())
-	v.putBuf(bp, plain)
-	switch {
-	case errors.Is(err, ErrExpiredToken):
-		return false, nil
-	case err != nil:
+	info, expired, err := v.openInfo(token)
+	if err != nil || expired {
 		return false, err
 	}
 	return v.isRevoked(ctx, &info.ID)
+}
+
+// openInfo opens token for what it says about itself. An authentic token
+// past its TTL is reported as expired, not as an error: no revocation
+// concerns it any more.
+func (v *Vault[T]) openInfo(token string) (info TokenInfo, expired bool, err error) {
+	bp := v.bufs.Get().(*[]byte)
+	plain, info, err := v.cipher.Open((*bp)[:0], token, v.now())
+	v.putBuf(bp, plain)
+	if errors.Is(err, ErrExpiredToken) {
+		return info, true, nil
+	}
+	return info, false, err
 }
 
 func (v *Vault[T]) isRevoked(ctx context.Context, id *[32]byte) (bool, error) {

@@ -306,6 +306,9 @@ func TestDisableAndIsTokenDisabled(t *testing.T) {
 	require.ErrorIs(t, err, authix.ErrExpiredToken)
 	assert.Equal(t, 0, store.Len(), "the entry is dropped once the token expired")
 	require.NoError(t, v.DisableAccessToken(ctx, tok), "disabling an expired token is a no-op")
+	disabled, err = v.IsTokenDisabled(ctx, tok)
+	require.NoError(t, err)
+	assert.False(t, disabled, "an expired token is no longer disabled, only expired")
 	assert.Equal(t, 0, store.Len())
 }
 
