@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -35,22 +36,33 @@ type RevocationStore interface {
 // the id's hash and the expiry second), about 34 bytes per revocation at a
 // million. Each Revoke sweeps a few slots for expired entries and Len sweeps
 // them all, so memory stays bounded by the revocations still in force
-// without a background goroutine. A MemoryStore is safe for concurrent use.
+// without a background goroutine. A MemoryStore is safe for concurrent use;
+// lookups take no lock unless they overlap a write.
 type MemoryStore struct {
 	now func() time.Time
 
-	mu     sync.RWMutex
-	slots  []memSlot // length is a power of two
-	count  int       // occupied slots, expired or not
-	cursor int       // where the incremental sweep resumes
+	// Lookups read the table optimistically, seqlock style: writers make
+	// seq odd while they change the table, and a lookup that saw seq odd
+	// or moved reads again under mu. An optimistic lookup issues no locked
+	// instruction, so lookups in a row overlap their cache misses: at a
+	// million entries the slot is in main memory.
+	seq   atomic.Uint64
+	table atomic.Pointer[memTable]
+
+	mu     sync.RWMutex // held by writers, and by lookups that raced one
+	count  int          // occupied slots, expired or not
+	cursor int          // where the incremental sweep resumes
 }
 
-// memSlot is empty when exp is zero; an expiry is never zero, since
+// memTable's length is a power of two. Once published, its slots are
+// written with atomic stores under mu and read with atomic loads.
+type memTable []memSlot
+
+// memSlot is empty when its expiry is zero; an expiry is never zero, since
 // expiries in the past are not recorded.
 type memSlot struct {
-	k0  uint64
-	k1  uint32
-	exp uint32 // unix seconds; revoked while now <= exp
+	k0 uint64 // key bits 0-63; they also choose the home slot
+	kx uint64 // key bits 64-95 << 32 | expiry in unix seconds
 }
 
 type memKey [16]byte
@@ -66,7 +78,10 @@ func NewMemoryStore(now func() time.Time) *MemoryStore {
 	if now == nil {
 		now = time.Now
 	}
-	return &MemoryStore{now: now, slots: make([]memSlot, memMinSlots)}
+	m := &MemoryStore{now: now}
+	t := make(memTable, memMinSlots)
+	m.table.Store(&t)
+	return m
 }
 
 // keyOf maps an id to its entry key. The Vault's ids are hex digests, whose
@@ -146,19 +161,26 @@ func (m *MemoryStore) revoke(k memKey, expiresAt time.Time) {
 	k0, k1 := k.parts()
 	nowSec := now.Unix()
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.sweepSome(nowSec)
-	if i := m.find(k0, k1); i >= 0 {
-		m.slots[i].exp = max(m.slots[i].exp, exp)
+	m.seq.Add(1)
+	defer func() {
+		m.seq.Add(1)
+		m.mu.Unlock()
+	}()
+	t := *m.table.Load()
+	m.sweepSome(t, nowSec)
+	if i := t.find(k0, k1); i >= 0 {
+		if old := uint32(t[i].kx); exp > old {
+			atomic.StoreUint64(&t[i].kx, t[i].kx-uint64(old)+uint64(exp))
+		}
 		return
 	}
-	if (m.count+1)*4 > len(m.slots)*3 {
-		m.sweepAll(nowSec)
-		if (m.count+1)*2 > len(m.slots) {
-			m.resize(len(m.slots) * 2)
+	if (m.count+1)*4 > len(t)*3 {
+		m.sweepAll(t, nowSec)
+		if (m.count+1)*2 > len(t) {
+			t = m.resize(t, len(t)*2)
 		}
 	}
-	m.put(memSlot{k0: k0, k1: k1, exp: exp})
+	m.put(t, memSlot{k0: k0, kx: uint64(k1)<<32 | uint64(exp)})
 }
 
 // IsRevoked reports whether id is revoked now. It never fails.
@@ -167,71 +189,118 @@ func (m *MemoryStore) IsRevoked(_ context.Context, id string) (bool, error) {
 }
 
 func (m *MemoryStore) isRevoked(k memKey) bool {
-	k0, k1 := k.parts()
-	m.mu.RLock()
-	var exp uint32
-	if i := m.find(k0, k1); i >= 0 {
-		exp = m.slots[i].exp
-	}
-	m.mu.RUnlock()
+	exp := m.expiry(k)
 	return exp != 0 && m.now().Unix() <= int64(exp)
+}
+
+// expiry returns the expiry second recorded for k, or 0.
+func (m *MemoryStore) expiry(k memKey) uint32 {
+	k0, k1 := k.parts()
+	seq := m.seq.Load()
+	exp := (*m.table.Load()).lookup(k0, k1)
+	if seq&1 != 0 || m.seq.Load() != seq {
+		m.mu.RLock()
+		exp = (*m.table.Load()).lookup(k0, k1)
+		m.mu.RUnlock()
+	}
+	return exp
 }
 
 // Len reports how many revocations are in force, after dropping expired ones.
 func (m *MemoryStore) Len() int {
 	now := m.now().Unix()
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.sweepAll(now)
-	if len(m.slots) > memMinSlots && m.count*8 < len(m.slots) {
-		m.resize(max(memMinSlots, len(m.slots)/4))
+	m.seq.Add(1)
+	defer func() {
+		m.seq.Add(1)
+		m.mu.Unlock()
+	}()
+	t := *m.table.Load()
+	m.sweepAll(t, now)
+	if len(t) > memMinSlots && m.count*8 < len(t) {
+		m.resize(t, max(memMinSlots, len(t)/4))
 	}
 	return m.count
 }
 
-// find returns the slot holding the key, or -1. m.mu must be held.
-func (m *MemoryStore) find(k0 uint64, k1 uint32) int {
-	mask := uint64(len(m.slots) - 1)
+// lookup returns the expiry stored for the key, or 0. It may run alongside
+// a writer, so it reads with atomic loads and gives up after one lap of the
+// table; the caller discards its answer if a write overlapped.
+func (t memTable) lookup(k0 uint64, k1 uint32) uint32 {
+	mask := uint64(len(t) - 1)
+	i := k0 & mask
+	for range t {
+		s := &t[i]
+		kx := atomic.LoadUint64(&s.kx)
+		if uint32(kx) == 0 {
+			return 0
+		}
+		if uint32(kx>>32) == k1 && atomic.LoadUint64(&s.k0) == k0 {
+			return uint32(kx)
+		}
+		i = (i + 1) & mask
+	}
+	return 0
+}
+
+// find returns the slot holding the key, or -1. m.mu must be held for
+// writing, so plain reads see a settled table.
+func (t memTable) find(k0 uint64, k1 uint32) int {
+	mask := uint64(len(t) - 1)
 	for i := k0 & mask; ; i = (i + 1) & mask {
-		s := &m.slots[i]
-		if s.exp == 0 {
+		s := &t[i]
+		if s.empty() {
 			return -1
 		}
-		if s.k0 == k0 && s.k1 == k1 {
+		if s.k0 == k0 && uint32(s.kx>>32) == k1 {
 			return int(i)
 		}
 	}
 }
 
+func (s *memSlot) empty() bool    { return uint32(s.kx) == 0 }
+func (s *memSlot) expiry() uint32 { return uint32(s.kx) }
+
+// set writes slot i of a published table; lookups may be reading it.
+func (t memTable) set(i int, s memSlot) {
+	atomic.StoreUint64(&t[i].k0, s.k0)
+	atomic.StoreUint64(&t[i].kx, s.kx)
+}
+
 // put stores a key that is not in the table, which has room.
-func (m *MemoryStore) put(s memSlot) {
-	mask := uint64(len(m.slots) - 1)
-	i := s.k0 & mask
-	for m.slots[i].exp != 0 {
+func (m *MemoryStore) put(t memTable, s memSlot) {
+	t.set(t.free(s.k0), s)
+	m.count++
+}
+
+// free returns the first empty slot from k0's home slot on.
+func (t memTable) free(k0 uint64) int {
+	mask := uint64(len(t) - 1)
+	i := k0 & mask
+	for !t[i].empty() {
 		i = (i + 1) & mask
 	}
-	m.slots[i] = s
-	m.count++
+	return int(i)
 }
 
 // remove empties slot i and shifts later entries of its probe run back, so
 // that lookups never need tombstones.
-func (m *MemoryStore) remove(i int) {
-	mask := len(m.slots) - 1
+func (m *MemoryStore) remove(t memTable, i int) {
+	mask := len(t) - 1
 	for {
-		m.slots[i] = memSlot{}
+		t.set(i, memSlot{})
 		j := i
 		for {
 			j = (j + 1) & mask
-			if m.slots[j].exp == 0 {
+			if t[j].empty() {
 				m.count--
 				return
 			}
-			home := int(m.slots[j].k0 & uint64(mask))
+			home := int(t[j].k0 & uint64(mask))
 			// The entry at j may stay unless the hole at i lies between its
 			// home slot and j (cyclically).
 			if (i <= j && (home <= i || home > j)) || (i > j && home <= i && home > j) {
-				m.slots[i] = m.slots[j]
+				t.set(i, t[j])
 				i = j
 				break
 			}
@@ -241,36 +310,40 @@ func (m *MemoryStore) remove(i int) {
 
 // sweepSome drops expired entries from the next few slots, spreading the
 // cost of expiry over the calls to Revoke.
-func (m *MemoryStore) sweepSome(now int64) {
-	mask := len(m.slots) - 1
+func (m *MemoryStore) sweepSome(t memTable, now int64) {
+	mask := len(t) - 1
 	for range memSweepStep {
 		i := m.cursor
-		if e := m.slots[i].exp; e != 0 && int64(e) < now {
-			m.remove(i)
+		if e := t[i].expiry(); e != 0 && int64(e) < now {
+			m.remove(t, i)
 			continue // slot i may hold a shifted entry now
 		}
 		m.cursor = (i + 1) & mask
 	}
 }
 
-func (m *MemoryStore) sweepAll(now int64) {
-	for i := 0; i < len(m.slots); {
-		if e := m.slots[i].exp; e != 0 && int64(e) < now {
-			m.remove(i)
+func (m *MemoryStore) sweepAll(t memTable, now int64) {
+	for i := 0; i < len(t); {
+		if e := t[i].expiry(); e != 0 && int64(e) < now {
+			m.remove(t, i)
 			continue
 		}
 		i++
 	}
 }
 
-func (m *MemoryStore) resize(n int) {
-	old := m.slots
-	m.slots = make([]memSlot, n)
+// resize moves the entries into a new table of n slots and publishes it.
+// The new table is filled before lookups can see it, so plain writes do.
+func (m *MemoryStore) resize(old memTable, n int) memTable {
+	t := make(memTable, n)
 	m.count = 0
 	m.cursor = 0
 	for _, s := range old {
-		if s.exp != 0 {
-			m.put(s)
+		if !s.empty() {
+			t[t.free(s.k0)] = s
+			m.count++
 		}
 	}
+	m.table.Store(&t)
+	return t
 }

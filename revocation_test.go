@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -69,7 +71,7 @@ func TestMemoryStore(t *testing.T) {
 	assert.Equal(t, 1, m.Len())
 	clk.add(time.Hour)
 	assert.Equal(t, 0, m.Len())
-	assert.Len(t, m.slots, memMinSlots, "the table shrinks back")
+	assert.Len(t, *m.table.Load(), memMinSlots, "the table shrinks back")
 }
 
 func TestMemoryStoreSweepsOnRevoke(t *testing.T) {
@@ -153,4 +155,77 @@ func TestMemoryStoreConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 	assert.Equal(t, 4000, m.Len())
+}
+
+// TestMemoryStoreLookupsDuringWrites checks lookups that run alongside
+// writes. Every id has the same home slot, so the table is one probe run:
+// lasting revocations land behind short ones, and each sweep of an expired
+// entry shifts the lasting ones back while readers look them up.
+func TestMemoryStoreLookupsDuringWrites(t *testing.T) {
+	t.Parallel()
+	clk := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	m := NewMemoryStore(clk.now)
+	ctx := context.Background()
+	const lasting, absent, short = 400, 50, 100
+	ids := make([]string, lasting+absent+short)
+	for i := range ids {
+		ids[i] = "0000" + hexID(i)[4:]
+	}
+	var published atomic.Int64 // ids[:published] are revoked for a day
+
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	var rounds [2]atomic.Int64
+	for r := range rounds {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(r), 5))
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if n := int(published.Load()); n > 0 {
+					i := rng.IntN(n)
+					if got, err := m.IsRevoked(ctx, ids[i]); err != nil || !got {
+						t.Errorf("lasting id %d: IsRevoked = %v, %v", i, got, err)
+						return
+					}
+				}
+				i := lasting + rng.IntN(absent)
+				if got, err := m.IsRevoked(ctx, ids[i]); err != nil || got {
+					t.Errorf("absent id %d: IsRevoked = %v, %v", i, got, err)
+					return
+				}
+				rounds[r].Add(1)
+				runtime.Gosched() // two cores, three goroutines: let the writer on
+			}
+		})
+	}
+
+	// Write until every lasting id is in and each reader has looked up
+	// often enough, whatever the scheduler does.
+	least := func() int64 { return min(rounds[0].Load(), rounds[1].Load()) }
+	rng := rand.New(rand.NewPCG(3, 4))
+	for n := 0; n < 10_000 || least() < 2000; n++ {
+		c := ids[lasting+absent+rng.IntN(short)]
+		require.NoError(t, m.Revoke(ctx, c, clk.now().Add(time.Duration(1+rng.IntN(3))*time.Second)))
+		if n%3 == 0 && n/3 < lasting {
+			require.NoError(t, m.Revoke(ctx, ids[n/3], clk.now().Add(24*time.Hour)))
+			published.Store(int64(n/3 + 1))
+		}
+		if n%20 == 0 {
+			clk.add(time.Second)
+		}
+		if n%500 == 499 {
+			m.Len()
+		}
+		if t.Failed() {
+			break
+		}
+	}
+	close(done)
+	wg.Wait()
+	clk.add(time.Minute)
+	assert.Equal(t, lasting, m.Len())
 }
