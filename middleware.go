@@ -131,10 +131,11 @@ func (v *Vault[T]) Authenticate(r *http.Request) (T, error) {
 func (v *Vault[T]) authenticate(ctx context.Context, token string) (T, error) {
 	var out T
 	bp := v.bufs.Get().(*[]byte)
-	plain, info, err := v.cipher.Open((*bp)[:0], token, v.now())
+	now := v.now()
+	plain, info, err := v.cipher.Open((*bp)[:0], token, now)
 	if err == nil {
 		var revoked bool
-		revoked, err = v.isRevoked(ctx, &info.ID)
+		revoked, err = v.isRevoked(ctx, &info.ID, now)
 		if err == nil && revoked {
 			err = ErrRevokedToken
 		}

@@ -193,6 +193,12 @@ func (m *MemoryStore) isRevoked(k memKey) bool {
 	return exp != 0 && m.now().Unix() <= int64(exp)
 }
 
+// revokedAt is isRevoked for a caller that has read m's clock already.
+func (m *MemoryStore) revokedAt(k memKey, now int64) bool {
+	exp := m.expiry(k)
+	return exp != 0 && now <= int64(exp)
+}
+
 // expiry returns the expiry second recorded for k, or 0.
 func (m *MemoryStore) expiry(k memKey) uint32 {
 	k0, k1 := k.parts()

@@ -24,6 +24,7 @@ type Vault[T any] struct {
 	ser       Serializer // nil: encoding/json directly
 	store     RevocationStore
 	mem       *MemoryStore // store, when it is the in-memory one
+	memClock  bool         // mem reads the vault's clock
 	now       func() time.Time
 	onError   func(http.ResponseWriter, *http.Request, error)
 	cookie    http.Cookie
@@ -123,6 +124,7 @@ func New[T any](opts ...Option) (*Vault[T], error) {
 	}
 	if v.store == nil {
 		v.store = NewMemoryStore(cfg.now)
+		v.memClock = true
 	}
 	v.mem, _ = v.store.(*MemoryStore)
 	if v.onError == nil {
@@ -308,7 +310,7 @@ func (v *Vault[T]) decodeAuto(plain []byte) (T, error) {
 // already expired token is left alone (nil error). A token that does not
 // open is ErrInvalidToken; a store failure wraps ErrRevocationStore.
 func (v *Vault[T]) DisableAccessToken(ctx context.Context, token string) error {
-	info, expired, err := v.openInfo(token)
+	info, expired, err := v.openInfo(token, v.now())
 	if err != nil || expired {
 		return err
 	}
@@ -321,19 +323,20 @@ func (v *Vault[T]) DisableAccessToken(ctx context.Context, token string) error {
 // IsTokenDisabled reports whether token was revoked with DisableAccessToken
 // and has not yet expired. A token that does not open is ErrInvalidToken.
 func (v *Vault[T]) IsTokenDisabled(ctx context.Context, token string) (bool, error) {
-	info, expired, err := v.openInfo(token)
+	now := v.now()
+	info, expired, err := v.openInfo(token, now)
 	if err != nil || expired {
 		return false, err
 	}
-	return v.isRevoked(ctx, &info.ID)
+	return v.isRevoked(ctx, &info.ID, now)
 }
 
 // openInfo opens token for what it says about itself. An authentic token
 // past its TTL is reported as expired, not as an error: no revocation
 // concerns it any more.
-func (v *Vault[T]) openInfo(token string) (info TokenInfo, expired bool, err error) {
+func (v *Vault[T]) openInfo(token string, now time.Time) (info TokenInfo, expired bool, err error) {
 	bp := v.bufs.Get().(*[]byte)
-	plain, info, err := v.cipher.Open((*bp)[:0], token, v.now())
+	plain, info, err := v.cipher.Open((*bp)[:0], token, now)
 	v.putBuf(bp, plain)
 	if errors.Is(err, ErrExpiredToken) {
 		return info, true, nil
@@ -341,8 +344,13 @@ func (v *Vault[T]) openInfo(token string) (info TokenInfo, expired bool, err err
 	return info, false, err
 }
 
-func (v *Vault[T]) isRevoked(ctx context.Context, id *[32]byte) (bool, error) {
-	if v.mem != nil {
+// isRevoked asks the store about a token opened at now.
+func (v *Vault[T]) isRevoked(ctx context.Context, id *[32]byte, now time.Time) (bool, error) {
+	switch {
+	case v.memClock:
+		// The store's clock is the vault's, already read for this token.
+		return v.mem.revokedAt(keyOfSum(id), now.Unix()), nil
+	case v.mem != nil:
 		return v.mem.isRevoked(keyOfSum(id)), nil
 	}
 	revoked, err := v.store.IsRevoked(ctx, hex.EncodeToString(id[:]))
