@@ -32,12 +32,13 @@ type RevocationStore interface {
 // process's memory. It is lost on restart and not shared between processes;
 // when keys outlive the process (WithKeys), use a durable shared store.
 //
-// Entries live in one open-addressing table of 16-byte slots (96 bits of
-// the id's hash and the expiry second), about 34 bytes per revocation at a
-// million. Each Revoke sweeps a few slots for expired entries and Len sweeps
-// them all, so memory stays bounded by the revocations still in force
-// without a background goroutine. A MemoryStore is safe for concurrent use;
-// lookups take no lock unless they overlap a write.
+// Entries live in one hash table of 64-byte buckets, each a cache line
+// holding five entries of 64 bits of the id's hash and the expiry second:
+// a lookup reads one line, rarely two, and a million revocations take
+// about 17 bytes each. Each Revoke sweeps a few entries for expired ones
+// and Len sweeps them all, so memory stays bounded by the revocations still
+// in force without a background goroutine. A MemoryStore is safe for
+// concurrent use; lookups take no lock unless they overlap a write.
 type MemoryStore struct {
 	now func() time.Time
 
@@ -45,31 +46,37 @@ type MemoryStore struct {
 	// seq odd while they change the table, and a lookup that saw seq odd
 	// or moved reads again under mu. An optimistic lookup issues no locked
 	// instruction, so lookups in a row overlap their cache misses: at a
-	// million entries the slot is in main memory.
+	// million entries the bucket is in main memory.
 	seq   atomic.Uint64
 	table atomic.Pointer[memTable]
 
 	mu     sync.RWMutex // held by writers, and by lookups that raced one
-	count  int          // occupied slots, expired or not
-	cursor int          // where the incremental sweep resumes
+	count  int          // entries held, expired or not
+	cursor int          // the bucket where the incremental sweep resumes
 }
 
-// memTable's length is a power of two. Once published, its slots are
-// written with atomic stores under mu and read with atomic loads.
-type memTable []memSlot
+// memTable's length is a power of two. An entry lives in its home bucket
+// (the key's low bits) or, when that is full, in one of the next ones.
+// Once published, a table is written with atomic stores under mu and read
+// with atomic loads.
+type memTable []memBucket
 
-// memSlot is empty when its expiry is zero; an expiry is never zero, since
-// expiries in the past are not recorded.
-type memSlot struct {
-	k0 uint64 // key bits 0-63; they also choose the home slot
-	kx uint64 // key bits 64-95 << 32 | expiry in unix seconds
+const memBucketSize = 5
+
+// memBucket is one cache line. An entry is empty when its expiry is zero;
+// an expiry is never zero, since expiries in the past are not recorded.
+type memBucket struct {
+	keys [memBucketSize]uint64
+	exps [memBucketSize]uint32 // unix seconds; revoked while now <= exp
+	// passed counts the entries that live past this bucket although their
+	// probe started at or before it; a lookup stops at a bucket whose count
+	// is zero, so removing an entry never needs tombstones or shifting.
+	passed uint32
 }
-
-type memKey [16]byte
 
 const (
-	memMinSlots  = 64
-	memSweepStep = 16
+	memMinBuckets = 16
+	memSweepStep  = 4 // buckets swept per Revoke
 )
 
 // NewMemoryStore returns an empty MemoryStore that reads the time from now,
@@ -79,36 +86,36 @@ func NewMemoryStore(now func() time.Time) *MemoryStore {
 		now = time.Now
 	}
 	m := &MemoryStore{now: now}
-	t := make(memTable, memMinSlots)
+	t := make(memTable, memMinBuckets)
 	m.table.Store(&t)
 	return m
 }
 
 // keyOf maps an id to its entry key. The Vault's ids are hex digests, whose
-// leading 24 digits (the 96 bits a slot keeps) serve directly; any other id
-// is hashed first.
-func keyOf(id string) memKey {
-	var k memKey
-	if len(id) == 2*sha256.Size && decodeHexPrefix(&k, id) {
-		return k
+// leading 16 digits serve directly; any other id is hashed first.
+func keyOf(id string) uint64 {
+	if len(id) == 2*sha256.Size {
+		if k, ok := decodeHexKey(id); ok {
+			return k
+		}
 	}
 	sum := sha256.Sum256([]byte(id))
-	copy(k[:], sum[:])
-	return k
+	return keyOfSum(&sum)
 }
 
-// decodeHexPrefix fills the first 12 bytes of k from the first 24 lowercase
-// hex digits of s, which has at least that many; one check at the end keeps
-// the loop free of branches.
-func decodeHexPrefix(k *memKey, s string) bool {
-	_ = s[23]
+// decodeHexKey reads the first 16 lowercase hex digits of s, which has at
+// least that many, as keyOfSum reads the bytes they encode; one check at
+// the end keeps the loop free of branches.
+func decodeHexKey(s string) (uint64, bool) {
+	_ = s[15]
+	var k uint64
 	var bad byte
-	for i := range 12 {
+	for i := range 8 {
 		hi, lo := hexVal[s[2*i]], hexVal[s[2*i+1]]
 		bad |= hi | lo
-		k[i] = hi<<4 | lo
+		k |= uint64(hi<<4|lo) << (8 * i)
 	}
-	return bad <= 0x0f
+	return k, bad <= 0x0f
 }
 
 var hexVal = func() (t [256]byte) {
@@ -121,13 +128,10 @@ var hexVal = func() (t [256]byte) {
 	return t
 }()
 
-func keyOfSum(sum *[sha256.Size]byte) memKey {
-	return memKey(sum[:16])
-}
-
-// parts splits the 96 bits a slot keeps: k0 also chooses the slot.
-func (k *memKey) parts() (uint64, uint32) {
-	return binary.LittleEndian.Uint64(k[:8]), binary.LittleEndian.Uint32(k[8:12])
+// keyOfSum is the key of a hash: 64 bits, which make a false match with
+// any of the few entries a lookup compares less likely than 2^-61.
+func keyOfSum(sum *[sha256.Size]byte) uint64 {
+	return binary.LittleEndian.Uint64(sum[:8])
 }
 
 // expirySecond rounds up, so an entry lasts at least until expiresAt.
@@ -152,13 +156,12 @@ func (m *MemoryStore) Revoke(_ context.Context, id string, expiresAt time.Time) 
 	return nil
 }
 
-func (m *MemoryStore) revoke(k memKey, expiresAt time.Time) {
+func (m *MemoryStore) revoke(k uint64, expiresAt time.Time) {
 	now := m.now()
 	if !expiresAt.After(now) {
 		return
 	}
 	exp := expirySecond(expiresAt)
-	k0, k1 := k.parts()
 	nowSec := now.Unix()
 	m.mu.Lock()
 	m.seq.Add(1)
@@ -168,19 +171,23 @@ func (m *MemoryStore) revoke(k memKey, expiresAt time.Time) {
 	}()
 	t := *m.table.Load()
 	m.sweepSome(t, nowSec)
-	if i := t.find(k0, k1); i >= 0 {
-		if old := uint32(t[i].kx); exp > old {
-			atomic.StoreUint64(&t[i].kx, t[i].kx-uint64(old)+uint64(exp))
+	if b, e := t.find(k); b >= 0 {
+		if exp > t[b].exps[e] {
+			atomic.StoreUint32(&t[b].exps[e], exp)
 		}
 		return
 	}
-	if (m.count+1)*4 > len(t)*3 {
+	// Full past 85%, the table is swept, and doubles if more than 78% is
+	// still in force: most lookups read only their home bucket, a million
+	// entries fit in 16 MiB, and a full sweep comes at most once per 7% of
+	// the capacity in new entries.
+	if capacity := len(t) * memBucketSize; (m.count+1)*100 > capacity*85 {
 		m.sweepAll(t, nowSec)
-		if (m.count+1)*2 > len(t) {
+		if (m.count+1)*100 > capacity*78 {
 			t = m.resize(t, len(t)*2)
 		}
 	}
-	m.put(t, memSlot{k0: k0, kx: uint64(k1)<<32 | uint64(exp)})
+	m.put(t, k, exp)
 }
 
 // IsRevoked reports whether id is revoked now. It never fails.
@@ -188,25 +195,24 @@ func (m *MemoryStore) IsRevoked(_ context.Context, id string) (bool, error) {
 	return m.isRevoked(keyOf(id)), nil
 }
 
-func (m *MemoryStore) isRevoked(k memKey) bool {
+func (m *MemoryStore) isRevoked(k uint64) bool {
 	exp := m.expiry(k)
 	return exp != 0 && m.now().Unix() <= int64(exp)
 }
 
 // revokedAt is isRevoked for a caller that has read m's clock already.
-func (m *MemoryStore) revokedAt(k memKey, now int64) bool {
+func (m *MemoryStore) revokedAt(k uint64, now int64) bool {
 	exp := m.expiry(k)
 	return exp != 0 && now <= int64(exp)
 }
 
 // expiry returns the expiry second recorded for k, or 0.
-func (m *MemoryStore) expiry(k memKey) uint32 {
-	k0, k1 := k.parts()
+func (m *MemoryStore) expiry(k uint64) uint32 {
 	seq := m.seq.Load()
-	exp := (*m.table.Load()).lookup(k0, k1)
+	exp := (*m.table.Load()).lookup(k)
 	if seq&1 != 0 || m.seq.Load() != seq {
 		m.mu.RLock()
-		exp = (*m.table.Load()).lookup(k0, k1)
+		exp = (*m.table.Load()).lookup(k)
 		m.mu.RUnlock()
 	}
 	return exp
@@ -223,131 +229,117 @@ func (m *MemoryStore) Len() int {
 	}()
 	t := *m.table.Load()
 	m.sweepAll(t, now)
-	if len(t) > memMinSlots && m.count*8 < len(t) {
-		m.resize(t, max(memMinSlots, len(t)/4))
+	if len(t) > memMinBuckets && m.count*8 < len(t)*memBucketSize {
+		m.resize(t, max(memMinBuckets, len(t)/4))
 	}
 	return m.count
 }
 
-// lookup returns the expiry stored for the key, or 0. It may run alongside
-// a writer, so it reads with atomic loads and gives up after one lap of the
+// lookup returns the expiry stored for k, or 0. It may run alongside a
+// writer, so it reads with atomic loads and gives up after one lap of the
 // table; the caller discards its answer if a write overlapped.
-func (t memTable) lookup(k0 uint64, k1 uint32) uint32 {
+func (t memTable) lookup(k uint64) uint32 {
 	mask := uint64(len(t) - 1)
-	i := k0 & mask
+	b := k & mask
 	for range t {
-		s := &t[i]
-		kx := atomic.LoadUint64(&s.kx)
-		if uint32(kx) == 0 {
+		bk := &t[b]
+		for e := range memBucketSize {
+			if atomic.LoadUint64(&bk.keys[e]) == k {
+				if exp := atomic.LoadUint32(&bk.exps[e]); exp != 0 {
+					return exp
+				}
+			}
+		}
+		if atomic.LoadUint32(&bk.passed) == 0 {
 			return 0
 		}
-		if uint32(kx>>32) == k1 && atomic.LoadUint64(&s.k0) == k0 {
-			return uint32(kx)
-		}
-		i = (i + 1) & mask
+		b = (b + 1) & mask
 	}
 	return 0
 }
 
-// find returns the slot holding the key, or -1. m.mu must be held for
-// writing, so plain reads see a settled table.
-func (t memTable) find(k0 uint64, k1 uint32) int {
+// find returns the bucket and entry holding k, or -1. m.mu must be held
+// for writing, so plain reads see a settled table.
+func (t memTable) find(k uint64) (bucket, entry int) {
 	mask := uint64(len(t) - 1)
-	for i := k0 & mask; ; i = (i + 1) & mask {
-		s := &t[i]
-		if s.empty() {
-			return -1
-		}
-		if s.k0 == k0 && uint32(s.kx>>32) == k1 {
-			return int(i)
-		}
-	}
-}
-
-func (s *memSlot) empty() bool    { return uint32(s.kx) == 0 }
-func (s *memSlot) expiry() uint32 { return uint32(s.kx) }
-
-// set writes slot i of a published table; lookups may be reading it.
-func (t memTable) set(i int, s memSlot) {
-	atomic.StoreUint64(&t[i].k0, s.k0)
-	atomic.StoreUint64(&t[i].kx, s.kx)
-}
-
-// put stores a key that is not in the table, which has room.
-func (m *MemoryStore) put(t memTable, s memSlot) {
-	t.set(t.free(s.k0), s)
-	m.count++
-}
-
-// free returns the first empty slot from k0's home slot on.
-func (t memTable) free(k0 uint64) int {
-	mask := uint64(len(t) - 1)
-	i := k0 & mask
-	for !t[i].empty() {
-		i = (i + 1) & mask
-	}
-	return int(i)
-}
-
-// remove empties slot i and shifts later entries of its probe run back, so
-// that lookups never need tombstones.
-func (m *MemoryStore) remove(t memTable, i int) {
-	mask := len(t) - 1
+	b := k & mask
 	for {
-		t.set(i, memSlot{})
-		j := i
-		for {
-			j = (j + 1) & mask
-			if t[j].empty() {
-				m.count--
+		bk := &t[b]
+		for e := range memBucketSize {
+			if bk.keys[e] == k && bk.exps[e] != 0 {
+				return int(b), e
+			}
+		}
+		if bk.passed == 0 {
+			return -1, -1
+		}
+		b = (b + 1) & mask
+	}
+}
+
+// put stores a key that is not in the table, which has room, in the first
+// bucket from its home on with an empty entry.
+func (m *MemoryStore) put(t memTable, k uint64, exp uint32) {
+	mask := uint64(len(t) - 1)
+	for b := k & mask; ; b = (b + 1) & mask {
+		bk := &t[b]
+		for e := range memBucketSize {
+			if bk.exps[e] == 0 {
+				atomic.StoreUint64(&bk.keys[e], k)
+				atomic.StoreUint32(&bk.exps[e], exp)
+				m.count++
 				return
 			}
-			home := int(t[j].k0 & uint64(mask))
-			// The entry at j may stay unless the hole at i lies between its
-			// home slot and j (cyclically).
-			if (i <= j && (home <= i || home > j)) || (i > j && home <= i && home > j) {
-				t.set(i, t[j])
-				i = j
-				break
-			}
 		}
+		atomic.StoreUint32(&bk.passed, bk.passed+1)
 	}
 }
 
-// sweepSome drops expired entries from the next few slots, spreading the
+// remove empties entry e of bucket b, and takes the entry off the counts
+// of the buckets its probe passed.
+func (m *MemoryStore) remove(t memTable, b, e int) {
+	mask := len(t) - 1
+	bk := &t[b]
+	atomic.StoreUint32(&bk.exps[e], 0)
+	for i := int(bk.keys[e]) & mask; i != b; i = (i + 1) & mask {
+		atomic.StoreUint32(&t[i].passed, t[i].passed-1)
+	}
+	m.count--
+}
+
+// sweepSome drops expired entries from the next few buckets, spreading the
 // cost of expiry over the calls to Revoke.
 func (m *MemoryStore) sweepSome(t memTable, now int64) {
-	mask := len(t) - 1
 	for range memSweepStep {
-		i := m.cursor
-		if e := t[i].expiry(); e != 0 && int64(e) < now {
-			m.remove(t, i)
-			continue // slot i may hold a shifted entry now
-		}
-		m.cursor = (i + 1) & mask
+		m.sweepBucket(t, m.cursor, now)
+		m.cursor = (m.cursor + 1) & (len(t) - 1)
 	}
 }
 
 func (m *MemoryStore) sweepAll(t memTable, now int64) {
-	for i := 0; i < len(t); {
-		if e := t[i].expiry(); e != 0 && int64(e) < now {
-			m.remove(t, i)
-			continue
-		}
-		i++
+	for b := range t {
+		m.sweepBucket(t, b, now)
 	}
 }
 
-// resize moves the entries into a new table of n slots and publishes it.
-// The new table is filled before lookups can see it, so plain writes do.
+func (m *MemoryStore) sweepBucket(t memTable, b int, now int64) {
+	for e, exp := range t[b].exps {
+		if exp != 0 && int64(exp) < now {
+			m.remove(t, b, e)
+		}
+	}
+}
+
+// resize moves the entries into a new table of n buckets and publishes it.
 func (m *MemoryStore) resize(old memTable, n int) memTable {
 	t := make(memTable, n)
 	m.count = 0
 	m.cursor = 0
-	for _, s := range old {
-		if !s.empty() {
-			t[t.free(s.k0)] = s
-			m.count++
+	for b := range old {
+		for e, exp := range old[b].exps {
+			if exp != 0 {
+				m.put(t, old[b].keys[e], exp)
+			}
 		}
 	}
 	m.table.Store(&t)

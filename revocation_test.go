@@ -71,7 +71,7 @@ func TestMemoryStore(t *testing.T) {
 	assert.Equal(t, 1, m.Len())
 	clk.add(time.Hour)
 	assert.Equal(t, 0, m.Len())
-	assert.Len(t, *m.table.Load(), memMinSlots, "the table shrinks back")
+	assert.Len(t, *m.table.Load(), memMinBuckets, "the table shrinks back")
 }
 
 func TestMemoryStoreSweepsOnRevoke(t *testing.T) {
@@ -91,11 +91,38 @@ func TestMemoryStoreSweepsOnRevoke(t *testing.T) {
 	assert.Equal(t, 200, m.count, "new revocations swept every expired entry")
 }
 
+func TestMemoryStoreGrowsAndShrinks(t *testing.T) {
+	t.Parallel()
+	clk := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	m := NewMemoryStore(clk.now)
+	ctx := context.Background()
+	const n = 20_000
+	for i := range n {
+		require.NoError(t, m.Revoke(ctx, hexID(i), clk.now().Add(time.Minute)))
+	}
+	buckets := len(*m.table.Load())
+	assert.GreaterOrEqual(t, buckets*memBucketSize*85, n*100, "at most 85%% full")
+	for i := range n {
+		ok, err := m.IsRevoked(ctx, hexID(i))
+		require.NoError(t, err)
+		require.True(t, ok, "id %d", i)
+	}
+	assert.Equal(t, n, m.Len())
+
+	clk.add(time.Minute + time.Second)
+	for m.Len() != 0 || len(*m.table.Load()) > memMinBuckets {
+		now := len(*m.table.Load())
+		require.Less(t, now, buckets, "each Len shrinks the table")
+		buckets = now
+	}
+}
+
 // TestMemoryStoreModel runs random operations against the table and a
 // plain map, with few slots so that probe runs wrap and collide.
 func TestMemoryStoreModel(t *testing.T) {
 	t.Parallel()
 	t.Run("spread", func(t *testing.T) { testStoreModel(t, 300, hexID) })
+	t.Run("opaque", func(t *testing.T) { testStoreModel(t, 300, func(i int) string { return fmt.Sprint("user-", i) }) })
 	// Ids whose home slots are the last ones, so probe runs wrap around.
 	t.Run("wrapping", func(t *testing.T) {
 		testStoreModel(t, 40, func(i int) string { return fmt.Sprintf("%02x", 0xf8|i%8) + hexID(i)[2:] })
@@ -126,6 +153,7 @@ func testStoreModel(t *testing.T, ids int, idOf func(int) string) {
 			clk.add(time.Duration(rng.IntN(3)) * time.Second)
 		}
 		if step%5000 == 0 {
+			checkPassed(t, m)
 			live := 0
 			for _, e := range model {
 				if clk.now().Unix() <= e {
@@ -134,6 +162,28 @@ func testStoreModel(t *testing.T, ids int, idOf func(int) string) {
 			}
 			require.Equal(t, live, m.Len(), "step %d", step)
 		}
+	}
+}
+
+// checkPassed checks every bucket's count of entries that live past it.
+func checkPassed(t *testing.T, m *MemoryStore) {
+	t.Helper()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	tab := *m.table.Load()
+	want := make([]uint32, len(tab))
+	for b := range tab {
+		for e, exp := range tab[b].exps {
+			if exp == 0 {
+				continue
+			}
+			for i := int(tab[b].keys[e]) & (len(tab) - 1); i != b; i = (i + 1) & (len(tab) - 1) {
+				want[i]++
+			}
+		}
+	}
+	for b := range tab {
+		require.Equal(t, want[b], tab[b].passed, "bucket %d of %d", b, len(tab))
 	}
 }
 
@@ -158,20 +208,27 @@ func TestMemoryStoreConcurrent(t *testing.T) {
 }
 
 // TestMemoryStoreLookupsDuringWrites checks lookups that run alongside
-// writes. Every id has the same home slot, so the table is one probe run:
-// lasting revocations land behind short ones, and each sweep of an expired
-// entry shifts the lasting ones back while readers look them up.
+// writes. Every id has the same home bucket, so the table is one probe
+// chain: lasting revocations sit among short ones, and as the short ones
+// expire, sweeps free their entries and new ones reuse them, with readers
+// looking up both kinds all along.
 func TestMemoryStoreLookupsDuringWrites(t *testing.T) {
 	t.Parallel()
 	clk := &fakeClock{t: time.Unix(1_800_000_000, 0)}
 	m := NewMemoryStore(clk.now)
 	ctx := context.Background()
-	const lasting, absent, short = 400, 50, 100
+	const lasting, absent, short = 400, 50, 2000
 	ids := make([]string, lasting+absent+short)
 	for i := range ids {
 		ids[i] = "0000" + hexID(i)[4:]
 	}
-	var published atomic.Int64 // ids[:published] are revoked for a day
+	shortID := func(n int) string { return ids[lasting+absent+n%short] }
+	var (
+		published atomic.Int64 // ids[:published] are revoked for a day
+		expired   atomic.Int64 // shortID(n) for n < expired has expired
+	)
+	// The readers check the latest expired ones: shortID comes round again.
+	const window = 1000
 
 	done := make(chan struct{})
 	var wg sync.WaitGroup
@@ -179,22 +236,27 @@ func TestMemoryStoreLookupsDuringWrites(t *testing.T) {
 	for r := range rounds {
 		wg.Go(func() {
 			rng := rand.New(rand.NewPCG(uint64(r), 5))
+			check := func(id string, want bool, kind string) bool {
+				got, err := m.IsRevoked(ctx, id)
+				if err != nil || got != want {
+					t.Errorf("%s id %s: IsRevoked = %v, %v", kind, id, got, err)
+					return false
+				}
+				return true
+			}
 			for {
 				select {
 				case <-done:
 					return
 				default:
 				}
-				if n := int(published.Load()); n > 0 {
-					i := rng.IntN(n)
-					if got, err := m.IsRevoked(ctx, ids[i]); err != nil || !got {
-						t.Errorf("lasting id %d: IsRevoked = %v, %v", i, got, err)
-						return
-					}
+				if n := published.Load(); n > 0 && !check(ids[rng.Int64N(n)], true, "lasting") {
+					return
 				}
-				i := lasting + rng.IntN(absent)
-				if got, err := m.IsRevoked(ctx, ids[i]); err != nil || got {
-					t.Errorf("absent id %d: IsRevoked = %v, %v", i, got, err)
+				if n := expired.Load(); n > window && !check(shortID(int(n-1-rng.Int64N(window))), false, "expired") {
+					return
+				}
+				if !check(ids[lasting+rng.IntN(absent)], false, "absent") {
 					return
 				}
 				rounds[r].Add(1)
@@ -204,19 +266,20 @@ func TestMemoryStoreLookupsDuringWrites(t *testing.T) {
 	}
 
 	// Write until every lasting id is in and each reader has looked up
-	// often enough, whatever the scheduler does.
+	// often enough, whatever the scheduler does. Short revocations last 2 s
+	// and the clock moves 1 s every 20 of them, so each has expired 60
+	// revocations later.
 	least := func() int64 { return min(rounds[0].Load(), rounds[1].Load()) }
-	rng := rand.New(rand.NewPCG(3, 4))
 	for n := 0; n < 10_000 || least() < 2000; n++ {
-		c := ids[lasting+absent+rng.IntN(short)]
-		require.NoError(t, m.Revoke(ctx, c, clk.now().Add(time.Duration(1+rng.IntN(3))*time.Second)))
+		require.NoError(t, m.Revoke(ctx, shortID(n), clk.now().Add(2*time.Second)))
 		if n%3 == 0 && n/3 < lasting {
 			require.NoError(t, m.Revoke(ctx, ids[n/3], clk.now().Add(24*time.Hour)))
 			published.Store(int64(n/3 + 1))
 		}
-		if n%20 == 0 {
+		if n%20 == 19 {
 			clk.add(time.Second)
 		}
+		expired.Store(int64(max(0, n-60)))
 		if n%500 == 499 {
 			m.Len()
 		}
@@ -226,6 +289,7 @@ func TestMemoryStoreLookupsDuringWrites(t *testing.T) {
 	}
 	close(done)
 	wg.Wait()
+	assert.GreaterOrEqual(t, least(), int64(2000), "readers made too few rounds")
 	clk.add(time.Minute)
 	assert.Equal(t, lasting, m.Len())
 }
