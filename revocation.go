@@ -128,8 +128,8 @@ var hexVal = func() (t [256]byte) {
 	return t
 }()
 
-// keyOfSum is the key of a hash: 64 bits, which make a false match with
-// any of the few entries a lookup compares less likely than 2^-61.
+// keyOfSum is the key of a hash: its first 64 bits. A lookup compares a
+// handful of entries, so a false match has odds of the order of 2^-60.
 func keyOfSum(sum *[sha256.Size]byte) uint64 {
 	return binary.LittleEndian.Uint64(sum[:8])
 }
