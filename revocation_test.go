@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -292,4 +293,10 @@ func TestMemoryStoreLookupsDuringWrites(t *testing.T) {
 	assert.GreaterOrEqual(t, least(), int64(2000), "readers made too few rounds")
 	clk.add(time.Minute)
 	assert.Equal(t, lasting, m.Len())
+}
+
+// A bucket must fill one cache line: tables are power-of-two sized, so
+// their allocations, and with them the buckets, are 64-byte aligned.
+func TestMemBucketIsOneCacheLine(t *testing.T) {
+	assert.Equal(t, uintptr(64), unsafe.Sizeof(memBucket{}))
 }
