@@ -312,6 +312,32 @@ func TestDisableAndIsTokenDisabled(t *testing.T) {
 	assert.Equal(t, 0, store.Len())
 }
 
+// The vault's own store compares expiries with the vault's clock reading.
+func TestDisableWithDefaultStore(t *testing.T) {
+	t.Parallel()
+	clk := newSecClock(testEpoch)
+	v, err := authix.New[User](authix.WithClock(clk.Now))
+	require.NoError(t, err)
+	ctx := context.Background()
+	tok, err := v.CreateAccessToken(User{Name: "John"})
+	require.NoError(t, err)
+	other, err := v.CreateAccessToken(User{Name: "Jane"})
+	require.NoError(t, err)
+
+	require.NoError(t, v.DisableAccessToken(ctx, tok))
+	clk.Advance(time.Hour - time.Second)
+	_, err = v.Authenticate(cookieRequest(tok))
+	require.ErrorIs(t, err, authix.ErrRevokedToken)
+	disabled, err := v.IsTokenDisabled(ctx, tok)
+	require.NoError(t, err)
+	assert.True(t, disabled)
+	_, err = v.Authenticate(cookieRequest(other))
+	require.NoError(t, err, "only the disabled token is refused")
+	clk.Advance(2 * time.Second)
+	_, err = v.Authenticate(cookieRequest(tok))
+	require.ErrorIs(t, err, authix.ErrExpiredToken)
+}
+
 func cookieRequest(tok string) *http.Request {
 	r := httptest.NewRequest(http.MethodGet, "/", nil)
 	r.AddCookie(&http.Cookie{Name: authix.DefaultCookieName, Value: tok})
