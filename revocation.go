@@ -163,13 +163,8 @@ func (m *MemoryStore) revoke(k uint64, expiresAt time.Time) {
 	}
 	exp := expirySecond(expiresAt)
 	nowSec := now.Unix()
-	m.mu.Lock()
-	m.seq.Add(1)
-	defer func() {
-		m.seq.Add(1)
-		m.mu.Unlock()
-	}()
-	t := *m.table.Load()
+	t := m.beginWrite()
+	defer m.endWrite()
 	m.sweepSome(t, nowSec)
 	if b, e := t.find(k); b >= 0 {
 		if exp > t[b].exps[e] {
@@ -188,6 +183,19 @@ func (m *MemoryStore) revoke(k uint64, expiresAt time.Time) {
 		}
 	}
 	m.put(t, k, exp)
+}
+
+// beginWrite locks m for a change to its table, which it returns, and
+// makes seq odd so that optimistic lookups meanwhile read again.
+func (m *MemoryStore) beginWrite() memTable {
+	m.mu.Lock()
+	m.seq.Add(1)
+	return *m.table.Load()
+}
+
+func (m *MemoryStore) endWrite() {
+	m.seq.Add(1)
+	m.mu.Unlock()
 }
 
 // IsRevoked reports whether id is revoked now. It never fails.
@@ -221,13 +229,8 @@ func (m *MemoryStore) expiry(k uint64) uint32 {
 // Len reports how many revocations are in force, after dropping expired ones.
 func (m *MemoryStore) Len() int {
 	now := m.now().Unix()
-	m.mu.Lock()
-	m.seq.Add(1)
-	defer func() {
-		m.seq.Add(1)
-		m.mu.Unlock()
-	}()
-	t := *m.table.Load()
+	t := m.beginWrite()
+	defer m.endWrite()
 	m.sweepAll(t, now)
 	if len(t) > memMinBuckets && m.count*8 < len(t)*memBucketSize {
 		m.resize(t, max(memMinBuckets, len(t)/4))
