@@ -3,7 +3,7 @@ package authix
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
+	"hash/maphash"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,14 +33,15 @@ type RevocationStore interface {
 // when keys outlive the process (WithKeys), use a durable shared store.
 //
 // Entries live in one hash table of 64-byte buckets, each a cache line
-// holding five entries of 64 bits of the id's hash and the expiry second:
+// holding five entries of a 64-bit hash of the id and the expiry second:
 // a lookup reads one line, rarely two, and a million revocations take
 // about 17 bytes each. Each Revoke sweeps a few entries for expired ones
 // and Len sweeps them all, so memory stays bounded by the revocations still
 // in force without a background goroutine. A MemoryStore is safe for
 // concurrent use; lookups take no lock unless they overlap a write.
 type MemoryStore struct {
-	now func() time.Time
+	now  func() time.Time
+	seed maphash.Seed
 
 	// Lookups read the table optimistically, seqlock style: writers make
 	// seq odd while they change the table, and a lookup that saw seq odd
@@ -85,37 +86,37 @@ func NewMemoryStore(now func() time.Time) *MemoryStore {
 	if now == nil {
 		now = time.Now
 	}
-	m := &MemoryStore{now: now}
+	m := &MemoryStore{now: now, seed: maphash.MakeSeed()}
 	t := make(memTable, memMinBuckets)
 	m.table.Store(&t)
 	return m
 }
 
-// keyOf maps an id to its entry key. The Vault's ids are hex digests, whose
-// leading 16 digits serve directly; any other id is hashed first.
-func keyOf(id string) uint64 {
-	if len(id) == 2*sha256.Size {
-		if k, ok := decodeHexKey(id); ok {
-			return k
-		}
+// keyOf maps an id to its entry key. The Vault's ids are lowercase hex
+// digests, which are decoded; any other id is hashed with SHA-256 first,
+// so that it cannot take the key of a digest.
+func (m *MemoryStore) keyOf(id string) uint64 {
+	var sum [sha256.Size]byte
+	if !decodeHexSum(&sum, id) {
+		sum = sha256.Sum256([]byte(id))
 	}
-	sum := sha256.Sum256([]byte(id))
-	return keyOfSum(&sum)
+	return m.keyOfSum(&sum)
 }
 
-// decodeHexKey reads the first 16 lowercase hex digits of s, which has at
-// least that many, as keyOfSum reads the bytes they encode; one check at
+// decodeHexSum decodes s into sum when s is exactly 64 lowercase hex
+// digits. Uppercase is refused: ids are compared as strings. One check at
 // the end keeps the loop free of branches.
-func decodeHexKey(s string) (uint64, bool) {
-	_ = s[15]
-	var k uint64
+func decodeHexSum(sum *[sha256.Size]byte, s string) bool {
+	if len(s) != 2*sha256.Size {
+		return false
+	}
 	var bad byte
-	for i := range 8 {
+	for i := range sum {
 		hi, lo := hexVal[s[2*i]], hexVal[s[2*i+1]]
 		bad |= hi | lo
-		k |= uint64(hi<<4|lo) << (8 * i)
+		sum[i] = hi<<4 | lo
 	}
-	return k, bad <= 0x0f
+	return bad <= 0x0f
 }
 
 var hexVal = func() (t [256]byte) {
@@ -128,10 +129,12 @@ var hexVal = func() (t [256]byte) {
 	return t
 }()
 
-// keyOfSum is the key of a hash: its first 64 bits. A lookup compares a
-// handful of entries, so a false match has odds of the order of 2^-60.
-func keyOfSum(sum *[sha256.Size]byte) uint64 {
-	return binary.LittleEndian.Uint64(sum[:8])
+// keyOfSum is the key of a digest: 64 bits of a hash of all of it, seeded
+// per store, so that ids alike in some of their digits still spread over
+// the table and differ in their keys. A lookup compares a handful of
+// entries, so a false match has odds of the order of 2^-60.
+func (m *MemoryStore) keyOfSum(sum *[sha256.Size]byte) uint64 {
+	return maphash.Bytes(m.seed, sum[:])
 }
 
 // expirySecond rounds up, so an entry lasts at least until expiresAt.
@@ -152,7 +155,7 @@ func expirySecond(t time.Time) uint32 {
 // Revoke records id as revoked until expiresAt, and drops some entries that
 // have expired. It never fails.
 func (m *MemoryStore) Revoke(_ context.Context, id string, expiresAt time.Time) error {
-	m.revoke(keyOf(id), expiresAt)
+	m.revoke(m.keyOf(id), expiresAt)
 	return nil
 }
 
@@ -200,7 +203,7 @@ func (m *MemoryStore) endWrite() {
 
 // IsRevoked reports whether id is revoked now. It never fails.
 func (m *MemoryStore) IsRevoked(_ context.Context, id string) (bool, error) {
-	return m.isRevoked(keyOf(id)), nil
+	return m.isRevoked(m.keyOf(id)), nil
 }
 
 func (m *MemoryStore) isRevoked(k uint64) bool {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -75,6 +76,33 @@ func TestMemoryStore(t *testing.T) {
 	assert.Len(t, *m.table.Load(), memMinBuckets, "the table shrinks back")
 }
 
+// Ids are opaque strings: alike ones, or a digest in upper case, are other
+// ids than the one revoked.
+func TestMemoryStoreIDs(t *testing.T) {
+	t.Parallel()
+	m := NewMemoryStore(nil)
+	ctx := context.Background()
+	alike := strings.Repeat("0", 63)
+	for _, id := range []string{alike + "1", hexID(7), "", "user-7"} {
+		require.NoError(t, m.Revoke(ctx, id, time.Now().Add(time.Hour)))
+	}
+	for id, want := range map[string]bool{
+		alike + "1":               true,
+		alike + "2":               false,
+		"1" + alike:               false,
+		hexID(7):                  true,
+		strings.ToUpper(hexID(7)): false,
+		hexID(7)[:63]:             false,
+		"":                        true,
+		"user-7":                  true,
+		"user-8":                  false,
+	} {
+		got, err := m.IsRevoked(ctx, id)
+		require.NoError(t, err)
+		assert.Equal(t, want, got, "IsRevoked(%q)", id)
+	}
+}
+
 func TestMemoryStoreSweepsOnRevoke(t *testing.T) {
 	t.Parallel()
 	clk := &fakeClock{t: time.Unix(1_800_000_000, 0)}
@@ -119,37 +147,44 @@ func TestMemoryStoreGrowsAndShrinks(t *testing.T) {
 }
 
 // TestMemoryStoreModel runs random operations against the table and a
-// plain map, with few slots so that probe runs wrap and collide.
+// plain map, with few buckets so that probes overflow, wrap and collide.
 func TestMemoryStoreModel(t *testing.T) {
 	t.Parallel()
-	t.Run("spread", func(t *testing.T) { testStoreModel(t, 300, hexID) })
-	t.Run("opaque", func(t *testing.T) { testStoreModel(t, 300, func(i int) string { return fmt.Sprint("user-", i) }) })
-	// Ids whose home slots are the last ones, so probe runs wrap around.
+	t.Run("hex ids", func(t *testing.T) {
+		testStoreModel(t, 300, func(m *MemoryStore, i int) uint64 { return m.keyOf(hexID(i)) })
+	})
+	t.Run("opaque ids", func(t *testing.T) {
+		testStoreModel(t, 300, func(m *MemoryStore, i int) uint64 { return m.keyOf(fmt.Sprint("user-", i)) })
+	})
+	// Keys whose home buckets are the last ones, so probes wrap around.
 	t.Run("wrapping", func(t *testing.T) {
-		testStoreModel(t, 40, func(i int) string { return fmt.Sprintf("%02x", 0xf8|i%8) + hexID(i)[2:] })
+		testStoreModel(t, 40, func(_ *MemoryStore, i int) uint64 { return uint64(i)<<32 | 0xf8 | uint64(i%8) })
+	})
+	// Keys that all share one home bucket, so that every entry but the
+	// first few overflows.
+	t.Run("one home", func(t *testing.T) {
+		testStoreModel(t, 60, func(_ *MemoryStore, i int) uint64 { return uint64(i) << 32 })
 	})
 }
 
-func testStoreModel(t *testing.T, ids int, idOf func(int) string) {
+func testStoreModel(t *testing.T, keys int, keyOf func(*MemoryStore, int) uint64) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	clk := &fakeClock{t: time.Unix(1_800_000_000, 0)}
 	m := NewMemoryStore(clk.now)
-	model := map[string]int64{}
-	ctx := context.Background()
+	model := map[int]int64{}
 	for step := range 200_000 {
-		id := idOf(rng.IntN(ids))
+		i := rng.IntN(keys)
+		k := keyOf(m, i)
 		switch op := rng.IntN(10); {
 		case op < 5:
 			exp := clk.now().Add(time.Duration(rng.IntN(120)-10) * time.Second)
-			require.NoError(t, m.Revoke(ctx, id, exp))
-			if exp.After(clk.now()) && exp.Unix() > model[id] {
-				model[id] = exp.Unix()
+			m.revoke(k, exp)
+			if exp.After(clk.now()) && exp.Unix() > model[i] {
+				model[i] = exp.Unix()
 			}
 		case op < 9:
-			got, err := m.IsRevoked(ctx, id)
-			require.NoError(t, err)
-			want := clk.now().Unix() <= model[id]
-			require.Equal(t, want, got, "step %d id %s", step, id)
+			want := clk.now().Unix() <= model[i]
+			require.Equal(t, want, m.isRevoked(k), "step %d key %d", step, i)
 		case op == 9:
 			clk.add(time.Duration(rng.IntN(3)) * time.Second)
 		}
@@ -209,7 +244,7 @@ func TestMemoryStoreConcurrent(t *testing.T) {
 }
 
 // TestMemoryStoreLookupsDuringWrites checks lookups that run alongside
-// writes. Every id has the same home bucket, so the table is one probe
+// writes. Every key has the same home bucket, so the table is one probe
 // chain: lasting revocations sit among short ones, and as the short ones
 // expire, sweeps free their entries and new ones reuse them, with readers
 // looking up both kinds all along.
@@ -217,13 +252,12 @@ func TestMemoryStoreLookupsDuringWrites(t *testing.T) {
 	t.Parallel()
 	clk := &fakeClock{t: time.Unix(1_800_000_000, 0)}
 	m := NewMemoryStore(clk.now)
-	ctx := context.Background()
 	const lasting, absent, short = 400, 50, 2000
-	ids := make([]string, lasting+absent+short)
+	ids := make([]uint64, lasting+absent+short)
 	for i := range ids {
-		ids[i] = "0000" + hexID(i)[4:]
+		ids[i] = uint64(i) << 32
 	}
-	shortID := func(n int) string { return ids[lasting+absent+n%short] }
+	shortID := func(n int) uint64 { return ids[lasting+absent+n%short] }
 	var (
 		published atomic.Int64 // ids[:published] are revoked for a day
 		expired   atomic.Int64 // shortID(n) for n < expired has expired
@@ -237,10 +271,9 @@ func TestMemoryStoreLookupsDuringWrites(t *testing.T) {
 	for r := range rounds {
 		wg.Go(func() {
 			rng := rand.New(rand.NewPCG(uint64(r), 5))
-			check := func(id string, want bool, kind string) bool {
-				got, err := m.IsRevoked(ctx, id)
-				if err != nil || got != want {
-					t.Errorf("%s id %s: IsRevoked = %v, %v", kind, id, got, err)
+			check := func(k uint64, want bool, kind string) bool {
+				if got := m.isRevoked(k); got != want {
+					t.Errorf("%s key %#x: revoked = %v", kind, k, got)
 					return false
 				}
 				return true
@@ -272,9 +305,9 @@ func TestMemoryStoreLookupsDuringWrites(t *testing.T) {
 	// revocations later.
 	least := func() int64 { return min(rounds[0].Load(), rounds[1].Load()) }
 	for n := 0; n < 10_000 || least() < 2000; n++ {
-		require.NoError(t, m.Revoke(ctx, shortID(n), clk.now().Add(2*time.Second)))
+		m.revoke(shortID(n), clk.now().Add(2*time.Second))
 		if n%3 == 0 && n/3 < lasting {
-			require.NoError(t, m.Revoke(ctx, ids[n/3], clk.now().Add(24*time.Hour)))
+			m.revoke(ids[n/3], clk.now().Add(24*time.Hour))
 			published.Store(int64(n/3 + 1))
 		}
 		if n%20 == 19 {

@@ -349,9 +349,9 @@ func (v *Vault[T]) isRevoked(ctx context.Context, id *[32]byte, now time.Time) (
 	switch {
 	case v.memClock:
 		// The store's clock is the vault's, already read for this token.
-		return v.mem.revokedAt(keyOfSum(id), now.Unix()), nil
+		return v.mem.revokedAt(v.mem.keyOfSum(id), now.Unix()), nil
 	case v.mem != nil:
-		return v.mem.isRevoked(keyOfSum(id)), nil
+		return v.mem.isRevoked(v.mem.keyOfSum(id)), nil
 	}
 	revoked, err := v.store.IsRevoked(ctx, hex.EncodeToString(id[:]))
 	if err != nil {
