@@ -50,10 +50,11 @@ type Cipher interface {
 type TokenInfo struct {
 	// ID identifies the token for revocation. It is the same for every
 	// encoding of one token, and differs between tokens.
-	ID [sha256.Size]byte
+	ID TokenID
 	// IssuedAt is when the token was sealed, as the token itself says.
 	IssuedAt time.Time
-	// ExpiresAt is IssuedAt plus the cipher's TTL.
+	// ExpiresAt is IssuedAt plus the cipher's TTL. A Vault replaces it with
+	// the expiry sealed inside the token, when the token has one.
 	ExpiresAt time.Time
 	// KeyIndex is the position, in the cipher's key list, of the key that
 	// opened the token.

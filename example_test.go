@@ -373,7 +373,9 @@ func ExampleWithSerializer() {
 	}
 
 	key := authix.GenerateKey()
-	v1, err := authix.New[User](authix.WithKeys(key), authix.WithSerializer(versionedJSON{version: 1}))
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return at }
+	v1, err := authix.New[User](authix.WithKeys(key), authix.WithClock(clock), authix.WithSerializer(versionedJSON{version: 1}))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -384,15 +386,16 @@ func ExampleWithSerializer() {
 	user, err := v1.DecodeAccessToken(token)
 	fmt.Println(user.Name, err)
 
-	// What the token carries, as a cipher with the same key sees it.
+	// What the token carries, as a cipher with the same key sees it: the
+	// serializer's object, led by the expiry the vault sealed into it.
 	f, err := authix.NewFernet(time.Hour, key)
 	if err != nil {
 		log.Fatal(err)
 	}
-	plain, _, err := f.Open(nil, token, time.Now())
+	plain, _, err := f.Open(nil, token, at)
 	fmt.Println(string(plain), err)
 
-	v2, err := authix.New[User](authix.WithKeys(key), authix.WithSerializer(versionedJSON{version: 2}))
+	v2, err := authix.New[User](authix.WithKeys(key), authix.WithClock(clock), authix.WithSerializer(versionedJSON{version: 2}))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -400,7 +403,7 @@ func ExampleWithSerializer() {
 	fmt.Println("version 1 token in a version 2 vault:", errors.Is(err, authix.ErrInvalidToken))
 	// Output:
 	// John <nil>
-	// {"v":1,"data":{"name":"John"}} <nil>
+	// {"_authix":{"exp":1767229200},"v":1,"data":{"name":"John"}} <nil>
 	// version 1 token in a version 2 vault: true
 }
 

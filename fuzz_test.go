@@ -17,6 +17,8 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -476,6 +478,9 @@ func FuzzDecodePayload(f *testing.F) {
 		}
 		tok := string(sealed)
 		isNull := bytes.Equal(bytes.TrimSpace(plain), []byte("null"))
+		if bytes.HasPrefix(plain, []byte(`{"_authix":`)) {
+			return // a sealed lifetime, not a payload: TestSealedLifetimeForms covers it
+		}
 
 		check := func(name string, err error, jsonErr error, same func() bool) {
 			t.Helper()
@@ -519,7 +524,7 @@ func FuzzDecodePayload(f *testing.F) {
 		}
 
 		var wantAny map[string]any
-		jsonAnyErr := json.Unmarshal(plain, &wantAny)
+		jsonAnyErr := secUnmarshalNumbers(plain, &wantAny)
 		gotAny, err := vAny.DecodeAccessToken(tok)
 		check("any", err, jsonAnyErr, func() bool {
 			m, ok := gotAny.(map[string]any)
@@ -532,6 +537,20 @@ func FuzzDecodePayload(f *testing.F) {
 			return ok && u == wantUser
 		})
 	})
+}
+
+// secUnmarshalNumbers is json.Unmarshal with numbers kept as json.Number,
+// as authix decodes payloads that hold an interface.
+func secUnmarshalNumbers(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return fmt.Errorf("data after the value: %v", err)
+	}
+	return nil
 }
 
 // secRoundTrip seals a decoded payload again and checks it comes back equal.

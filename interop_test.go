@@ -260,7 +260,8 @@ func TestInteropPythonTokenOpensInGo(t *testing.T) {
 		require.NoError(t, err)
 		m, err := dict.DecodeAccessToken(token)
 		require.NoError(t, err)
-		assert.Equal(t, map[string]any{"id": 7.0, "name": "Jöhn Smith ✓", "is_admin": true, "roles": []any{"admin", "editor"}}, m)
+		assert.Equal(t, map[string]any{"id": json.Number("7"), "name": "Jöhn Smith ✓", "is_admin": true, "roles": []any{"admin", "editor"}}, m,
+			"numbers are json.Number, so that integers stay exact")
 
 		auto, err := authix.New[any](authix.WithKeys(key))
 		require.NoError(t, err)
@@ -321,7 +322,10 @@ func TestInteropGoTokenOpensInPython(t *testing.T) {
 	t.Run("Fernet(key).decrypt(token, ttl=3600)", func(t *testing.T) {
 		res := py.open([]string{key}, token, 3600, 0)
 		require.Empty(t, res.Error)
-		assert.Equal(t, interopJohnPy, interopInts(res.Payload), "same fields and values")
+		// Python sees the payload's fields and one more key, "_authix",
+		// holding the expiry Go sealed: issued_at + the Go vault's TTL.
+		assert.Equal(t, interopSealed(res.IssuedAt+3600), interopInts(res.Payload), "same fields and values")
+		assert.True(t, strings.HasPrefix(res.Plaintext, `{"_authix":{"exp":`), "the sealed expiry leads: %s", res.Plaintext)
 		assert.NotContains(t, res.Plaintext, "\n", "compact JSON, as orjson writes")
 		assert.GreaterOrEqual(t, res.IssuedAt, before)
 		assert.LessOrEqual(t, res.IssuedAt, after)
@@ -345,12 +349,27 @@ func TestInteropGoTokenOpensInPython(t *testing.T) {
 func interopInts(m map[string]any) map[string]any {
 	out := make(map[string]any, len(m))
 	for k, v := range m {
-		if f, ok := v.(float64); ok && f == float64(int(f)) {
-			v = int(f)
+		switch x := v.(type) {
+		case float64:
+			if x == float64(int(x)) {
+				v = int(x)
+			}
+		case map[string]any:
+			v = interopInts(x)
 		}
 		out[k] = v
 	}
 	return out
+}
+
+// interopSealed is interopJohnPy as Python reads it from a Go token that
+// expires at exp.
+func interopSealed(exp int64) map[string]any {
+	m := map[string]any{"_authix": map[string]any{"exp": int(exp)}}
+	for k, v := range interopJohnPy {
+		m[k] = v
+	}
+	return m
 }
 
 func TestInteropRotation(t *testing.T) {
@@ -366,7 +385,7 @@ func TestInteropRotation(t *testing.T) {
 
 		res := py.open([]string{kPy, kGo}, token, 3600, 0)
 		require.Empty(t, res.Error)
-		assert.Equal(t, interopJohnPy, interopInts(res.Payload))
+		assert.Equal(t, interopSealed(res.IssuedAt+3600), interopInts(res.Payload))
 
 		res = py.open([]string{kPy}, token, 3600, 0)
 		assert.Equal(t, "InvalidToken", res.Error, "only the Go key, second in the list, opens it")

@@ -131,17 +131,16 @@ func (v *Vault[T]) Authenticate(r *http.Request) (T, error) {
 func (v *Vault[T]) authenticate(ctx context.Context, token string) (T, error) {
 	var out T
 	bp := v.bufs.Get().(*[]byte)
-	now := v.now()
-	plain, info, err := v.cipher.Open((*bp)[:0], token, now)
+	plain, payload, info, err := v.openToken((*bp)[:0], token, v.now())
 	if err == nil {
 		var revoked bool
-		revoked, err = v.isRevoked(ctx, &info.ID, now)
+		revoked, err = v.isRevoked(ctx, info.ID)
 		if err == nil && revoked {
 			err = ErrRevokedToken
 		}
 	}
 	if err == nil {
-		out, err = v.decode(plain)
+		out, err = v.decode(payload)
 	}
 	v.putBuf(bp, plain)
 	return out, err

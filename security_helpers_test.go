@@ -12,6 +12,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"sync"
 	"sync/atomic"
@@ -66,18 +67,18 @@ type secCountingStore struct {
 	ids []string
 }
 
-func (s *secCountingStore) Revoke(ctx context.Context, id string, exp time.Time) error {
+func (s *secCountingStore) Revoke(ctx context.Context, id authix.TokenID, exp time.Time) error {
 	s.revokes.Add(1)
 	s.mu.Lock()
-	s.ids = append(s.ids, id)
+	s.ids = append(s.ids, hex.EncodeToString(id[:]))
 	s.mu.Unlock()
 	return s.inner.Revoke(ctx, id, exp)
 }
 
-func (s *secCountingStore) IsRevoked(ctx context.Context, id string) (bool, error) {
+func (s *secCountingStore) IsRevoked(ctx context.Context, id authix.TokenID) (bool, error) {
 	s.checks.Add(1)
 	s.mu.Lock()
-	s.ids = append(s.ids, id)
+	s.ids = append(s.ids, hex.EncodeToString(id[:]))
 	s.mu.Unlock()
 	return s.inner.IsRevoked(ctx, id)
 }

@@ -34,9 +34,52 @@ var (
 )
 
 // checkPayloadType reports, wrapping ErrUnsupportedPayload, the first place
-// in t that JSON cannot carry both ways, named by its field path.
+// in t that JSON cannot carry both ways, named by its field path, or a t
+// that cannot encode as a JSON object. An interface with no methods is
+// checked at seal time, when the payload's dynamic type is known.
 func checkPayloadType(t reflect.Type) error {
+	if t.Kind() == reflect.Interface {
+		if t.NumMethod() == 0 {
+			return nil
+		}
+		return checkType(t, typeName(t), map[reflect.Type]bool{})
+	}
+	ot := t
+	for ot.Kind() == reflect.Pointer {
+		ot = ot.Elem()
+	}
+	if k := ot.Kind(); k != reflect.Struct && k != reflect.Map && !customJSON(ot) {
+		return fmt.Errorf("%w: %s is a %s; a payload is a JSON object: use a struct or a map", ErrUnsupportedPayload, t, k)
+	}
 	return checkType(t, typeName(t), map[reflect.Type]bool{})
+}
+
+// holdsInterface reports whether decoding into t can fill an interface,
+// where JSON numbers would otherwise become float64.
+func holdsInterface(t reflect.Type) bool {
+	return walkHolds(t, map[reflect.Type]bool{})
+}
+
+func walkHolds(t reflect.Type, seen map[reflect.Type]bool) bool {
+	if seen[t] {
+		return false
+	}
+	seen[t] = true
+	switch t.Kind() {
+	case reflect.Interface:
+		return true
+	case reflect.Pointer, reflect.Slice, reflect.Array:
+		return walkHolds(t.Elem(), seen)
+	case reflect.Map:
+		return walkHolds(t.Elem(), seen)
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if walkHolds(t.Field(i).Type, seen) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func typeName(t reflect.Type) string {
@@ -66,6 +109,10 @@ func checkType(t reflect.Type, path string, seen map[reflect.Type]bool) error {
 	switch t.Kind() {
 	case reflect.Func, reflect.Chan, reflect.Complex64, reflect.Complex128, reflect.UnsafePointer, reflect.Invalid:
 		return fmt.Errorf("%w: %s has type %s, which JSON cannot carry", ErrUnsupportedPayload, path, t)
+	case reflect.Interface:
+		if t.NumMethod() > 0 {
+			return fmt.Errorf("%w: %s has interface type %s, which JSON cannot decode into; use a concrete type", ErrUnsupportedPayload, path, t)
+		}
 	case reflect.Pointer:
 		return checkType(t.Elem(), path, seen)
 	case reflect.Slice, reflect.Array:

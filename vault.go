@@ -3,7 +3,6 @@ package authix
 import (
 	"bytes"
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,8 +22,7 @@ type Vault[T any] struct {
 	cipher    Cipher
 	ser       Serializer // nil: encoding/json directly
 	store     RevocationStore
-	mem       *MemoryStore // store, when it is the in-memory one
-	memClock  bool         // mem reads the vault's clock
+	ttl       int64 // seconds: the lifetime sealed into each new token
 	now       func() time.Time
 	onError   func(http.ResponseWriter, *http.Request, error)
 	cookie    http.Cookie
@@ -35,6 +33,7 @@ type Vault[T any] struct {
 	deny      http.Handler
 
 	nilable  bool // T is a pointer, map, slice or interface
+	numbers  bool // T holds an interface: JSON numbers decode as json.Number
 	auto     bool // T is an interface: the first payload's type is recorded
 	autoType atomic.Pointer[reflect.Type]
 	name     string
@@ -82,11 +81,10 @@ func New[T any](opts ...Option) (*Vault[T], error) {
 	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Interface:
 		v.nilable = true
 	}
-	if !v.auto {
-		if err := checkPayloadType(t); err != nil {
-			return nil, err
-		}
+	if err := checkPayloadType(t); err != nil {
+		return nil, err
 	}
+	v.numbers = holdsInterface(t)
 
 	switch {
 	case cfg.cipher != nil && cfg.keysSet:
@@ -124,9 +122,8 @@ func New[T any](opts ...Option) (*Vault[T], error) {
 	}
 	if v.store == nil {
 		v.store = NewMemoryStore(cfg.now)
-		v.memClock = true
 	}
-	v.mem, _ = v.store.(*MemoryStore)
+	v.ttl = int64(v.cipher.TTL() / time.Second)
 	if v.onError == nil {
 		v.onError = DefaultErrorHandler
 	}
@@ -171,30 +168,37 @@ func (v *Vault[T]) Format(s fmt.State, _ rune) { _, _ = io.WriteString(s, v.Stri
 // TTL reports how long the tokens this vault seals stay valid.
 func (v *Vault[T]) TTL() time.Duration { return v.cipher.TTL() }
 
-// CreateAccessToken seals payload into a token. It fails with
-// ErrPayloadType for a nil payload or, in auto mode, a payload of another
-// type than the first, and with ErrTokenTooLarge for a token over
-// MaxTokenSize bytes.
+// CreateAccessToken seals payload into a token that expires one TTL from
+// now, whatever TTL its readers have. It fails with ErrPayloadType for a nil
+// payload or, in auto mode, a payload of another type than the first, with
+// ErrUnsupportedPayload for a payload that does not encode as a JSON
+// object, and with ErrTokenTooLarge for a token over MaxTokenSize bytes.
 func (v *Vault[T]) CreateAccessToken(payload T) (string, error) {
 	if err := v.checkPayload(payload); err != nil {
 		return "", err
 	}
 	var (
-		plain []byte
-		err   error
+		enc []byte
+		err error
 	)
 	if v.ser != nil {
-		plain, err = v.ser.Marshal(payload)
+		enc, err = v.ser.Marshal(payload)
 	} else {
-		plain, err = json.Marshal(payload)
+		enc, err = json.Marshal(payload)
 	}
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", ErrUnsupportedPayload, err)
 	}
-	bp := v.bufs.Get().(*[]byte)
-	tok, err := v.cipher.Seal((*bp)[:0], plain, v.now())
+	now := v.now()
+	pp, tp := v.bufs.Get().(*[]byte), v.bufs.Get().(*[]byte)
+	plain, err := appendSealed((*pp)[:0], now.Unix()+v.ttl, enc)
+	var tok []byte
+	if err == nil {
+		tok, err = v.cipher.Seal((*tp)[:0], plain, now)
+	}
 	s := string(tok)
-	v.putBuf(bp, tok)
+	v.putBuf(pp, plain)
+	v.putBuf(tp, tok)
 	if err != nil {
 		return "", err
 	}
@@ -250,10 +254,10 @@ func (v *Vault[T]) putBuf(bp *[]byte, used []byte) {
 // ErrInvalidToken or ErrExpiredToken.
 func (v *Vault[T]) DecodeAccessToken(token string) (T, error) {
 	bp := v.bufs.Get().(*[]byte)
-	plain, _, err := v.cipher.Open((*bp)[:0], token, v.now())
+	plain, payload, _, err := v.openToken((*bp)[:0], token, v.now())
 	var out T
 	if err == nil {
-		out, err = v.decode(plain)
+		out, err = v.decode(payload)
 	}
 	v.putBuf(bp, plain)
 	return out, err
@@ -261,48 +265,56 @@ func (v *Vault[T]) DecodeAccessToken(token string) (T, error) {
 
 var jsonNull = []byte("null")
 
-func (v *Vault[T]) decode(plain []byte) (T, error) {
+// decode reads a payload object into T. The buffer is the vault's, reused
+// by later requests: encoding/json copies what it keeps, and a custom
+// Serializer gets a copy of its own.
+func (v *Vault[T]) decode(payload []byte) (T, error) {
 	var out T
-	if bytes.Equal(bytes.TrimSpace(plain), jsonNull) {
+	if bytes.Equal(bytes.TrimSpace(payload), jsonNull) {
 		return out, fmt.Errorf("%w: payload is null", ErrInvalidToken)
 	}
 	if v.auto {
-		return v.decodeAuto(plain)
+		return v.decodeAuto(payload)
 	}
-	var err error
-	if v.ser != nil {
-		err = v.ser.Unmarshal(plain, &out)
-	} else {
-		err = json.Unmarshal(plain, &out)
-	}
-	if err != nil {
+	if err := v.unmarshal(payload, &out); err != nil {
 		var zero T
 		return zero, fmt.Errorf("%w: payload does not decode into %s: %w", ErrInvalidToken, v.name, err)
 	}
 	return out, nil
 }
 
-func (v *Vault[T]) decodeAuto(plain []byte) (T, error) {
+func (v *Vault[T]) decodeAuto(payload []byte) (T, error) {
 	var zero T
 	target := reflect.TypeFor[map[string]any]()
 	if rec := v.autoType.Load(); rec != nil {
 		target = *rec
 	}
 	p := reflect.New(target)
-	var err error
-	if v.ser != nil {
-		err = v.ser.Unmarshal(plain, p.Interface())
-	} else {
-		err = json.Unmarshal(plain, p.Interface())
-	}
-	if err != nil {
+	if err := v.unmarshal(payload, p.Interface()); err != nil {
 		return zero, fmt.Errorf("%w: payload does not decode into %s: %w", ErrInvalidToken, target, err)
 	}
-	out, ok := p.Elem().Interface().(T)
-	if !ok {
-		return zero, fmt.Errorf("%w: %s does not implement %s", ErrPayloadType, target, v.name)
+	// New refuses interfaces with methods, so every target is a T.
+	return p.Elem().Interface().(T), nil
+}
+
+func (v *Vault[T]) unmarshal(data []byte, dst any) error {
+	switch {
+	case v.ser != nil:
+		return v.ser.Unmarshal(bytes.Clone(data), dst)
+	case v.numbers:
+		// Numbers in an interface keep their exact value: user ids above
+		// 2^53 do not collapse onto the nearest float64.
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.UseNumber()
+		if err := dec.Decode(dst); err != nil {
+			return err
+		}
+		if _, err := dec.Token(); err != io.EOF {
+			return errors.New("data after the payload object")
+		}
+		return nil
 	}
-	return out, nil
+	return json.Unmarshal(data, dst)
 }
 
 // DisableAccessToken revokes token until it would have expired, so that
@@ -314,29 +326,29 @@ func (v *Vault[T]) DisableAccessToken(ctx context.Context, token string) error {
 	if err != nil || expired {
 		return err
 	}
-	if err := v.store.Revoke(ctx, hex.EncodeToString(info.ID[:]), info.ExpiresAt); err != nil {
+	if err := v.store.Revoke(ctx, info.ID, info.ExpiresAt); err != nil {
 		return fmt.Errorf("%w: %w", ErrRevocationStore, err)
 	}
 	return nil
 }
 
 // IsTokenDisabled reports whether token was revoked with DisableAccessToken
-// and has not yet expired. A token that does not open is ErrInvalidToken.
+// and has not yet expired. A token that does not open is ErrInvalidToken; a
+// store failure wraps ErrRevocationStore.
 func (v *Vault[T]) IsTokenDisabled(ctx context.Context, token string) (bool, error) {
-	now := v.now()
-	info, expired, err := v.openInfo(token, now)
+	info, expired, err := v.openInfo(token, v.now())
 	if err != nil || expired {
 		return false, err
 	}
-	return v.isRevoked(ctx, &info.ID, now)
+	return v.isRevoked(ctx, info.ID)
 }
 
 // openInfo opens token for what it says about itself. An authentic token
-// past its TTL is reported as expired, not as an error: no revocation
+// past its expiry is reported as expired, not as an error: no revocation
 // concerns it any more.
 func (v *Vault[T]) openInfo(token string, now time.Time) (info TokenInfo, expired bool, err error) {
 	bp := v.bufs.Get().(*[]byte)
-	plain, info, err := v.cipher.Open((*bp)[:0], token, now)
+	plain, _, info, err := v.openToken((*bp)[:0], token, now)
 	v.putBuf(bp, plain)
 	if errors.Is(err, ErrExpiredToken) {
 		return info, true, nil
@@ -344,16 +356,8 @@ func (v *Vault[T]) openInfo(token string, now time.Time) (info TokenInfo, expire
 	return info, false, err
 }
 
-// isRevoked asks the store about a token opened at now.
-func (v *Vault[T]) isRevoked(ctx context.Context, id *[32]byte, now time.Time) (bool, error) {
-	switch {
-	case v.memClock:
-		// The store's clock is the vault's, already read for this token.
-		return v.mem.revokedAt(v.mem.keyOfSum(id), now.Unix()), nil
-	case v.mem != nil:
-		return v.mem.isRevoked(v.mem.keyOfSum(id)), nil
-	}
-	revoked, err := v.store.IsRevoked(ctx, hex.EncodeToString(id[:]))
+func (v *Vault[T]) isRevoked(ctx context.Context, id TokenID) (bool, error) {
+	revoked, err := v.store.IsRevoked(ctx, id)
 	if err != nil {
 		return false, fmt.Errorf("%w: %w", ErrRevocationStore, err)
 	}

@@ -349,8 +349,10 @@ type failingStore struct{}
 
 var errStoreDown = errors.New("store down")
 
-func (failingStore) Revoke(context.Context, string, time.Time) error { return errStoreDown }
-func (failingStore) IsRevoked(context.Context, string) (bool, error) { return false, errStoreDown }
+func (failingStore) Revoke(context.Context, authix.TokenID, time.Time) error { return errStoreDown }
+func (failingStore) IsRevoked(context.Context, authix.TokenID) (bool, error) {
+	return false, errStoreDown
+}
 
 func TestFailingStoreFailsClosed(t *testing.T) {
 	t.Parallel()

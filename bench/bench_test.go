@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"errors"
+	"github.com/authix-go/authix"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -54,8 +55,9 @@ func TestPeersDecode(t *testing.T) {
 		}, tk.golangJWT},
 		{"authix-open", func(tok string) (User, error) {
 			out, _, err := p.fernet.Open(nil, tok, time.Now())
-			if err == nil && string(out) != plaintext {
-				t.Errorf("Open = %q, want %q", out, plaintext)
+			// The vault leads the payload with the lifetime it sealed.
+			if want := `{"_authix":{"exp":`; err == nil && (!strings.HasPrefix(string(out), want) || !strings.HasSuffix(string(out), ","+plaintext[1:])) {
+				t.Errorf("Open = %q, want %s…},%s", out, want, plaintext[1:])
 			}
 			return user, err
 		}, tk.authix},
@@ -154,18 +156,14 @@ func TestChurnSteadyState(t *testing.T) {
 	}
 }
 
-// TestRevocationIDs checks that the ids look like the Vault's and do not
-// repeat.
+// TestRevocationIDs checks that the ids do not repeat.
 func TestRevocationIDs(t *testing.T) {
 	t.Parallel()
 	ids := revocationIDs(0, 1000)
-	seen := make(map[string]bool, len(ids))
+	seen := make(map[authix.TokenID]bool, len(ids))
 	for _, id := range ids {
-		if len(id) != 64 || strings.Trim(id, "0123456789abcdef") != "" {
-			t.Fatalf("id %q is not lowercase hex SHA-256", id)
-		}
 		if seen[id] {
-			t.Fatalf("id %q repeats", id)
+			t.Fatalf("id %x repeats", id)
 		}
 		seen[id] = true
 	}

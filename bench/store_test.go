@@ -4,9 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -35,25 +33,14 @@ func newFakeClock(t time.Time) *fakeClock {
 func (c *fakeClock) now() time.Time          { return time.Unix(0, c.ns.Load()) }
 func (c *fakeClock) advance(d time.Duration) { c.ns.Add(int64(d)) }
 
-// revocationIDs returns n ids shaped like the Vault's: the lowercase hex
-// SHA-256 of a counter, starting at from. The ids are substrings of one
-// contiguous string: on a request the id was computed a moment before the
-// lookup and sits in cache, while a million separately allocated strings
-// scattered over the heap would make the benchmark time its own id loads.
-func revocationIDs(from, n int) []string {
-	const idLen = 2 * sha256.Size
-	var all strings.Builder
-	all.Grow(n * idLen)
+// revocationIDs returns n ids shaped like the Vault's: the SHA-256 of a
+// counter, starting at from.
+func revocationIDs(from, n int) []authix.TokenID {
+	ids := make([]authix.TokenID, n)
 	var ctr [8]byte
-	for i := range n {
-		binary.BigEndian.PutUint64(ctr[:], uint64(from+i))
-		sum := sha256.Sum256(ctr[:])
-		all.WriteString(hex.EncodeToString(sum[:]))
-	}
-	s := all.String()
-	ids := make([]string, n)
 	for i := range ids {
-		ids[i] = s[i*idLen : (i+1)*idLen]
+		binary.BigEndian.PutUint64(ctr[:], uint64(from+i))
+		ids[i] = sha256.Sum256(ctr[:])
 	}
 	return ids
 }
@@ -63,7 +50,7 @@ var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // fill revokes ids[i] until epoch + (i+1)·hour/len(ids): expiries spread
 // evenly over the next hour, so that one id expires every step.
-func fill(tb testing.TB, s *authix.MemoryStore, ids []string) (step time.Duration) {
+func fill(tb testing.TB, s *authix.MemoryStore, ids []authix.TokenID) (step time.Duration) {
 	tb.Helper()
 	step = time.Hour / time.Duration(len(ids))
 	ctx := context.Background()
@@ -82,7 +69,7 @@ func fill(tb testing.TB, s *authix.MemoryStore, ids []string) (step time.Duratio
 type churn struct {
 	store  *authix.MemoryStore
 	clock  *fakeClock
-	ids    []string
+	ids    []authix.TokenID
 	step   time.Duration
 	cursor int
 }
@@ -106,8 +93,8 @@ func (c *churn) revoke(ctx context.Context) error {
 var (
 	lookupOnce  sync.Once
 	lookupStore *authix.MemoryStore
-	lookupHits  []string
-	lookupMiss  []string
+	lookupHits  []authix.TokenID
+	lookupMiss  []authix.TokenID
 
 	churnOnce sync.Once
 	churnAt   *churn
@@ -127,7 +114,7 @@ func BenchmarkStore(b *testing.B) {
 		})
 		for _, c := range []struct {
 			name string
-			ids  []string
+			ids  []authix.TokenID
 			want bool
 		}{{"hit", lookupHits, true}, {"miss", lookupMiss, false}} {
 			b.Run(c.name, func(b *testing.B) {
@@ -152,6 +139,30 @@ func BenchmarkStore(b *testing.B) {
 			}
 		}
 	})
+	b.Run("LockHold", func(b *testing.B) {
+		// The longest lock hold is Len's pass over one shard: every other
+		// locked section does a fixed amount of work, or rehashes one
+		// shard. Timed as Len over its 64 shards, the fastest of b.N runs,
+		// since this machine's scheduler can stop any thread for
+		// milliseconds; a reader meanwhile records how long its lookups
+		// waited.
+		churnOnce.Do(func() { churnAt = newChurn(b, storeSize) })
+		fastest := time.Duration(1<<63 - 1)
+		stall := measureStalls(b, churnAt, func() {
+			for b.Loop() {
+				for range 1000 {
+					if err := churnAt.revoke(ctx); err != nil {
+						b.Fatal(err)
+					}
+				}
+				t0 := time.Now()
+				churnAt.store.Len()
+				fastest = min(fastest, time.Since(t0))
+			}
+		})
+		b.ReportMetric(float64(fastest.Nanoseconds())/64, "shard-hold-ns")
+		b.ReportMetric(float64(stall.p9999.Nanoseconds()), "p99.99-stall-ns")
+	})
 	b.Run("Memory", func(b *testing.B) {
 		ids := revocationIDs(0, storeSize)
 		b.ReportAllocs()
@@ -168,7 +179,7 @@ func BenchmarkStore(b *testing.B) {
 
 // heapPerEntry fills a new store with ids and returns the live heap it
 // holds, per entry, measured after a full collection on either side.
-func heapPerEntry(tb testing.TB, ids []string) float64 {
+func heapPerEntry(tb testing.TB, ids []authix.TokenID) float64 {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
@@ -181,4 +192,44 @@ func heapPerEntry(tb testing.TB, ids []string) float64 {
 	}
 	runtime.KeepAlive(s)
 	return (float64(after.HeapAlloc) - float64(before.HeapAlloc)) / float64(len(ids))
+}
+
+type stalls struct{ max, p9999 time.Duration }
+
+// measureStalls runs write while a reader looks ids up without pause, and
+// reports the longest lookups the reader saw. A lookup waits while a writer
+// holds its shard, and while the scheduler or the collector stops it.
+func measureStalls(b *testing.B, c *churn, write func()) stalls {
+	var (
+		stop  atomic.Bool
+		wg    sync.WaitGroup
+		hist  [10_001]int // microseconds; the last counts everything longer
+		most  time.Duration
+		total int
+	)
+	ctx := context.Background()
+	wg.Go(func() {
+		for i := 0; !stop.Load(); i++ {
+			t0 := time.Now()
+			if _, err := c.store.IsRevoked(ctx, c.ids[i%len(c.ids)]); err != nil {
+				b.Error(err)
+				return
+			}
+			d := time.Since(t0)
+			most = max(most, d)
+			hist[min(int(d/time.Microsecond), len(hist)-1)]++
+			total++
+		}
+	})
+	write()
+	stop.Store(true)
+	wg.Wait()
+	st := stalls{max: most}
+	for us, seen := 0, 0; us < len(hist); us++ {
+		if seen += hist[us]; seen*10000 >= total*9999 {
+			st.p9999 = time.Duration(us+1) * time.Microsecond
+			break
+		}
+	}
+	return st
 }

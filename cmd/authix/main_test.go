@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -141,12 +142,12 @@ func TestSealInspectRoundTrip(t *testing.T) {
 // recordingStore is a RevocationStore that remembers the ids it is given.
 type recordingStore struct{ ids []string }
 
-func (s *recordingStore) Revoke(_ context.Context, id string, _ time.Time) error {
-	s.ids = append(s.ids, id)
+func (s *recordingStore) Revoke(_ context.Context, id authix.TokenID, _ time.Time) error {
+	s.ids = append(s.ids, hex.EncodeToString(id[:]))
 	return nil
 }
 
-func (s *recordingStore) IsRevoked(context.Context, string) (bool, error) { return false, nil }
+func (s *recordingStore) IsRevoked(context.Context, authix.TokenID) (bool, error) { return false, nil }
 
 func TestInspectIDIsTheRevocationID(t *testing.T) {
 	noKeys(t)

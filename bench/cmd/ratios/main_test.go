@@ -38,6 +38,7 @@ BenchmarkMiddleware/jwtauth-2    	  100000	     10010 ns/op	   17512 B/op	     2
 BenchmarkStore/IsRevoked/hit-2   	 5000000	       120 ns/op	       0 B/op	       0 allocs/op
 BenchmarkStore/IsRevoked/miss-2  	 5000000	       200 ns/op	       0 B/op	       0 allocs/op
 BenchmarkStore/Revoke-2          	 1000000	       450 ns/op	      32 B/op	       2 allocs/op
+BenchmarkStore/LockHold-2        	 1000000	       500 ns/op	    250000 shard-hold-ns	     20000 p99.99-stall-ns	       0 B/op	       0 allocs/op
 BenchmarkStore/Memory
     store_test.go:150: a log line between the name and the result
 BenchmarkStore/Memory-2          	       1	1636921550 ns/op	        74.38 B/entry	148726192 B/op	   47867 allocs/op
@@ -53,7 +54,7 @@ func TestParse(t *testing.T) {
 	if r.CPU != "Intel(R) Xeon(R) Processor" {
 		t.Errorf("CPU = %q", r.CPU)
 	}
-	if len(r.Names) != 15 || r.Names[0] != "Create/authix" || r.Names[14] != "Store/Memory" {
+	if len(r.Names) != 16 || r.Names[0] != "Create/authix" || r.Names[15] != "Store/Memory" {
 		t.Errorf("Names = %q", r.Names)
 	}
 	for _, c := range []struct {
@@ -149,6 +150,7 @@ func TestReport(t *testing.T) {
 		`\(5\) Store IsRevoked miss +200 ns/op +<= 150 ns/op +FAIL`,
 		`\(5\) Store heap per live entry +74\.4 B/entry +<= 64 B/entry +FAIL`,
 		`\(5\) Store Revoke, amortised with sweeping +450 ns/op +<= 500 ns/op +PASS`,
+		`\(5\) Store longest lock hold .* +250000 shard-hold-ns +<= 1000000 shard-hold-ns +PASS`,
 		`Decode authix / fernet-go +n/a`,
 		`Middleware overhead authix +1200 ns/op`,
 		`Store/Memory +1 +1636921550 +148726192 +47867 +74\.4 B/entry`,

@@ -1,0 +1,242 @@
+package authix
+
+import (
+	"context"
+	"hash/maphash"
+	"math/bits"
+	"sync"
+	"time"
+)
+
+// MemoryStore is the default RevocationStore: revocations kept in this
+// process's memory. It is lost on restart and not shared between processes;
+// when keys outlive the process (WithKeys), use a durable shared store.
+//
+// Entries live in 64 shards, each a linear-probing hash table from a seeded
+// 64-bit hash of the id to its expiry second, behind its own lock. Every
+// Revoke sweeps a few slots of its shard, so each expired entry is dropped
+// within one lap of that sweep and memory follows the revocations in force,
+// without a background goroutine. No operation holds a lock for more than
+// one shard's worth of work. A MemoryStore is safe for concurrent use.
+type MemoryStore struct {
+	now    func() time.Time
+	seed   maphash.Seed
+	shards [memShards]memShard
+}
+
+const (
+	memShards     = 64
+	memShardShift = 64 - 6 // the top 6 bits of a key pick its shard
+	memMinSlots   = 16
+	// memSweepSlots is how many slots each Revoke sweeps. A lap of the
+	// sweep takes len(slots)/memSweepSlots revocations, so at most that
+	// many expired entries wait to be dropped.
+	memSweepSlots = 16
+)
+
+type memShard struct {
+	mu     sync.RWMutex
+	slots  []memSlot // a power of two, at most three quarters full
+	count  int       // slots in use, expired or not
+	cursor int       // where the sweep resumes
+	_      [16]byte  // one shard per cache line: lookups on two cores do not share one
+}
+
+// memSlot is empty when exp is zero; an expiry is never zero.
+type memSlot struct {
+	key uint64
+	exp uint32 // Unix seconds; revoked while now <= exp
+}
+
+// NewMemoryStore returns an empty MemoryStore that reads the time from now,
+// or from time.Now when now is nil.
+func NewMemoryStore(now func() time.Time) *MemoryStore {
+	if now == nil {
+		now = time.Now
+	}
+	m := &MemoryStore{now: now, seed: maphash.MakeSeed()}
+	for i := range m.shards {
+		m.shards[i].slots = make([]memSlot, memMinSlots)
+	}
+	return m
+}
+
+// key hashes the whole id under a per-store seed, so that ids alike in some
+// bytes still spread over the table, and nobody can aim two ids at one key.
+// A lookup compares one key, so a false match has odds of about n/2^64; it
+// could only refuse a valid token, never accept a revoked one.
+func (m *MemoryStore) key(id *TokenID) uint64 { return maphash.Bytes(m.seed, id[:]) }
+
+func (m *MemoryStore) shard(k uint64) *memShard { return &m.shards[k>>memShardShift] }
+
+// expirySecond rounds up, so an entry lasts at least until expiresAt.
+func expirySecond(t time.Time) uint32 {
+	s := t.Unix()
+	if t.Nanosecond() > 0 {
+		s++
+	}
+	switch {
+	case s < 1:
+		return 1
+	case s > 1<<32-1:
+		return 1<<32 - 1
+	}
+	return uint32(s)
+}
+
+// Revoke records id as revoked until expiresAt, and drops some entries that
+// have expired. It never fails.
+func (m *MemoryStore) Revoke(_ context.Context, id TokenID, expiresAt time.Time) error {
+	now := m.now()
+	if expiresAt.Before(now) {
+		return nil
+	}
+	k := m.key(&id)
+	s := m.shard(k)
+	s.mu.Lock()
+	s.put(k, expirySecond(expiresAt), now.Unix())
+	s.sweep(now.Unix())
+	s.mu.Unlock()
+	return nil
+}
+
+// IsRevoked reports whether id is revoked now. It never fails.
+func (m *MemoryStore) IsRevoked(_ context.Context, id TokenID) (bool, error) {
+	k := m.key(&id)
+	s := m.shard(k)
+	s.mu.RLock()
+	exp := s.get(k)
+	s.mu.RUnlock()
+	return exp != 0 && m.now().Unix() <= int64(exp), nil
+}
+
+// Len drops every expired entry and reports how many revocations are in
+// force. It locks each of the 64 shards in turn, for one pass over it.
+func (m *MemoryStore) Len() int {
+	now := m.now().Unix()
+	n := 0
+	for i := range m.shards {
+		s := &m.shards[i]
+		s.mu.Lock()
+		s.sweepAll(now)
+		n += s.count
+		s.mu.Unlock()
+	}
+	return n
+}
+
+func (s *memShard) mask() int { return len(s.slots) - 1 }
+
+// get returns the expiry recorded for k, or 0. The table always has empty
+// slots, so the probe ends.
+func (s *memShard) get(k uint64) uint32 {
+	mask := s.mask()
+	for i := int(k) & mask; ; i = (i + 1) & mask {
+		switch sl := &s.slots[i]; {
+		case sl.exp == 0:
+			return 0
+		case sl.key == k:
+			return sl.exp
+		}
+	}
+}
+
+// put records k until exp, keeping a later expiry already there. An expired
+// entry on k's probe path gives its slot to k.
+func (s *memShard) put(k uint64, exp uint32, now int64) {
+	mask := s.mask()
+	free := -1
+	for i := int(k) & mask; ; i = (i + 1) & mask {
+		sl := &s.slots[i]
+		if sl.exp == 0 {
+			if free < 0 {
+				if (s.count+1)*4 > len(s.slots)*3 {
+					s.rehash(now)
+					s.put(k, exp, now) // into a table with room: no further rehash
+					return
+				}
+				free = i
+				s.count++
+			}
+			s.slots[free] = memSlot{key: k, exp: exp}
+			return
+		}
+		if sl.key == k {
+			sl.exp = max(sl.exp, exp)
+			return
+		}
+		if free < 0 && int64(sl.exp) < now {
+			free = i
+		}
+	}
+}
+
+// remove empties slot i, moving later entries of its cluster back so that
+// no probe ever meets a gap before its key (no tombstones).
+func (s *memShard) remove(i int) {
+	mask := s.mask()
+	for j := (i + 1) & mask; s.slots[j].exp != 0; j = (j + 1) & mask {
+		// The entry at j may fill i unless its home lies in (i, j].
+		if home := int(s.slots[j].key) & mask; (j-home)&mask >= (j-i)&mask {
+			s.slots[i] = s.slots[j]
+			i = j
+		}
+	}
+	s.slots[i] = memSlot{}
+	s.count--
+}
+
+// sweep drops the expired entries among the next few slots.
+func (s *memShard) sweep(now int64) {
+	mask := s.mask()
+	for n := 0; n < memSweepSlots; n++ {
+		i := s.cursor
+		if sl := &s.slots[i]; sl.exp != 0 && int64(sl.exp) < now {
+			s.remove(i) // a later entry may have moved into i: look again
+			continue
+		}
+		s.cursor = (i + 1) & mask
+	}
+}
+
+// sweepAll drops every expired entry, then gives memory back if the table
+// is mostly empty. Entries move only back towards the slot being looked at,
+// so one pass sees each of them.
+func (s *memShard) sweepAll(now int64) {
+	for i := 0; i < len(s.slots); {
+		if sl := &s.slots[i]; sl.exp != 0 && int64(sl.exp) < now {
+			s.remove(i)
+			continue
+		}
+		i++
+	}
+	if len(s.slots) > memMinSlots && s.count*8 < len(s.slots) {
+		s.rehash(now)
+	}
+}
+
+// rehash moves the entries in force into a table sized for them: twice as
+// many slots as entries, rounded up to a power of two.
+func (s *memShard) rehash(now int64) {
+	live := 0
+	for _, sl := range s.slots {
+		if sl.exp != 0 && int64(sl.exp) >= now {
+			live++
+		}
+	}
+	n := max(memMinSlots, 1<<bits.Len(uint(2*live)))
+	old := s.slots
+	s.slots, s.count, s.cursor = make([]memSlot, n), 0, 0
+	mask := n - 1
+	for _, sl := range old {
+		if sl.exp == 0 || int64(sl.exp) < now {
+			continue
+		}
+		i := int(sl.key) & mask
+		for s.slots[i].exp != 0 {
+			i = (i + 1) & mask
+		}
+		s.slots[i] = sl
+		s.count++
+	}
+}
