@@ -1,0 +1,75 @@
+package authix_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/authix-go/authix"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The lifetime a vault seals leads the payload object in one exact form;
+// only that form counts, and a malformed one is an invalid token.
+func TestSealedLifetimeForms(t *testing.T) {
+	t.Parallel()
+	clk := newSecClock(testEpoch)
+	v, err := authix.New[User](authix.WithKeys(testKey), authix.WithClock(clk.Now))
+	require.NoError(t, err)
+	f, err := authix.NewFernet(time.Hour, testKey)
+	require.NoError(t, err)
+	now := clk.Now().Unix()
+	seal := func(plain string) string {
+		tok, err := f.Seal(nil, []byte(plain), clk.Now())
+		require.NoError(t, err)
+		return string(tok)
+	}
+	in := func(d time.Duration) int64 { return now + int64(d/time.Second) }
+	for _, tc := range []struct {
+		name  string
+		plain string
+		want  User
+		err   error
+	}{
+		{"payload after the lifetime", fmt.Sprintf(`{"_authix":{"exp":%d},"id":7,"name":"John"}`, in(time.Minute)), User{ID: 7, Name: "John"}, nil},
+		{"empty payload", fmt.Sprintf(`{"_authix":{"exp":%d}}`, in(time.Minute)), User{}, nil},
+		{"expired by its sealed lifetime", fmt.Sprintf(`{"_authix":{"exp":%d},"id":7}`, now-1), User{}, authix.ErrExpiredToken},
+		{"a sealed lifetime ends at its second", fmt.Sprintf(`{"_authix":{"exp":%d},"id":7}`, now), User{ID: 7}, nil},
+		{"no lifetime: the reader's TTL", `{"id":7}`, User{ID: 7}, nil},
+		{"not leading: an ordinary member", fmt.Sprintf(`{"id":7,"_authix":{"exp":%d}}`, now-1), User{ID: 7}, nil},
+		{"no digits", `{"_authix":{"exp":},"id":7}`, User{}, authix.ErrInvalidToken},
+		{"not a number", `{"_authix":{"exp":12x},"id":7}`, User{}, authix.ErrInvalidToken},
+		{"another member inside", fmt.Sprintf(`{"_authix":{"exp":%d,"x":1},"id":7}`, in(time.Minute)), User{}, authix.ErrInvalidToken},
+		{"too many digits", `{"_authix":{"exp":9999999999999999999},"id":7}`, User{}, authix.ErrInvalidToken},
+		{"cut short", fmt.Sprintf(`{"_authix":{"exp":%d}`, in(time.Minute)), User{}, authix.ErrInvalidToken},
+		{"data after it", fmt.Sprintf(`{"_authix":{"exp":%d}}x`, in(time.Minute)), User{}, authix.ErrInvalidToken},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := v.DecodeAccessToken(seal(tc.plain))
+			if tc.err != nil {
+				require.ErrorIs(t, err, tc.err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got)
+		})
+	}
+
+	t.Run("a reader's shorter TTL still applies", func(t *testing.T) {
+		tok := seal(fmt.Sprintf(`{"_authix":{"exp":%d},"id":7}`, in(48*time.Hour)))
+		clk.Advance(time.Hour + time.Second)
+		defer clk.Advance(-time.Hour - time.Second)
+		_, err := v.DecodeAccessToken(tok)
+		require.ErrorIs(t, err, authix.ErrExpiredToken)
+	})
+	t.Run("what CreateAccessToken seals", func(t *testing.T) {
+		tok, err := v.CreateAccessToken(User{ID: 7})
+		require.NoError(t, err)
+		plain, _, err := f.Open(nil, tok, clk.Now())
+		require.NoError(t, err)
+		want := fmt.Sprintf(`{"_authix":{"exp":%d},`, in(time.Hour))
+		assert.True(t, strings.HasPrefix(string(plain), want), "%s", plain)
+	})
+}
