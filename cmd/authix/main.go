@@ -79,13 +79,13 @@ const sealUsage = `usage: authix seal [-keys K[,K2...]] [-ttl 1h] JSON|-
 Seals a JSON object under the first key and prints the token on standard
 output. With "-" the JSON is read from standard input. The token opens in
 authix and in Python's fastapi-authix with the same key: it is what
-SetAccessToken puts in the access-token cookie. A token records when it was
-sealed, not how long it lives: its reader's TTL decides, so seal notes on
-standard error when it expires for a reader with -ttl.
+SetAccessToken puts in the access-token cookie, with its expiry (now + -ttl)
+sealed inside as the object's leading "_authix" member, so no reader's TTL
+extends it. seal notes on standard error when the token expires.
 
 Flags:
   -keys K[,K2...]  comma-separated keys; the first seals (default: $AUTHIX_KEYS)
-  -ttl D           the readers' TTL, for the expiry note (default 1h)
+  -ttl D           the token's lifetime (default 1h)
 `
 
 const inspectUsage = `usage: authix inspect [-keys K[,K2...]] [-ttl 1h] TOKEN|-
@@ -103,7 +103,9 @@ trust the status alone. 2 for a usage error.
 
 Flags:
   -keys K[,K2...]  comma-separated keys; all are tried (default: $AUTHIX_KEYS)
-  -ttl D           how long tokens stay valid, as the reader's WithTTL (default 1h)
+  -ttl D           the reader's WithTTL (default 1h): the lifetime of tokens
+                   with none sealed inside (fastapi-authix's), and an upper
+                   bound for the others
 `
 
 func main() {
@@ -360,16 +362,21 @@ func seal(e *env, args []string) int {
 	if err != nil {
 		return e.fail("%v", err)
 	}
+	// Sealed as a vault seals it, with its lifetime inside.
 	now := time.Now()
-	tok, err := f.Seal(nil, payload, now)
+	v, err := authix.New[json.RawMessage](authix.WithCipher(f), authix.WithClock(func() time.Time { return now }))
+	if err != nil {
+		return e.fail("%s", errText(err))
+	}
+	tok, err := v.CreateAccessToken(payload)
 	if err != nil {
 		return e.fail("%s", errText(err))
 	}
 	if _, err := fmt.Fprintf(e.stdout, "%s\n", tok); err != nil {
 		return e.fail("writing token: %v", err)
 	}
-	fmt.Fprintf(e.stderr, "%s: issued %s; expires %s for a reader whose TTL is %v\n",
-		e.name, stamp(now), stamp(now.Add(f.TTL())), f.TTL())
+	fmt.Fprintf(e.stderr, "%s: issued %s; expires %s (TTL %v, sealed in the token)\n",
+		e.name, stamp(now), stamp(now.Add(f.TTL()).Truncate(time.Second)), f.TTL())
 	return exitOK
 }
 
@@ -439,6 +446,19 @@ func inspect(e *env, args []string) int {
 		return e.fail("%s", errText(err))
 	}
 
+	// A vault seals the token's expiry inside it; a reader's shorter TTL
+	// may still end it sooner.
+	why := fmt.Sprintf("TTL %v", f.TTL())
+	if exp, ok := sealedExpiry(plain); ok {
+		why = "sealed in the token"
+		if exp.Before(info.ExpiresAt) {
+			info.ExpiresAt = exp
+		} else if exp.After(info.ExpiresAt) {
+			why = fmt.Sprintf("TTL %v; sealed for %s", f.TTL(), stamp(exp))
+		}
+		expired = now.After(info.ExpiresAt)
+	}
+
 	var b strings.Builder
 	status := "valid"
 	if expired {
@@ -446,9 +466,17 @@ func inspect(e *env, args []string) int {
 	}
 	fmt.Fprintf(&b, "status:  %s\n", status)
 	fmt.Fprintf(&b, "issued:  %s (%s)\n", stamp(info.IssuedAt), relative(info.IssuedAt, now))
-	fmt.Fprintf(&b, "expires: %s (%s; TTL %v)\n", stamp(info.ExpiresAt), relative(info.ExpiresAt, now), f.TTL())
+	fmt.Fprintf(&b, "expires: %s (%s; %s)\n", stamp(info.ExpiresAt), relative(info.ExpiresAt, now), why)
 	fmt.Fprintf(&b, "key:     %d of %d\n", info.KeyIndex+1, nkeys)
 	fmt.Fprintf(&b, "id:      %s\n", hex.EncodeToString(info.ID[:]))
+	// The payload as a vault reads it: without the sealed lifetime.
+	v, err := authix.New[json.RawMessage](authix.WithCipher(f), authix.WithClock(func() time.Time { return info.IssuedAt }))
+	if err != nil {
+		return e.fail("%s", errText(err))
+	}
+	if payload, err := v.DecodeAccessToken(token); err == nil {
+		plain = payload
+	}
 	var pretty bytes.Buffer
 	if json.Indent(&pretty, plain, "", "  ") == nil {
 		fmt.Fprintf(&b, "payload:\n%s\n", pretty.Bytes())
@@ -462,6 +490,20 @@ func inspect(e *env, args []string) int {
 		return e.fail("token expired %s, at %s", relative(info.ExpiresAt, now), stamp(info.ExpiresAt))
 	}
 	return exitOK
+}
+
+// sealedExpiry returns the expiry a vault sealed into plain, the payload
+// object's "_authix" member.
+func sealedExpiry(plain []byte) (time.Time, bool) {
+	var meta struct {
+		Authix *struct {
+			Exp *int64 `json:"exp"`
+		} `json:"_authix"`
+	}
+	if json.Unmarshal(plain, &meta) != nil || meta.Authix == nil || meta.Authix.Exp == nil {
+		return time.Time{}, false
+	}
+	return time.Unix(*meta.Authix.Exp, 0), true
 }
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }

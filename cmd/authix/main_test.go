@@ -80,7 +80,7 @@ func TestSealInspectRoundTrip(t *testing.T) {
 	require.Equal(t, 0, sealed.code, sealed.stderr)
 	token := strings.TrimSuffix(sealed.stdout, "\n")
 	assert.NotContains(t, token, "\n", "one line: the token")
-	assert.Regexp(t, `^authix seal: issued \S+; expires \S+ for a reader whose TTL is 1h0m0s\n$`, sealed.stderr)
+	assert.Regexp(t, `^authix seal: issued \S+; expires \S+ \(TTL 1h0m0s, sealed in the token\)\n$`, sealed.stderr)
 
 	// The library opens what the command sealed.
 	v, err := authix.New[map[string]any](authix.WithKeys(k2 + "," + k1))
@@ -105,7 +105,7 @@ func TestSealInspectRoundTrip(t *testing.T) {
 			assert.Contains(t, r.stdout, "status:  valid\n")
 			assert.Contains(t, r.stdout, tc.keyLine)
 			assert.Regexp(t, `issued:  \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \((now|\d+s ago)\)\n`, r.stdout)
-			assert.Regexp(t, `expires: \S+Z \(in (1h0m0s|59m5\ds); TTL 1h0m0s\)\n`, r.stdout)
+			assert.Regexp(t, `expires: \S+Z \(in \S+; sealed in the token\)\n`, r.stdout)
 			assert.Regexp(t, `id:      [0-9a-f]{64}\n`, r.stdout)
 			// Keys in their order, numbers as written, indented.
 			assert.Contains(t, r.stdout, "payload:\n{\n  \"name\": \"Jöhn\",\n  \"id\": 12345678901234567890,\n  \"admin\": true,\n  \"roles\": [\n    \"a\",\n    \"b\"\n  ]\n}\n")
@@ -249,6 +249,19 @@ func TestInspectExpired(t *testing.T) {
 	assert.Equal(t, 0, r.code, "valid for a reader with a longer TTL: %s", r.stderr)
 	assert.Contains(t, r.stdout, "status:  valid\n")
 	assert.Contains(t, r.stdout, "; TTL 3h0m0s)\n")
+
+	// A token a vault sealed keeps its lifetime: a reader's longer TTL
+	// does not bring it back.
+	v, err := authix.New[map[string]string](authix.WithKeys(key), authix.WithClock(func() time.Time { return issued }))
+	require.NoError(t, err)
+	sealed, err := v.CreateAccessToken(map[string]string{"name": "John"})
+	require.NoError(t, err)
+	r = cli("", "inspect", "-keys", key, "-ttl", "3h", sealed)
+	assert.Equal(t, 1, r.code, "expired by its sealed lifetime")
+	assert.Contains(t, r.stdout, "status:  EXPIRED\n")
+	assert.Contains(t, r.stdout, "expires: "+issued.Add(time.Hour).UTC().Format(time.RFC3339)+" (1h0m")
+	assert.Contains(t, r.stdout, " ago; sealed in the token)\n")
+	assert.Contains(t, r.stdout, "payload:\n{\n  \"name\": \"John\"\n}\n")
 
 	// Tampered and expired: invalid, never reported as expired.
 	r = cli("", "inspect", "-keys", key, tamper(string(tok)))
@@ -513,7 +526,11 @@ func TestKeygenKeysWorkInPython(t *testing.T) {
 	s := cli("", "seal", "-keys", keys[0], `{"name":"Jöhn","id":7}`)
 	require.Equal(t, 0, s.code, s.stderr)
 	res = python(t, py, map[string]any{"op": "open", "keys": keys[:1], "token": strings.TrimSpace(s.stdout), "ttl": 3600})
-	assert.Equal(t, map[string]any{"name": "Jöhn", "id": 7.0}, res["payload"])
+	payload, _ := res["payload"].(map[string]any)
+	require.Contains(t, payload, "_authix", "Python sees the sealed lifetime as one more key")
+	assert.Equal(t, map[string]any{"exp": float64(res["issued_at"].(float64) + 3600)}, payload["_authix"])
+	delete(payload, "_authix")
+	assert.Equal(t, map[string]any{"name": "Jöhn", "id": 7.0}, payload)
 
 	// And a token Python seals opens in inspect, with keys "new,old".
 	res = python(t, py, map[string]any{"op": "seal", "keys": keys[1:2], "payload": map[string]any{"name": "John"}})
