@@ -57,8 +57,10 @@ func DefaultCookie() http.Cookie {
 }
 
 // WithCipher makes the Vault seal and open tokens with c instead of the
-// default Fernet cipher; the token TTL is then c.TTL(). It cannot be combined
-// with WithKeys or WithTTL, which configure the default cipher.
+// default Fernet cipher; the token TTL is then c.TTL(), and the vault seals
+// each token's expiry inside its plaintext as with the default cipher. It
+// cannot be combined with WithKeys or WithTTL, which configure the default
+// cipher.
 func WithCipher(c Cipher) Option {
 	return func(cfg *config) error {
 		if c == nil {
@@ -92,6 +94,12 @@ func WithKeys(keys ...string) Option {
 // WithTTL sets how long a token stays valid after it is sealed: DefaultTTL
 // (one hour) unless set. The cookie's Max-Age follows it. It must be at
 // least one second, since Fernet timestamps have a resolution of one second.
+//
+// Each token the vault seals carries its expiry inside, so a reader with a
+// longer TTL (a redeploy that raises it) never extends it, and a logout
+// lasts as long as the token can; a reader with a shorter TTL still ends it
+// sooner. Tokens without a sealed expiry, such as fastapi-authix's, live
+// for the reader's TTL.
 func WithTTL(ttl time.Duration) Option {
 	return func(cfg *config) error {
 		if ttl < time.Second {
