@@ -31,7 +31,7 @@ func TestCluster(t *testing.T) {
 	b := newStore(t, newClient())
 	const n = 300
 	for i := range n {
-		require.NoError(t, a.Revoke(ctx, fmt.Sprint("cluster-", i), exp))
+		require.NoError(t, a.Revoke(ctx, tid(fmt.Sprint("cluster-", i)), exp))
 	}
 	require.NoError(t, client.(*redis.ClusterClient).ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
 		size, err := node.DBSize(ctx).Result()
@@ -45,7 +45,7 @@ func TestCluster(t *testing.T) {
 	c := newStore(t, newClient())
 	require.Equal(t, n, c.Len(), "a full sync scans every master")
 	for i := range n {
-		requireRevoked(t, c, fmt.Sprint("cluster-", i), true)
+		requireRevoked(t, c, tid(fmt.Sprint("cluster-", i)), true)
 	}
-	requireRevoked(t, c, "cluster-unknown", false)
+	requireRevoked(t, c, tid("cluster-unknown"), false)
 }

@@ -28,12 +28,14 @@
 // (SET … PXAT), so Redis drops revocations once the token would have expired
 // anyway and the data survives restarts as far as Redis persistence allows.
 // Revoking an id again keeps the later expiry, atomically, in a small Lua
-// script. The id is opaque: any string works.
+// script. The id is any [32]byte (authix passes the SHA-256 of a token's
+// tag); the key holds it in lowercase hex, as earlier versions that took the
+// hex string did.
 //
 // # The local mirror
 //
 // Each Store holds every live revocation of its prefix in memory, as a
-// 16-byte hash of the id and an 8-byte expiry whatever the id's length. New
+// 16-byte hash of the hex id and an 8-byte expiry. New
 // fills it with SCAN before it returns. After each successful write Revoke puts the id in its own mirror
 // and publishes it on a pub/sub channel (default: the prefix followed by
 // "events"), to which every Store subscribes. When the subscription drops,

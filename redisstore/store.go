@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -137,7 +138,8 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 }
 
 // Revoke records id as revoked until expiresAt, keeping the later expiry if
-// id is already revoked. The key prefix+id expires in Redis at expiresAt
+// id is already revoked. The key, prefix followed by the id in lowercase
+// hex, expires in Redis at expiresAt
 // (rounded up to the millisecond). When expiresAt is not after the clock's
 // now, Revoke does nothing and returns nil.
 //
@@ -146,10 +148,11 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 // announced to the other stores; it is then visible to IsRevoked on this
 // Store at once. Otherwise it returns an error wrapping ErrRevokeFailed, and
 // calling it again is safe. Revoke is safe for concurrent use.
-func (s *Store) Revoke(ctx context.Context, id string, expiresAt time.Time) error {
+func (s *Store) Revoke(ctx context.Context, tokenID [32]byte, expiresAt time.Time) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
+	id := hex.EncodeToString(tokenID[:])
 	if !expiresAt.After(s.clock()) {
 		return nil
 	}
@@ -175,10 +178,11 @@ func (s *Store) Revoke(ctx context.Context, id string, expiresAt time.Time) erro
 // ErrUnavailable, so the caller can fail closed. An id that was never revoked,
 // or whose expiry has passed, is (false, nil). IsRevoked is safe for
 // concurrent use.
-func (s *Store) IsRevoked(ctx context.Context, id string) (bool, error) {
+func (s *Store) IsRevoked(ctx context.Context, tokenID [32]byte) (bool, error) {
 	if s.closed.Load() {
 		return false, ErrClosed
 	}
+	id := hex.EncodeToString(tokenID[:])
 	if exp, ok := s.mirror.lookup(id); ok && exp > s.clock().UnixMilli() {
 		return true, nil
 	}

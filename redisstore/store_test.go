@@ -2,10 +2,11 @@ package redisstore_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -46,11 +47,17 @@ func (c *fakeClock) Add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-func requireRevoked(tb testing.TB, s *redisstore.Store, id string, want bool) {
+// tid returns the id of a named token, shaped like the ids authix passes.
+func tid(name string) [32]byte { return sha256.Sum256([]byte(name)) }
+
+// keyOf returns the Redis key of id under the default prefix.
+func keyOf(id [32]byte) string { return redisstore.DefaultKeyPrefix + hex.EncodeToString(id[:]) }
+
+func requireRevoked(tb testing.TB, s *redisstore.Store, id [32]byte, want bool) {
 	tb.Helper()
 	got, err := s.IsRevoked(context.Background(), id)
 	require.NoError(tb, err)
-	require.Equal(tb, want, got, "IsRevoked(%q)", id)
+	require.Equal(tb, want, got, "IsRevoked(%x)", id[:4])
 }
 
 func TestNewRejectsBadOptions(t *testing.T) {
@@ -99,24 +106,24 @@ func TestRevokeAndIsRevoked(t *testing.T) {
 	s := newStore(t, client)
 	ctx := context.Background()
 
-	requireRevoked(t, s, "never-revoked", false)
+	requireRevoked(t, s, tid("never-revoked"), false)
 
 	exp := time.Now().Add(time.Hour)
-	require.NoError(t, s.Revoke(ctx, "tok-1", exp))
-	requireRevoked(t, s, "tok-1", true) // own revocation, visible at once
-	requireRevoked(t, s, "tok-2", false)
+	require.NoError(t, s.Revoke(ctx, tid("tok-1"), exp))
+	requireRevoked(t, s, tid("tok-1"), true) // own revocation, visible at once
+	requireRevoked(t, s, tid("tok-2"), false)
 
-	val, err := client.Get(ctx, redisstore.DefaultKeyPrefix+"tok-1").Result()
+	val, err := client.Get(ctx, keyOf(tid("tok-1"))).Result()
 	require.NoError(t, err, "key is stored under the default prefix")
 	require.Equal(t, fmt.Sprint(exp.UnixMilli()+1), val, "value is the expiry in ms, rounded up")
 
 	t.Run("expiresAt in the past is a no-op", func(t *testing.T) {
-		require.NoError(t, s.Revoke(ctx, "old", time.Now().Add(-time.Second)))
-		require.NoError(t, s.Revoke(ctx, "now", time.Now()))
-		n, err := client.Exists(ctx, redisstore.DefaultKeyPrefix+"old", redisstore.DefaultKeyPrefix+"now").Result()
+		require.NoError(t, s.Revoke(ctx, tid("old"), time.Now().Add(-time.Second)))
+		require.NoError(t, s.Revoke(ctx, tid("now"), time.Now()))
+		n, err := client.Exists(ctx, keyOf(tid("old")), keyOf(tid("now"))).Result()
 		require.NoError(t, err)
 		require.Zero(t, n)
-		requireRevoked(t, s, "old", false)
+		requireRevoked(t, s, tid("old"), false)
 	})
 	t.Run("Len counts the mirror", func(t *testing.T) {
 		require.Equal(t, 1, s.Len())
@@ -130,23 +137,23 @@ func TestRevocationExpires(t *testing.T) {
 	a := newStore(t, client)
 	b := newStore(t, client)
 	ctx := context.Background()
-	key := redisstore.DefaultKeyPrefix + "short"
+	key := keyOf(tid("short"))
 
 	const life = 400 * time.Millisecond
-	require.NoError(t, a.Revoke(ctx, "short", time.Now().Add(life)))
+	require.NoError(t, a.Revoke(ctx, tid("short"), time.Now().Add(life)))
 	pttl, err := client.PTTL(ctx, key).Result()
 	require.NoError(t, err)
 	require.Greater(t, pttl, time.Duration(0))
 	require.LessOrEqual(t, pttl, life+time.Millisecond) // the expiry is rounded up to the ms
 	require.Greater(t, pttl, life-200*time.Millisecond)
-	require.Eventually(t, func() bool { ok, _ := b.IsRevoked(ctx, "short"); return ok }, time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { ok, _ := b.IsRevoked(ctx, tid("short")); return ok }, time.Second, 5*time.Millisecond)
 
 	require.Eventually(t, func() bool {
 		n, err := client.Exists(ctx, key).Result()
 		return err == nil && n == 0
 	}, 3*time.Second, 20*time.Millisecond, "Redis drops the key after expiresAt")
-	requireRevoked(t, a, "short", false)
-	requireRevoked(t, b, "short", false)
+	requireRevoked(t, a, tid("short"), false)
+	requireRevoked(t, b, tid("short"), false)
 	require.Zero(t, a.Len(), "expired entries leave the mirror")
 	require.Zero(t, newStore(t, client).Len(), "a new store does not load expired revocations")
 }
@@ -174,10 +181,10 @@ func TestRevokeTwiceKeepsLaterExpiry(t *testing.T) {
 		{"same twice", hour2, hour2},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			id := "twice-" + tt.name
+			id := tid("twice-" + tt.name)
 			require.NoError(t, a.Revoke(ctx, id, tt.first))
 			require.NoError(t, a.Revoke(ctx, id, tt.then))
-			pttl, err := client.PTTL(ctx, redisstore.DefaultKeyPrefix+id).Result()
+			pttl, err := client.PTTL(ctx, keyOf(id)).Result()
 			require.NoError(t, err)
 			require.Greater(t, pttl, 110*time.Minute, "Redis keeps the later expiry")
 			require.Eventually(t, func() bool { ok, _ := b.IsRevoked(ctx, id); return ok },
@@ -189,24 +196,26 @@ func TestRevokeTwiceKeepsLaterExpiry(t *testing.T) {
 		var wg sync.WaitGroup
 		for i := range 32 {
 			wg.Go(func() {
-				assert.NoError(t, a.Revoke(ctx, "racy", start.Add(time.Duration(i+1)*time.Minute)))
+				assert.NoError(t, a.Revoke(ctx, tid("racy"), start.Add(time.Duration(i+1)*time.Minute)))
 			})
 		}
 		wg.Wait()
-		val, err := client.Get(ctx, redisstore.DefaultKeyPrefix+"racy").Result()
+		val, err := client.Get(ctx, keyOf(tid("racy"))).Result()
 		require.NoError(t, err)
 		require.Equal(t, fmt.Sprint(start.Add(32*time.Minute).UnixMilli()+1), val)
 	})
 
 	t.Run("a new store loads the later expiry", func(t *testing.T) {
 		c := newStore(t, client, redisstore.WithClock(clock.Now))
-		for _, id := range []string{"twice-later then earlier", "twice-earlier then later", "twice-same twice"} {
-			requireRevoked(t, c, id, true)
+		for _, name := range []string{"twice-later then earlier", "twice-earlier then later", "twice-same twice"} {
+			requireRevoked(t, c, tid(name), true)
 		}
 	})
 }
 
-func TestOpaqueIDs(t *testing.T) {
+// TestAnyIDs: every [32]byte is an id, and ids that differ in one byte are
+// different ids.
+func TestAnyIDs(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
 	client := srv.Client(t)
@@ -215,31 +224,25 @@ func TestOpaqueIDs(t *testing.T) {
 	ctx := context.Background()
 	exp := time.Now().Add(time.Hour)
 
-	ids := []string{
-		"",
-		"not hex at all",
-		"*",
-		"[a-z]?",
-		`back\slash`,
-		"new\nline",
-		"1700000000000 looks like a payload",
-		"ünïcødé ✓",
-		"\x00\xff binary",
-		redisstore.DefaultKeyPrefix + "nested",
-		strings.Repeat("long", 4096),
-		strings.Repeat("ab", 32), // hex-shaped, like the ids authix passes
+	var zero, ones, last, first [32]byte
+	for i := range ones {
+		ones[i] = 0xff
 	}
+	last[31], first[0] = 1, 1
+	ids := [][32]byte{zero, ones, last, first, tid("a"), tid("b")}
 	for _, id := range ids {
-		require.NoError(t, a.Revoke(ctx, id, exp), "Revoke(%q)", id)
+		require.NoError(t, a.Revoke(ctx, id, exp), "Revoke(%x)", id)
 	}
 	c := newStore(t, client) // filled by SCAN, not by announcements
 	require.Equal(t, len(ids), c.Len())
 	for _, id := range ids {
 		requireRevoked(t, a, id, true)
 		requireRevoked(t, c, id, true)
-		require.Eventually(t, func() bool { ok, _ := b.IsRevoked(ctx, id); return ok }, time.Second, 5*time.Millisecond, "b sees %q", id)
+		require.Eventually(t, func() bool { ok, _ := b.IsRevoked(ctx, id); return ok }, time.Second, 5*time.Millisecond, "b sees %x", id)
 	}
-	for _, id := range []string{"x", "a", "back", "long", strings.Repeat("ab", 31), "new"} {
+	var two [32]byte
+	two[31] = 2
+	for _, id := range [][32]byte{two, tid("c")} {
 		requireRevoked(t, a, id, false)
 		requireRevoked(t, b, id, false)
 		requireRevoked(t, c, id, false)
@@ -256,7 +259,7 @@ func TestPropagationLatency(t *testing.T) {
 	const n = 1000
 	lat := make([]time.Duration, 0, n)
 	for i := range n {
-		id := fmt.Sprintf("latency-%04d", i)
+		id := tid(fmt.Sprintf("latency-%04d", i))
 		start := time.Now()
 		require.NoError(t, a.Revoke(ctx, id, exp))
 		for {
@@ -289,14 +292,14 @@ func TestFilledOnStart(t *testing.T) {
 	exp := time.Now().Add(time.Hour)
 	const n = 2500 // more than one SCAN batch
 	for i := range n {
-		require.NoError(t, a.Revoke(ctx, fmt.Sprint("start-", i), exp))
+		require.NoError(t, a.Revoke(ctx, tid(fmt.Sprint("start-", i)), exp))
 	}
 	require.NoError(t, a.Close())
 
 	b := newStore(t, client)
 	require.Equal(t, n, b.Len(), "New fills the mirror before it returns")
 	for i := range n {
-		requireRevoked(t, b, fmt.Sprint("start-", i), true)
+		requireRevoked(t, b, tid(fmt.Sprint("start-", i)), true)
 	}
 }
 
@@ -311,20 +314,22 @@ func TestKeyPrefixIsolation(t *testing.T) {
 	b := newStore(t, client, redisstore.WithKeyPrefix("svcB:"))
 	glob := newStore(t, client, redisstore.WithKeyPrefix("svc*:")) // must not match svcA: as a pattern
 
-	require.NoError(t, a.Revoke(ctx, "same", exp))
-	require.NoError(t, b.Revoke(ctx, "only-b", exp))
-	require.NoError(t, glob.Revoke(ctx, "only-glob", exp))
+	require.NoError(t, a.Revoke(ctx, tid("same"), exp))
+	require.NoError(t, b.Revoke(ctx, tid("only-b"), exp))
+	require.NoError(t, glob.Revoke(ctx, tid("only-glob"), exp))
 
-	n, err := client.Exists(ctx, "svcA:same", "svcB:only-b", "svc*:only-glob").Result()
+	same, onlyB, onlyGlob := tid("same"), tid("only-b"), tid("only-glob")
+	n, err := client.Exists(ctx, "svcA:"+hex.EncodeToString(same[:]), "svcB:"+hex.EncodeToString(onlyB[:]),
+		"svc*:"+hex.EncodeToString(onlyGlob[:])).Result()
 	require.NoError(t, err)
 	require.EqualValues(t, 3, n)
 
 	time.Sleep(50 * time.Millisecond) // room for stray announcements to arrive
-	requireRevoked(t, a, "same", true)
-	requireRevoked(t, a, "only-b", false)
-	requireRevoked(t, b, "same", false)
-	requireRevoked(t, glob, "same", false)
-	requireRevoked(t, glob, "only-b", false)
+	requireRevoked(t, a, tid("same"), true)
+	requireRevoked(t, a, tid("only-b"), false)
+	requireRevoked(t, b, tid("same"), false)
+	requireRevoked(t, glob, tid("same"), false)
+	requireRevoked(t, glob, tid("only-b"), false)
 	require.Equal(t, 1, a.Len())
 	require.Equal(t, 1, b.Len())
 	require.Equal(t, 1, glob.Len())
@@ -341,14 +346,14 @@ func TestClock(t *testing.T) {
 	s := newStore(t, srv.Client(t), redisstore.WithClock(clock.Now))
 	ctx := context.Background()
 
-	require.NoError(t, s.Revoke(ctx, "tok", clock.Now().Add(time.Hour)))
-	requireRevoked(t, s, "tok", true)
+	require.NoError(t, s.Revoke(ctx, tid("tok"), clock.Now().Add(time.Hour)))
+	requireRevoked(t, s, tid("tok"), true)
 	clock.Add(time.Hour - time.Millisecond)
-	requireRevoked(t, s, "tok", true)
+	requireRevoked(t, s, tid("tok"), true)
 	clock.Add(2 * time.Millisecond)
-	requireRevoked(t, s, "tok", false) // expired by the store's clock
-	require.NoError(t, s.Revoke(ctx, "late", time.Now().Add(30*time.Minute)))
-	requireRevoked(t, s, "late", false) // already past by the store's clock: a no-op
+	requireRevoked(t, s, tid("tok"), false) // expired by the store's clock
+	require.NoError(t, s.Revoke(ctx, tid("late"), time.Now().Add(30*time.Minute)))
+	requireRevoked(t, s, tid("late"), false) // already past by the store's clock: a no-op
 }
 
 func TestResyncAfterSubscriptionDrop(t *testing.T) {
@@ -362,9 +367,9 @@ func TestResyncAfterSubscriptionDrop(t *testing.T) {
 	// quiet shares a's keys but announces elsewhere, so a learns of its
 	// revocations only by a full sync.
 	quiet := newStore(t, client, redisstore.WithChannel("elsewhere"))
-	require.NoError(t, quiet.Revoke(ctx, "unannounced", exp))
+	require.NoError(t, quiet.Revoke(ctx, tid("unannounced"), exp))
 	time.Sleep(50 * time.Millisecond)
-	requireRevoked(t, a, "unannounced", false)
+	requireRevoked(t, a, tid("unannounced"), false)
 	require.Zero(t, a.Len())
 
 	killed, err := client.ClientKillByFilter(ctx, "TYPE", "pubsub").Result()
@@ -373,11 +378,11 @@ func TestResyncAfterSubscriptionDrop(t *testing.T) {
 
 	require.Eventually(t, func() bool { return a.Len() == 1 }, 3*time.Second, 10*time.Millisecond,
 		"a resyncs after go-redis resubscribes")
-	requireRevoked(t, a, "unannounced", true)
+	requireRevoked(t, a, tid("unannounced"), true)
 
 	b := newStore(t, client)
-	require.NoError(t, b.Revoke(ctx, "announced", exp))
-	require.Eventually(t, func() bool { ok, _ := a.IsRevoked(ctx, "announced"); return ok && a.Fresh() },
+	require.NoError(t, b.Revoke(ctx, tid("announced"), exp))
+	require.Eventually(t, func() bool { ok, _ := a.IsRevoked(ctx, tid("announced")); return ok && a.Fresh() },
 		time.Second, 5*time.Millisecond, "a receives announcements again")
 }
 
@@ -413,20 +418,20 @@ func TestConcurrentUse(t *testing.T) {
 	for w := range workers {
 		wg.Go(func() {
 			for i := range each {
-				id := fmt.Sprintf("w%d-%d", w, i)
+				id := tid(fmt.Sprintf("w%d-%d", w, i))
 				store := a
 				if i%2 == 1 {
 					store = b
 				}
 				if err := store.Revoke(ctx, id, exp); err != nil {
-					t.Errorf("Revoke(%q): %v", id, err)
+					t.Errorf("Revoke(%x): %v", id[:4], err)
 					return
 				}
 				if ok, err := store.IsRevoked(ctx, id); err != nil || !ok {
-					t.Errorf("own revocation %q: IsRevoked = %v, %v", id, ok, err)
+					t.Errorf("own revocation %x: IsRevoked = %v, %v", id[:4], ok, err)
 					return
 				}
-				_, _ = a.IsRevoked(ctx, "other")
+				_, _ = a.IsRevoked(ctx, tid("other"))
 				_ = b.Len()
 			}
 		})
@@ -452,13 +457,13 @@ func TestClose(t *testing.T) {
 	for range 5 {
 		s, err := redisstore.New(client, redisstore.WithStalenessBound(100*time.Millisecond))
 		require.NoError(t, err)
-		require.NoError(t, s.Revoke(ctx, "x", time.Now().Add(time.Minute)))
+		require.NoError(t, s.Revoke(ctx, tid("x"), time.Now().Add(time.Minute)))
 		time.Sleep(50 * time.Millisecond) // let it ping and receive
 		require.NoError(t, s.Close())
 		require.NoError(t, s.Close(), "closing twice is fine")
 
-		require.ErrorIs(t, s.Revoke(ctx, "y", time.Now().Add(time.Minute)), redisstore.ErrClosed)
-		_, err = s.IsRevoked(ctx, "x")
+		require.ErrorIs(t, s.Revoke(ctx, tid("y"), time.Now().Add(time.Minute)), redisstore.ErrClosed)
+		_, err = s.IsRevoked(ctx, tid("x"))
 		require.ErrorIs(t, err, redisstore.ErrClosed)
 	}
 	settled(t, before)
@@ -508,8 +513,8 @@ func TestPingsKeepMirrorFresh(t *testing.T) {
 			for end := time.Now().Add(4 * bound); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
 				require.True(t, s.Fresh(), "mirror went stale although Redis is up")
 			}
-			require.NoError(t, other.Revoke(context.Background(), "x", time.Now().Add(time.Hour)))
-			require.Eventually(t, func() bool { ok, _ := s.IsRevoked(context.Background(), "x"); return ok }, time.Second, 5*time.Millisecond)
+			require.NoError(t, other.Revoke(context.Background(), tid("x"), time.Now().Add(time.Hour)))
+			require.Eventually(t, func() bool { ok, _ := s.IsRevoked(context.Background(), tid("x")); return ok }, time.Second, 5*time.Millisecond)
 		})
 	}
 }
