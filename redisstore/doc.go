@@ -24,9 +24,13 @@
 // # Storage
 //
 // Revoke stores the key prefix+id (default prefix "authix:revoked:") with
-// the expiry in Unix milliseconds as its value and as its Redis expiry
-// (SET … PXAT), so Redis drops revocations once the token would have expired
-// anyway and the data survives restarts as far as Redis persistence allows.
+// the expiry in Unix milliseconds as its value. Redis keeps the key until
+// ClockMargin (60s) after that expiry, sent as a duration from the store's
+// clock (SET … PX), so Redis's clock does not matter and stores whose clocks
+// differ by less than the margin agree; Redis drops revocations once the
+// token would have expired anyway, and the data survives restarts as far as
+// Redis persistence allows. A revocation holds while now is not after its
+// expiry, that instant included.
 // Revoking an id again keeps the later expiry, atomically, in a small Lua
 // script. The id is any [32]byte (authix passes the SHA-256 of a token's
 // tag); the key holds it in lowercase hex, as earlier versions that took the
@@ -57,7 +61,7 @@
 //
 // # Requirements
 //
-// Redis 6.2 or later (PXAT), with EVAL and PUBLISH/SUBSCRIBE allowed. With
+// Redis 6.2 or later, with EVAL and PUBLISH/SUBSCRIBE allowed. With
 // Cluster, SCAN runs on every master and announcements use classic pub/sub,
 // which Cluster delivers to subscribers on any node.
 package redisstore

@@ -74,17 +74,17 @@ func (m *mirror) abortSync() {
 }
 
 // replace swaps in entries read from Redis, merged with the inserts made
-// since beginSync, leaving out entries that expired at or before nowMs.
+// since beginSync, leaving out entries that expired before nowMs.
 func (m *mirror) replace(entries map[mirrorKey]int64, nowMs int64) {
 	t := newTable(len(entries))
 	for k, exp := range entries {
-		if exp > nowMs {
+		if exp >= nowMs {
 			t.put(k, exp)
 		}
 	}
 	m.mu.Lock()
 	for k, exp := range m.pending {
-		if exp > nowMs {
+		if exp >= nowMs {
 			t.put(k, exp)
 		}
 	}
@@ -93,7 +93,7 @@ func (m *mirror) replace(entries map[mirrorKey]int64, nowMs int64) {
 	m.mu.Unlock()
 }
 
-// prune drops entries that expired at or before nowMs and returns how many
+// prune drops entries that expired before nowMs and returns how many
 // remain.
 func (m *mirror) prune(nowMs int64) int {
 	m.mu.Lock()
@@ -149,17 +149,17 @@ func (t *table) put(k mirrorKey, exp int64) {
 	}
 }
 
-// prune drops entries that expired at or before nowMs and returns how many
+// prune drops entries that expired before nowMs and returns how many
 // remain. An overflow entry whose main slot was freed moves into it, so get
 // still finds it.
 func (t *table) prune(nowMs int64) int {
 	for h0, e := range t.main {
-		if e.exp <= nowMs {
+		if e.exp < nowMs {
 			delete(t.main, h0)
 		}
 	}
 	for k, exp := range t.overflow {
-		if exp <= nowMs {
+		if exp < nowMs {
 			delete(t.overflow, k)
 			continue
 		}

@@ -29,8 +29,12 @@ func TestTableFirstHashCollision(t *testing.T) {
 		}
 	}
 
-	// a expires: b moves into the main slot and is still found.
-	if n := tb.prune(100); n != 1 {
+	// a expires: b moves into the main slot and is still found. An entry
+	// holds at its expiry and goes after it.
+	if n := tb.prune(100); n != 2 {
+		t.Fatalf("prune at a's expiry left %d entries, want 2", n)
+	}
+	if n := tb.prune(101); n != 1 {
 		t.Fatalf("prune left %d entries, want 1", n)
 	}
 	if exp, ok := tb.get(b[0], second(b)); exp != 200 || !ok {
@@ -39,7 +43,7 @@ func TestTableFirstHashCollision(t *testing.T) {
 	if exp, ok := tb.get(a[0], second(a)); ok {
 		t.Errorf("after prune: get(a) = %d, true; want not found", exp)
 	}
-	if n := tb.prune(200); n != 0 {
+	if n := tb.prune(201); n != 0 {
 		t.Errorf("prune left %d entries, want 0", n)
 	}
 }

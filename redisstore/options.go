@@ -15,6 +15,12 @@ const (
 	// DefaultSyncTimeout bounds each full sync of the local mirror.
 	DefaultSyncTimeout = 5 * time.Second
 
+	// ClockMargin is added to the time each revocation key is kept in Redis,
+	// so that a revocation outlives its expiry in Redis as long as the
+	// clocks of the stores differ by less than this. It matches the clock
+	// skew Fernet tolerates.
+	ClockMargin = 60 * time.Second
+
 	// channelSuffix follows the key prefix in the default channel name.
 	channelSuffix = "events"
 	// minStalenessBound keeps the health-check period (a third of the bound)
@@ -108,9 +114,11 @@ func WithSyncTimeout(d time.Duration) Option {
 
 // WithClock sets the clock that decides whether expiresAt has passed in
 // Revoke and whether an entry in the local mirror has expired. It is meant
-// for tests. Redis expires keys by its own clock, and the staleness bound is
-// always measured with the monotonic clock. The default is time.Now; the
-// clock must not be nil and must be safe for concurrent use.
+// for tests. The time a key is kept in Redis is sent as a duration computed
+// from this clock (plus ClockMargin), so Redis's own clock does not matter;
+// the staleness bound is always measured with the monotonic clock. The
+// default is time.Now; the clock must not be nil and must be safe for
+// concurrent use.
 func WithClock(now func() time.Time) Option {
 	return func(c *config) error {
 		if now == nil {

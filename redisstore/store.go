@@ -31,15 +31,25 @@ var (
 )
 
 // revokeScript stores a revocation and keeps the later expiry when the id is
-// already revoked. The value is the expiry in Unix milliseconds, which lets a
-// full sync read expiries with plain GETs on any Redis since 6.2 (PXAT).
+// already revoked. The value is the expiry in Unix milliseconds by the
+// writing store's clock, which lets a full sync read expiries with plain
+// GETs. The key is kept for a duration (PX) computed from that same clock,
+// so Redis's clock plays no part; a revocation again with an expiry no later
+// than the stored one may still lengthen that duration, never shorten it.
 //
-// KEYS[1] is the revocation key, ARGV[1] the expiry in Unix milliseconds.
+// KEYS[1] is the revocation key, ARGV[1] the expiry in Unix milliseconds and
+// ARGV[2] how long Redis must keep the key, in milliseconds.
 var revokeScript = redis.NewScript(`
 local want = tonumber(ARGV[1])
+local keep = tonumber(ARGV[2])
 local have = tonumber(redis.call('GET', KEYS[1]) or '')
 if have == nil or have < want then
-	redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[1])
+	redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+else
+	local left = redis.call('PTTL', KEYS[1])
+	if left >= 0 and left < keep then
+		redis.call('PEXPIRE', KEYS[1], ARGV[2])
+	end
 end
 return 1
 `)
@@ -138,9 +148,11 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 }
 
 // Revoke records id as revoked until expiresAt, keeping the later expiry if
-// id is already revoked. The key, prefix followed by the id in lowercase
-// hex, expires in Redis at expiresAt
-// (rounded up to the millisecond). When expiresAt is not after the clock's
+// id is already revoked. The revocation holds while the clock's now is not
+// after expiresAt, that instant included. The key is prefix followed by the
+// id in lowercase hex; its value is expiresAt in Unix milliseconds (rounded
+// up), and Redis keeps it until ClockMargin (60s) after expiresAt, measured
+// as a duration from the clock's now. When expiresAt is before the clock's
 // now, Revoke does nothing and returns nil.
 //
 // ctx bounds the two Redis calls (the write, then PUBLISH). Revoke returns
@@ -153,15 +165,17 @@ func (s *Store) Revoke(ctx context.Context, tokenID [32]byte, expiresAt time.Tim
 		return ErrClosed
 	}
 	id := hex.EncodeToString(tokenID[:])
-	if !expiresAt.After(s.clock()) {
+	now := s.clock()
+	if expiresAt.Before(now) {
 		return nil
 	}
 	expMs := expiresAt.UnixMilli()
 	if expiresAt.After(time.UnixMilli(expMs)) {
 		expMs++ // round up: never expire before expiresAt
 	}
+	keepMs := expMs - now.UnixMilli() + ClockMargin.Milliseconds()
 	ms := strconv.FormatInt(expMs, 10)
-	if err := revokeScript.Run(ctx, s.client, []string{s.prefix + id}, ms).Err(); err != nil {
+	if err := revokeScript.Run(ctx, s.client, []string{s.prefix + id}, ms, keepMs).Err(); err != nil {
 		return fmt.Errorf("%w: write %q: %w", ErrRevokeFailed, s.prefix+id, err)
 	}
 	s.mirror.insert(id, expMs)
@@ -171,7 +185,8 @@ func (s *Store) Revoke(ctx context.Context, tokenID [32]byte, expiresAt time.Tim
 	return nil
 }
 
-// IsRevoked reports whether id is revoked now. It answers from the local
+// IsRevoked reports whether id is revoked now, that is, whether the clock's
+// now is not after the expiry it was revoked until. It answers from the local
 // mirror while the mirror is confirmed current within the staleness bound
 // (WithStalenessBound, default 3s). Past the bound it asks Redis (EXISTS,
 // honouring ctx), and when that fails too it returns an error wrapping
@@ -183,7 +198,7 @@ func (s *Store) IsRevoked(ctx context.Context, tokenID [32]byte) (bool, error) {
 		return false, ErrClosed
 	}
 	id := hex.EncodeToString(tokenID[:])
-	if exp, ok := s.mirror.lookup(id); ok && exp > s.clock().UnixMilli() {
+	if exp, ok := s.mirror.lookup(id); ok && s.clock().UnixMilli() <= exp {
 		return true, nil
 	}
 	if !s.stale.Load() {

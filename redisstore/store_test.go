@@ -108,19 +108,23 @@ func TestRevokeAndIsRevoked(t *testing.T) {
 
 	requireRevoked(t, s, tid("never-revoked"), false)
 
-	exp := time.Now().Add(time.Hour)
+	// Between two milliseconds, so that rounding up is certain to show.
+	exp := time.Now().Add(time.Hour).Truncate(time.Millisecond).Add(time.Microsecond)
 	require.NoError(t, s.Revoke(ctx, tid("tok-1"), exp))
 	requireRevoked(t, s, tid("tok-1"), true) // own revocation, visible at once
 	requireRevoked(t, s, tid("tok-2"), false)
 
 	val, err := client.Get(ctx, keyOf(tid("tok-1"))).Result()
-	require.NoError(t, err, "key is stored under the default prefix")
+	require.NoError(t, err, "key is the default prefix and the id in lowercase hex")
 	require.Equal(t, fmt.Sprint(exp.UnixMilli()+1), val, "value is the expiry in ms, rounded up")
+	pttl, err := client.PTTL(ctx, keyOf(tid("tok-1"))).Result()
+	require.NoError(t, err)
+	require.Greater(t, pttl, time.Hour+redisstore.ClockMargin-10*time.Second, "Redis keeps the key ClockMargin past the expiry")
+	require.LessOrEqual(t, pttl, time.Hour+redisstore.ClockMargin+time.Millisecond)
 
 	t.Run("expiresAt in the past is a no-op", func(t *testing.T) {
 		require.NoError(t, s.Revoke(ctx, tid("old"), time.Now().Add(-time.Second)))
-		require.NoError(t, s.Revoke(ctx, tid("now"), time.Now()))
-		n, err := client.Exists(ctx, keyOf(tid("old")), keyOf(tid("now"))).Result()
+		n, err := client.Exists(ctx, keyOf(tid("old"))).Result()
 		require.NoError(t, err)
 		require.Zero(t, n)
 		requireRevoked(t, s, tid("old"), false)
@@ -134,28 +138,30 @@ func TestRevocationExpires(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
 	client := srv.Client(t)
-	a := newStore(t, client)
-	b := newStore(t, client)
+	clock := &fakeClock{now: time.Now().Truncate(time.Millisecond)}
+	a := newStore(t, client, redisstore.WithClock(clock.Now))
+	b := newStore(t, client, redisstore.WithClock(clock.Now))
 	ctx := context.Background()
-	key := keyOf(tid("short"))
+	id := tid("short")
 
 	const life = 400 * time.Millisecond
-	require.NoError(t, a.Revoke(ctx, tid("short"), time.Now().Add(life)))
-	pttl, err := client.PTTL(ctx, key).Result()
+	require.NoError(t, a.Revoke(ctx, id, clock.Now().Add(life)))
+	pttl, err := client.PTTL(ctx, keyOf(id)).Result()
 	require.NoError(t, err)
-	require.Greater(t, pttl, time.Duration(0))
-	require.LessOrEqual(t, pttl, life+time.Millisecond) // the expiry is rounded up to the ms
-	require.Greater(t, pttl, life-200*time.Millisecond)
-	require.Eventually(t, func() bool { ok, _ := b.IsRevoked(ctx, tid("short")); return ok }, time.Second, 5*time.Millisecond)
+	require.LessOrEqual(t, pttl, life+redisstore.ClockMargin)
+	require.Greater(t, pttl, life+redisstore.ClockMargin-30*time.Second, "Redis keeps it ClockMargin past the expiry")
+	eventually(t, func() bool { return revokedOn(b, id) })
 
-	require.Eventually(t, func() bool {
-		n, err := client.Exists(ctx, key).Result()
-		return err == nil && n == 0
-	}, 3*time.Second, 20*time.Millisecond, "Redis drops the key after expiresAt")
-	requireRevoked(t, a, tid("short"), false)
-	requireRevoked(t, b, tid("short"), false)
+	clock.Add(life)
+	requireRevoked(t, a, id, true)
+	requireRevoked(t, b, id, true)
+	clock.Add(time.Millisecond)
+	requireRevoked(t, a, id, false)
+	requireRevoked(t, b, id, false)
 	require.Zero(t, a.Len(), "expired entries leave the mirror")
-	require.Zero(t, newStore(t, client).Len(), "a new store does not load expired revocations")
+	require.Zero(t, b.Len())
+	require.Zero(t, newStore(t, client, redisstore.WithClock(clock.Now)).Len(),
+		"a new store does not load revocations expired by its clock, although Redis still has the key")
 }
 
 func TestRevokeTwiceKeepsLaterExpiry(t *testing.T) {
@@ -342,15 +348,15 @@ func TestKeyPrefixIsolation(t *testing.T) {
 func TestClock(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
-	clock := &fakeClock{now: time.Now()}
+	clock := &fakeClock{now: time.Now().Truncate(time.Millisecond)}
 	s := newStore(t, srv.Client(t), redisstore.WithClock(clock.Now))
 	ctx := context.Background()
 
 	require.NoError(t, s.Revoke(ctx, tid("tok"), clock.Now().Add(time.Hour)))
 	requireRevoked(t, s, tid("tok"), true)
-	clock.Add(time.Hour - time.Millisecond)
-	requireRevoked(t, s, tid("tok"), true)
-	clock.Add(2 * time.Millisecond)
+	clock.Add(time.Hour)
+	requireRevoked(t, s, tid("tok"), true) // at the instant it expires
+	clock.Add(time.Millisecond)
 	requireRevoked(t, s, tid("tok"), false) // expired by the store's clock
 	require.NoError(t, s.Revoke(ctx, tid("late"), time.Now().Add(30*time.Minute)))
 	requireRevoked(t, s, tid("late"), false) // already past by the store's clock: a no-op
@@ -517,4 +523,77 @@ func TestPingsKeepMirrorFresh(t *testing.T) {
 			require.Eventually(t, func() bool { ok, _ := s.IsRevoked(context.Background(), tid("x")); return ok }, time.Second, 5*time.Millisecond)
 		})
 	}
+}
+
+// waitLong bounds every wait for an event. It is generous on purpose: it is
+// not a performance target, only a way for a test that would hang to fail.
+const waitLong = 10 * time.Second
+
+// eventually waits up to waitLong for cond.
+func eventually(tb testing.TB, cond func() bool, msgAndArgs ...any) {
+	tb.Helper()
+	require.Eventually(tb, cond, waitLong, 5*time.Millisecond, msgAndArgs...)
+}
+
+// revokedOn reports whether s reports id revoked without error.
+func revokedOn(s *redisstore.Store, id [32]byte) bool {
+	ok, err := s.IsRevoked(context.Background(), id)
+	return err == nil && ok
+}
+
+// TestBoundary: a revocation holds while now <= expiresAt, that instant
+// included, when it is written, in every mirror, and through EXISTS.
+func TestBoundary(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	client := srv.Client(t)
+	ctx := context.Background()
+	clock := &fakeClock{now: time.Now().Truncate(time.Millisecond)}
+	a := newStore(t, client, redisstore.WithClock(clock.Now))
+	b := newStore(t, client, redisstore.WithClock(clock.Now))
+
+	at := tid("expires-now")
+	require.NoError(t, a.Revoke(ctx, at, clock.Now()))
+	n, err := client.Exists(ctx, keyOf(at)).Result()
+	require.NoError(t, err)
+	require.EqualValues(t, 1, n, "Revoke with expiresAt == now records it")
+	requireRevoked(t, a, at, true) // own mirror
+	eventually(t, func() bool { return revokedOn(b, at) }, "b's mirror, from the announcement")
+	c := newStore(t, client, redisstore.WithClock(clock.Now))
+	requireRevoked(t, c, at, true) // filled by SCAN
+
+	require.NoError(t, a.Revoke(ctx, tid("expired-1ms-ago"), clock.Now().Add(-time.Millisecond)))
+	n, err = client.Exists(ctx, keyOf(tid("expired-1ms-ago"))).Result()
+	require.NoError(t, err)
+	require.Zero(t, n, "an expiresAt before now records nothing")
+
+	clock.Add(time.Millisecond)
+	for _, s := range []*redisstore.Store{a, b, c} {
+		requireRevoked(t, s, at, false)
+	}
+}
+
+// TestSkewedClock: expiries sent to Redis do not depend on Redis's clock.
+// The stores' clocks run 30s behind Redis's; the token expires 10s from
+// their now, which is 20s in Redis's past.
+func TestSkewedClock(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	client := srv.Client(t)
+	ctx := context.Background()
+	clock := &fakeClock{now: time.Now().Add(-30 * time.Second)}
+	w := newStore(t, client, redisstore.WithClock(clock.Now))
+	id := tid("skewed")
+
+	require.NoError(t, w.Revoke(ctx, id, clock.Now().Add(10*time.Second)))
+	n, err := client.Exists(ctx, keyOf(id)).Result()
+	require.NoError(t, err)
+	require.EqualValues(t, 1, n, "the key is in Redis")
+	pttl, err := client.PTTL(ctx, keyOf(id)).Result()
+	require.NoError(t, err)
+	require.Greater(t, pttl, 10*time.Second+redisstore.ClockMargin-30*time.Second)
+
+	r := newStore(t, client, redisstore.WithClock(clock.Now)) // New after the write: SCAN
+	requireRevoked(t, r, id, true)
+	requireRevoked(t, w, id, true)
 }

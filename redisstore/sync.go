@@ -185,7 +185,7 @@ func (s *Store) apply(payload string) {
 		return
 	}
 	expMs, err := strconv.ParseInt(msStr, 10, 64)
-	if err != nil || expMs <= s.clock().UnixMilli() {
+	if err != nil || expMs < s.clock().UnixMilli() {
 		return
 	}
 	s.mirror.insert(id, expMs)
