@@ -38,13 +38,18 @@
 //
 // # The local mirror
 //
-// Each Store holds every live revocation of its prefix in memory, as a
-// 16-byte hash of the hex id and an 8-byte expiry. New
+// Each Store holds every live revocation of its prefix in memory, keyed by
+// a 64-bit hash of the id under a seed chosen at New (ids cannot be chosen
+// to collide; a chance collision reports a token revoked, never the
+// reverse), with an 8-byte expiry: about 38 bytes per revocation at a
+// million. New
 // fills it with SCAN before it returns. After each successful write Revoke puts the id in its own mirror
 // and publishes it on a pub/sub channel (default: the prefix followed by
 // "events"), to which every Store subscribes. When the subscription drops,
 // go-redis dials again and resubscribes; the Store notices the new
-// subscription confirmation and rebuilds its mirror with a fresh SCAN.
+// subscription confirmation and merges a fresh SCAN into its mirror. A sync
+// only adds: a revocation stays in the mirror until its own expiry even if
+// Redis loses it.
 //
 // # Staleness and failure
 //

@@ -160,11 +160,11 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 // announced to the other stores; it is then visible to IsRevoked on this
 // Store at once. Otherwise it returns an error wrapping ErrRevokeFailed, and
 // calling it again is safe. Revoke is safe for concurrent use.
-func (s *Store) Revoke(ctx context.Context, tokenID [32]byte, expiresAt time.Time) error {
+func (s *Store) Revoke(ctx context.Context, id [32]byte, expiresAt time.Time) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
-	id := hex.EncodeToString(tokenID[:])
+	hexID := hex.EncodeToString(id[:])
 	now := s.clock()
 	if expiresAt.Before(now) {
 		return nil
@@ -175,11 +175,12 @@ func (s *Store) Revoke(ctx context.Context, tokenID [32]byte, expiresAt time.Tim
 	}
 	keepMs := expMs - now.UnixMilli() + ClockMargin.Milliseconds()
 	ms := strconv.FormatInt(expMs, 10)
-	if err := revokeScript.Run(ctx, s.client, []string{s.prefix + id}, ms, keepMs).Err(); err != nil {
-		return fmt.Errorf("%w: write %q: %w", ErrRevokeFailed, s.prefix+id, err)
+	key := s.prefix + hexID
+	if err := revokeScript.Run(ctx, s.client, []string{key}, ms, keepMs).Err(); err != nil {
+		return fmt.Errorf("%w: write %q: %w", ErrRevokeFailed, key, err)
 	}
 	s.mirror.insert(id, expMs)
-	if err := s.client.Publish(ctx, s.channel, ms+" "+id).Err(); err != nil {
+	if err := s.client.Publish(ctx, s.channel, ms+" "+hexID).Err(); err != nil {
 		return fmt.Errorf("%w: stored but not announced on channel %q: %w", ErrRevokeFailed, s.channel, err)
 	}
 	return nil
@@ -193,18 +194,17 @@ func (s *Store) Revoke(ctx context.Context, tokenID [32]byte, expiresAt time.Tim
 // ErrUnavailable, so the caller can fail closed. An id that was never revoked,
 // or whose expiry has passed, is (false, nil). IsRevoked is safe for
 // concurrent use.
-func (s *Store) IsRevoked(ctx context.Context, tokenID [32]byte) (bool, error) {
+func (s *Store) IsRevoked(ctx context.Context, id [32]byte) (bool, error) {
 	if s.closed.Load() {
 		return false, ErrClosed
 	}
-	id := hex.EncodeToString(tokenID[:])
 	if exp, ok := s.mirror.lookup(id); ok && s.clock().UnixMilli() <= exp {
 		return true, nil
 	}
 	if !s.stale.Load() {
 		return false, nil
 	}
-	n, err := s.client.Exists(ctx, s.prefix+id).Result()
+	n, err := s.client.Exists(ctx, s.prefix+hex.EncodeToString(id[:])).Result()
 	if err != nil {
 		return false, fmt.Errorf("%w: local mirror unconfirmed for %v (bound %v) and EXISTS failed: %w",
 			ErrUnavailable, s.age().Round(time.Millisecond), s.staleness, err)

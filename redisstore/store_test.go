@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -220,13 +221,12 @@ func TestRevokeTwiceKeepsLaterExpiry(t *testing.T) {
 }
 
 // TestAnyIDs: every [32]byte is an id, and ids that differ in one byte are
-// different ids.
+// different ids. Keys under the prefix that are not a lowercase hex id are
+// ignored; one with a foreign value counts by its TTL.
 func TestAnyIDs(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
 	client := srv.Client(t)
-	a := newStore(t, client)
-	b := newStore(t, client)
 	ctx := context.Background()
 	exp := time.Now().Add(time.Hour)
 
@@ -236,19 +236,31 @@ func TestAnyIDs(t *testing.T) {
 	}
 	last[31], first[0] = 1, 1
 	ids := [][32]byte{zero, ones, last, first, tid("a"), tid("b")}
+
+	foreign := tid("foreign value")
+	require.NoError(t, client.Set(ctx, keyOf(foreign), "not an expiry", time.Hour).Err())
+	for _, k := range []string{"not-hex", "ABCD", hex.EncodeToString(ones[:])[:62], "events"} {
+		require.NoError(t, client.Set(ctx, redisstore.DefaultKeyPrefix+k, "1", time.Hour).Err())
+	}
+	upper := tid("upper")
+	require.NoError(t, client.Set(ctx, fmt.Sprintf("%s%X", redisstore.DefaultKeyPrefix, upper[:]), strconv.FormatInt(exp.UnixMilli(), 10), time.Hour).Err())
+
+	a := newStore(t, client)
+	b := newStore(t, client)
+	require.Equal(t, 1, a.Len(), "only the foreign-valued hex key is loaded")
 	for _, id := range ids {
 		require.NoError(t, a.Revoke(ctx, id, exp), "Revoke(%x)", id)
 	}
 	c := newStore(t, client) // filled by SCAN, not by announcements
-	require.Equal(t, len(ids), c.Len())
-	for _, id := range ids {
+	require.Equal(t, len(ids)+1, c.Len())
+	for _, id := range append(ids, foreign) {
 		requireRevoked(t, a, id, true)
 		requireRevoked(t, c, id, true)
-		require.Eventually(t, func() bool { ok, _ := b.IsRevoked(ctx, id); return ok }, time.Second, 5*time.Millisecond, "b sees %x", id)
+		eventually(t, func() bool { return revokedOn(b, id) }, "b sees %x", id)
 	}
 	var two [32]byte
 	two[31] = 2
-	for _, id := range [][32]byte{two, tid("c")} {
+	for _, id := range [][32]byte{two, tid("c"), upper} {
 		requireRevoked(t, a, id, false)
 		requireRevoked(t, b, id, false)
 		requireRevoked(t, c, id, false)
@@ -596,4 +608,35 @@ func TestSkewedClock(t *testing.T) {
 	r := newStore(t, client, redisstore.WithClock(clock.Now)) // New after the write: SCAN
 	requireRevoked(t, r, id, true)
 	requireRevoked(t, w, id, true)
+}
+
+// TestFlushedRevocationsStayInMirrors: a full sync merges what Redis holds
+// into the mirror; it never drops a revocation that Redis lost.
+func TestFlushedRevocationsStayInMirrors(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	client := srv.Client(t)
+	ctx := context.Background()
+	opts := []redisstore.Option{redisstore.WithStalenessBound(300 * time.Millisecond)}
+	a := newStore(t, client, opts...)
+	b := newStore(t, client, opts...)
+	id := tid("flushed")
+
+	require.NoError(t, a.Revoke(ctx, id, time.Now().Add(time.Hour)))
+	eventually(t, func() bool { return revokedOn(b, id) })
+	require.NoError(t, client.FlushAll(ctx).Err())
+
+	killed := time.Now()
+	_, err := client.ClientKillByFilter(ctx, "TYPE", "pubsub").Result()
+	require.NoError(t, err)
+	for _, s := range []*redisstore.Store{a, b} {
+		// PING replies confirm again only after the resync that follows the
+		// new subscription.
+		eventually(t, func() bool { return s.ConfirmedSince(killed) }, "resynced after the reconnect")
+		requireRevoked(t, s, id, true)
+		require.Equal(t, 1, s.Len())
+	}
+	// What no running store knew is gone: the reason New insists on
+	// maxmemory-policy noeviction.
+	requireRevoked(t, newStore(t, client), id, false)
 }

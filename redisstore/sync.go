@@ -2,13 +2,13 @@ package redisstore
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
 	"net"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -27,7 +27,7 @@ const (
 
 // How the mirror stays current
 //
-// Revoke writes the key, then publishes "<expiry ms> <id>" on the channel.
+// Revoke writes the key, then publishes "<expiry ms> <hex id>" on the channel.
 // Every Store holds one subscription, read by one goroutine (run), which
 // applies announcements to the mirror. The subscription is confirmed in two
 // ways, and only these move the confirmation time forward:
@@ -177,10 +177,14 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// apply records an announcement "<expiry ms> <id>" in the mirror. Malformed
-// payloads are ignored; the next full sync would correct any gap.
+// apply records an announcement "<expiry ms> <hex id>" in the mirror.
+// Malformed payloads are ignored; the next full sync would correct any gap.
 func (s *Store) apply(payload string) {
-	msStr, id, ok := strings.Cut(payload, " ")
+	msStr, hexID, ok := strings.Cut(payload, " ")
+	if !ok {
+		return
+	}
+	id, ok := parseID(hexID)
 	if !ok {
 		return
 	}
@@ -191,96 +195,97 @@ func (s *Store) apply(payload string) {
 	s.mirror.insert(id, expMs)
 }
 
-// fullSync replaces the mirror with the revocations in Redis, keeping inserts
-// made while it ran, and confirms the mirror as of its start.
+// parseID decodes an id written as 64 lowercase hex digits, the only form
+// Revoke writes and IsRevoked asks for.
+func parseID(h string) ([32]byte, bool) {
+	var id [32]byte
+	if len(h) != 2*len(id) || strings.ToLower(h) != h {
+		return id, false
+	}
+	_, err := hex.Decode(id[:], []byte(h))
+	return id, err == nil
+}
+
+// fullSync merges every revocation in Redis into the mirror and confirms
+// the mirror as of its start.
 func (s *Store) fullSync() error {
 	ctx, cancel := context.WithTimeout(s.ctx, s.syncTO)
 	defer cancel()
 	start := int64(time.Since(s.epoch))
-	s.mirror.beginSync()
-	entries, err := s.scanAll(ctx)
-	if err != nil {
-		s.mirror.abortSync()
+	if err := s.forEachNode(ctx, s.scanNode); err != nil {
 		return err
 	}
-	s.mirror.replace(entries, s.clock().UnixMilli())
 	s.confirm(start)
 	return nil
 }
 
-// scanAll reads every revocation key from every node that holds keys.
-func (s *Store) scanAll(ctx context.Context) (map[mirrorKey]int64, error) {
-	var (
-		mu      sync.Mutex
-		entries = make(map[mirrorKey]int64)
-	)
-	node := func(ctx context.Context, c redis.Cmdable) error {
-		found, err := s.scanNode(ctx, c)
-		if err != nil {
-			return err
-		}
-		mu.Lock()
-		for k, exp := range found {
-			putMax(entries, k, exp)
-		}
-		mu.Unlock()
-		return nil
-	}
-	var err error
+// forEachNode calls fn for every node that holds keys, concurrently on
+// Cluster and Ring, naming each node by its address.
+func (s *Store) forEachNode(ctx context.Context, fn func(ctx context.Context, c redis.Cmdable, addr string) error) error {
+	node := func(ctx context.Context, n *redis.Client) error { return fn(ctx, n, n.Options().Addr) }
 	switch c := s.client.(type) {
 	case *redis.ClusterClient:
-		err = c.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error { return node(ctx, n) })
+		return c.ForEachMaster(ctx, node)
 	case *redis.Ring:
-		err = c.ForEachShard(ctx, func(ctx context.Context, n *redis.Client) error { return node(ctx, n) })
+		return c.ForEachShard(ctx, node)
+	case *redis.Client:
+		return node(ctx, c)
 	default:
-		err = node(ctx, s.client)
+		return fn(ctx, c, "redis")
 	}
-	if err != nil {
-		return nil, err
-	}
-	return entries, nil
 }
 
-// scanNode reads the revocation keys of one node with SCAN and pipelined GETs.
-func (s *Store) scanNode(ctx context.Context, c redis.Cmdable) (map[mirrorKey]int64, error) {
-	found := make(map[mirrorKey]int64)
+// scanNode merges the revocation keys of one node into the mirror, one SCAN
+// batch at a time, reading values with pipelined GETs. Keys under the prefix
+// that are not a hex id are left alone.
+func (s *Store) scanNode(ctx context.Context, c redis.Cmdable, addr string) error {
 	match := globEscape(s.prefix) + "*"
-	var cursor uint64
+	var (
+		cursor  uint64
+		keys    []string
+		cmds    []*redis.StringCmd
+		entries []mirrorEntry
+	)
 	for {
-		keys, next, err := c.Scan(ctx, cursor, match, scanCount).Result()
+		found, next, err := c.Scan(ctx, cursor, match, scanCount).Result()
 		if err != nil {
-			return nil, fmt.Errorf("scan %q: %w", match, err)
+			return fmt.Errorf("scan %q on %s: %w", match, addr, err)
+		}
+		keys, entries = keys[:0], entries[:0]
+		for _, k := range found {
+			if id, ok := parseID(strings.TrimPrefix(k, s.prefix)); ok {
+				keys = append(keys, k)
+				entries = append(entries, mirrorEntry{key: s.mirror.key(&id)})
+			}
 		}
 		if len(keys) > 0 {
-			cmds := make([]*redis.StringCmd, len(keys))
+			cmds = cmds[:0]
 			_, _ = c.Pipelined(ctx, func(p redis.Pipeliner) error {
-				for i, k := range keys {
-					cmds[i] = p.Get(ctx, k)
+				for _, k := range keys {
+					cmds = append(cmds, p.Get(ctx, k))
 				}
 				return nil
 			})
+			nowMs := s.clock().UnixMilli()
 			for i, cmd := range cmds {
 				v, err := cmd.Result()
 				if errors.Is(err, redis.Nil) {
-					continue // expired since SCAN
+					continue // expired since SCAN; merge skips exp 0
 				}
 				if err != nil {
-					return nil, fmt.Errorf("get %q: %w", keys[i], err)
+					return fmt.Errorf("get %q on %s: %w", keys[i], addr, err)
 				}
-				expMs, err := strconv.ParseInt(v, 10, 64)
-				if err != nil {
+				if entries[i].exp, err = strconv.ParseInt(v, 10, 64); err != nil {
 					// Not written by this package: trust the key's TTL.
-					if expMs, err = foreignExpiry(ctx, c, keys[i], s.clock().UnixMilli()); err != nil {
-						return nil, err
+					if entries[i].exp, err = foreignExpiry(ctx, c, keys[i], nowMs); err != nil {
+						return err
 					}
 				}
-				if expMs > 0 {
-					putMax(found, s.mirror.key(strings.TrimPrefix(keys[i], s.prefix)), expMs)
-				}
 			}
+			s.mirror.merge(entries, nowMs)
 		}
 		if next == 0 {
-			return found, nil
+			return nil
 		}
 		cursor = next
 	}
