@@ -9,6 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/authix-go/authix/redisstore"
 	"github.com/authix-go/authix/redisstore/redistest"
 )
 
@@ -40,7 +41,7 @@ func TestCluster(t *testing.T) {
 		}
 		return err
 	}))
-	require.Eventually(t, func() bool { return b.Len() == n }, 2*time.Second, 10*time.Millisecond, "b receives every announcement")
+	eventually(t, func() bool { return b.Len() == n }, "b receives every announcement")
 
 	c := newStore(t, newClient())
 	require.Equal(t, n, c.Len(), "a full sync scans every master")
@@ -48,4 +49,15 @@ func TestCluster(t *testing.T) {
 		requireRevoked(t, c, tid(fmt.Sprint("cluster-", i)), true)
 	}
 	requireRevoked(t, c, tid("cluster-unknown"), false)
+
+	t.Run("New checks every master's maxmemory-policy", func(t *testing.T) {
+		last := redis.NewClient(&redis.Options{Addr: addrs[len(addrs)-1]})
+		t.Cleanup(func() { _ = last.Close() })
+		require.NoError(t, last.ConfigSet(ctx, "maxmemory-policy", "allkeys-lru").Err())
+		s, err := redisstore.New(newClient())
+		require.Nil(t, s)
+		require.ErrorIs(t, err, redisstore.ErrInvalidOption)
+		require.ErrorContains(t, err, addrs[len(addrs)-1])
+		newStore(t, newClient(), redisstore.WithEvictionAllowed())
+	})
 }

@@ -66,7 +66,10 @@
 //
 // # Requirements
 //
-// Redis 6.2 or later, with EVAL and PUBLISH/SUBSCRIBE allowed. With
+// Redis 6.2 or later, with EVAL and PUBLISH/SUBSCRIBE allowed, and
+// maxmemory-policy noeviction: New reads it with CONFIG GET (on Cluster, on
+// every master) and refuses any other policy, or a Redis that will not say,
+// unless WithEvictionAllowed is given. With
 // Cluster, SCAN runs on every master and announcements use classic pub/sub,
 // which Cluster delivers to subscribers on any node.
 package redisstore

@@ -38,6 +38,7 @@ type config struct {
 	channel     string // empty: prefix + channelSuffix
 	staleness   time.Duration
 	syncTimeout time.Duration
+	evictionOK  bool
 	clock       func() time.Time
 }
 
@@ -100,7 +101,8 @@ func WithStalenessBound(d time.Duration) Option {
 
 // WithSyncTimeout bounds each full sync of the local mirror from Redis: the
 // one New makes before it returns and each one after the subscription
-// reconnects. Raise it for very large revocation sets. The default is
+// reconnects. It also bounds New's check of maxmemory-policy. Raise it for
+// very large revocation sets. The default is
 // DefaultSyncTimeout, 5s; it must be positive.
 func WithSyncTimeout(d time.Duration) Option {
 	return func(c *config) error {
@@ -108,6 +110,20 @@ func WithSyncTimeout(d time.Duration) Option {
 			return fmt.Errorf("%w: WithSyncTimeout(%v): must be positive", ErrInvalidOption, d)
 		}
 		c.syncTimeout = d
+		return nil
+	}
+}
+
+// WithEvictionAllowed makes New skip its check of Redis's maxmemory-policy.
+// By default New reads the policy with CONFIG GET (on Cluster, from every
+// master) and fails with ErrInvalidOption unless it is noeviction, because
+// an evicted revocation is gone for every Store started afterwards, and the
+// logged-out token works again there. Give this option when you accept that
+// risk, or when CONFIG GET is not allowed (managed Redis) and you have
+// checked the policy yourself. The default is to check.
+func WithEvictionAllowed() Option {
+	return func(c *config) error {
+		c.evictionOK = true
 		return nil
 	}
 }

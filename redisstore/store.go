@@ -18,7 +18,8 @@ import (
 var (
 	// ErrClosed is returned by every method called after Close.
 	ErrClosed = errors.New("redisstore: store is closed")
-	// ErrInvalidOption is returned by New for a nil client or a bad option.
+	// ErrInvalidOption is returned by New for a nil client, a bad option, or
+	// a Redis whose maxmemory-policy evicts keys (see WithEvictionAllowed).
 	ErrInvalidOption = errors.New("redisstore: invalid option")
 	// ErrRevokeFailed is returned by Revoke when Redis did not take the
 	// revocation or it could not be announced to other stores. Calling Revoke
@@ -90,11 +91,13 @@ type Store struct {
 // single-node, Sentinel (failover) or Cluster client. Close the Store before
 // the client; Close does not close the client.
 //
-// New checks the options, subscribes to the revocation channel and fills the
-// local mirror from Redis before it returns, all within the sync timeout
-// (WithSyncTimeout, default 5s). It returns an error wrapping ErrUnavailable
-// when Redis cannot be reached, so a service fails at start rather than at its
-// first request. The Store runs two goroutines until Close: one reads the
+// New checks the options, checks that Redis does not evict keys (see
+// WithEvictionAllowed), subscribes to the revocation channel and fills the
+// local mirror from Redis before it returns, each step within the sync
+// timeout (WithSyncTimeout, default 5s). It returns an error wrapping
+// ErrInvalidOption for a bad option or an evicting maxmemory-policy, and one
+// wrapping ErrUnavailable when Redis cannot be reached, so a service fails at
+// start rather than at its first request. The Store runs two goroutines until Close: one reads the
 // subscription, one marks the mirror stale when its confirmation runs out.
 // New is safe for concurrent use, and several Stores may share one client.
 func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
@@ -129,6 +132,12 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 	}
 	s.stale.Store(true) // until the first sync confirms the mirror in time
 
+	if !cfg.evictionOK {
+		if err := s.checkEviction(); err != nil {
+			cancel()
+			return nil, err
+		}
+	}
 	ps := client.Subscribe(ctx, s.channel)
 	if err := awaitSubscription(ctx, ps, s.syncTO); err != nil {
 		_ = ps.Close()

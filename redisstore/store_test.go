@@ -98,6 +98,9 @@ func TestNewFailsWithoutRedis(t *testing.T) {
 	s, err := redisstore.New(client, redisstore.WithSyncTimeout(300*time.Millisecond))
 	require.Nil(t, s)
 	require.ErrorIs(t, err, redisstore.ErrUnavailable)
+	s, err = redisstore.New(client, redisstore.WithSyncTimeout(300*time.Millisecond), redisstore.WithEvictionAllowed())
+	require.Nil(t, s)
+	require.ErrorIs(t, err, redisstore.ErrUnavailable)
 }
 
 func TestRevokeAndIsRevoked(t *testing.T) {
@@ -639,4 +642,75 @@ func TestFlushedRevocationsStayInMirrors(t *testing.T) {
 	// What no running store knew is gone: the reason New insists on
 	// maxmemory-policy noeviction.
 	requireRevoked(t, newStore(t, client), id, false)
+}
+
+// TestNewChecksEvictionPolicy: an evicting maxmemory-policy can drop
+// revocations from Redis, so New refuses it unless told the operator accepts
+// that, and refuses to guess when it may not read the policy.
+func TestNewChecksEvictionPolicy(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	admin := srv.Client(t)
+	ctx := context.Background()
+
+	for _, tt := range []struct {
+		policy string
+		opts   []redisstore.Option
+		ok     bool
+	}{
+		{"noeviction", nil, true},
+		{"allkeys-lru", nil, false},
+		{"volatile-lru", nil, false},
+		{"allkeys-random", nil, false},
+		{"volatile-ttl", nil, false},
+		{"allkeys-lru", []redisstore.Option{redisstore.WithEvictionAllowed()}, true},
+		{"volatile-lru", []redisstore.Option{redisstore.WithEvictionAllowed()}, true},
+	} {
+		t.Run(fmt.Sprintf("%s/%d options", tt.policy, len(tt.opts)), func(t *testing.T) {
+			require.NoError(t, admin.ConfigSet(ctx, "maxmemory-policy", tt.policy).Err())
+			s, err := redisstore.New(admin, tt.opts...)
+			if tt.ok {
+				require.NoError(t, err)
+				require.NoError(t, s.Close())
+				return
+			}
+			require.Nil(t, s)
+			require.ErrorIs(t, err, redisstore.ErrInvalidOption)
+			require.ErrorContains(t, err, fmt.Sprintf("maxmemory-policy is %q", tt.policy))
+			require.ErrorContains(t, err, "set maxmemory-policy noeviction")
+			require.ErrorContains(t, err, "WithEvictionAllowed()")
+		})
+	}
+
+	t.Run("CONFIG GET refused", func(t *testing.T) {
+		require.NoError(t, admin.ConfigSet(ctx, "maxmemory-policy", "noeviction").Err())
+		client := aclUser(t, srv, "noconfig", "-config")
+		s, err := redisstore.New(client)
+		require.Nil(t, s)
+		require.ErrorIs(t, err, redisstore.ErrInvalidOption)
+		require.ErrorContains(t, err, "cannot read maxmemory-policy")
+		require.ErrorContains(t, err, "WithEvictionAllowed()")
+
+		s, err = redisstore.New(client, redisstore.WithEvictionAllowed())
+		require.NoError(t, err)
+		require.NoError(t, s.Close())
+	})
+}
+
+// aclUser creates (or resets) the ACL user name with every permission and
+// then rules, and returns a client that logs in as it.
+func aclUser(tb testing.TB, srv *redistest.Server, name string, rules ...string) *redis.Client {
+	tb.Helper()
+	acl(tb, srv, name, append([]string{"reset", "on", ">pw", "~*", "&*", "+@all"}, rules...)...)
+	return srv.Client(tb, func(o *redis.Options) { o.Username, o.Password = name, "pw" })
+}
+
+// acl changes the ACL user name on srv with rules.
+func acl(tb testing.TB, srv *redistest.Server, name string, rules ...string) {
+	tb.Helper()
+	args := []any{"ACL", "SETUSER", name}
+	for _, r := range rules {
+		args = append(args, r)
+	}
+	require.NoError(tb, srv.Client(tb).Do(context.Background(), args...).Err())
 }

@@ -291,6 +291,34 @@ func (s *Store) scanNode(ctx context.Context, c redis.Cmdable, addr string) erro
 	}
 }
 
+// checkEviction fails unless maxmemory-policy is noeviction on every node
+// that holds keys. Keys evicted under memory pressure take revocations with
+// them, and a Store started afterwards never learns of those.
+func (s *Store) checkEviction() error {
+	ctx, cancel := context.WithTimeout(s.ctx, s.syncTO)
+	defer cancel()
+	return s.forEachNode(ctx, func(ctx context.Context, c redis.Cmdable, addr string) error {
+		res, err := c.ConfigGet(ctx, "maxmemory-policy").Result()
+		var rerr redis.Error
+		switch {
+		case errors.As(err, &rerr) || (err == nil && res["maxmemory-policy"] == ""):
+			if err == nil {
+				err = errors.New("no such setting in the reply")
+			}
+			return fmt.Errorf("%w: New: cannot read maxmemory-policy on %s (%w): allow CONFIG GET for this user, "+
+				"or make sure the policy is noeviction and pass WithEvictionAllowed()", ErrInvalidOption, addr, err)
+		case err != nil:
+			return fmt.Errorf("%w: read maxmemory-policy on %s: %w", ErrUnavailable, addr, err)
+		}
+		if p := res["maxmemory-policy"]; p != "noeviction" {
+			return fmt.Errorf("%w: New: maxmemory-policy is %q on %s, so Redis may evict revocations under memory pressure "+
+				"and a store started afterwards would accept those tokens again: set maxmemory-policy noeviction "+
+				"(CONFIG SET and redis.conf), or pass WithEvictionAllowed() to accept the risk", ErrInvalidOption, p, addr)
+		}
+		return nil
+	})
+}
+
 // foreignExpiry returns the expiry of a key whose value is not an expiry,
 // from its TTL: a key without TTL counts as revoked for good, a missing key
 // as 0 (skip). This matches what EXISTS reports in the stale path.
