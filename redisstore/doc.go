@@ -43,9 +43,12 @@
 // to collide; a chance collision reports a token revoked, never the
 // reverse), with an 8-byte expiry: about 38 bytes per revocation at a
 // million. New
-// fills it with SCAN before it returns. After each successful write Revoke puts the id in its own mirror
-// and publishes it on a pub/sub channel (default: the prefix followed by
-// "events"), to which every Store subscribes. When the subscription drops,
+// fills it with SCAN before it returns. Revoke writes the key and publishes
+// the revocation on a pub/sub channel (default: the prefix followed by
+// "events"), to which every Store subscribes, in one Lua script, then puts
+// it in its own mirror. Every Store also re-reads Redis in full every resync
+// interval (WithResyncInterval, default 1m), so an announcement that was
+// lost is made good within that interval. When the subscription drops,
 // go-redis dials again and resubscribes; the Store notices the new
 // subscription confirmation and merges a fresh SCAN into its mirror. A sync
 // only adds: a revocation stays in the mirror until its own expiry even if
@@ -61,8 +64,8 @@
 // the mirror, it asks Redis with EXISTS; if that fails as well it returns an
 // error wrapping ErrUnavailable, so authix fails closed and rejects the
 // request. An id the mirror holds is reported revoked even while Redis is
-// down. Revoke returns an error wrapping ErrRevokeFailed whenever the write or
-// the announcement failed; a logout is never lost silently.
+// down. Revoke returns an error wrapping ErrRevokeFailed whenever the script
+// did not run to the end; a logout is never lost silently.
 //
 // # Requirements
 //

@@ -11,3 +11,6 @@ func (s *Store) Fresh() bool { return !s.stale.Load() }
 func (s *Store) ConfirmedSince(t time.Time) bool {
 	return s.confirmed.Load() > int64(t.Sub(s.epoch))
 }
+
+// Resyncs returns how many periodic full syncs have succeeded.
+func (s *Store) Resyncs() int64 { return s.resyncs.Load() }

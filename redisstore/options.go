@@ -14,6 +14,9 @@ const (
 	DefaultStalenessBound = 3 * time.Second
 	// DefaultSyncTimeout bounds each full sync of the local mirror.
 	DefaultSyncTimeout = 5 * time.Second
+	// DefaultResyncInterval is how often a Store re-reads every revocation
+	// from Redis, which bounds how long a lost announcement goes unnoticed.
+	DefaultResyncInterval = time.Minute
 
 	// ClockMargin is added to the time each revocation key is kept in Redis,
 	// so that a revocation outlives its expiry in Redis as long as the
@@ -26,6 +29,8 @@ const (
 	// minStalenessBound keeps the health-check period (a third of the bound)
 	// at a few milliseconds or more.
 	minStalenessBound = 10 * time.Millisecond
+	// minResyncInterval keeps periodic full syncs from running back to back.
+	minResyncInterval = 10 * time.Millisecond
 )
 
 // Option configures a Store. Options are checked by New, which reports the
@@ -38,6 +43,7 @@ type config struct {
 	channel     string // empty: prefix + channelSuffix
 	staleness   time.Duration
 	syncTimeout time.Duration
+	resync      time.Duration
 	evictionOK  bool
 	clock       func() time.Time
 }
@@ -47,6 +53,7 @@ func defaultConfig() config {
 		prefix:      DefaultKeyPrefix,
 		staleness:   DefaultStalenessBound,
 		syncTimeout: DefaultSyncTimeout,
+		resync:      DefaultResyncInterval,
 		clock:       time.Now,
 	}
 }
@@ -100,16 +107,35 @@ func WithStalenessBound(d time.Duration) Option {
 }
 
 // WithSyncTimeout bounds each full sync of the local mirror from Redis: the
-// one New makes before it returns and each one after the subscription
-// reconnects. It also bounds New's check of maxmemory-policy. Raise it for
-// very large revocation sets. The default is
-// DefaultSyncTimeout, 5s; it must be positive.
+// one New makes before it returns, each one after the subscription
+// reconnects and each periodic one (WithResyncInterval). It also bounds New's
+// check of maxmemory-policy. Raise it for very large revocation sets. The
+// default is DefaultSyncTimeout, 5s; it must be positive.
 func WithSyncTimeout(d time.Duration) Option {
 	return func(c *config) error {
 		if d <= 0 {
 			return fmt.Errorf("%w: WithSyncTimeout(%v): must be positive", ErrInvalidOption, d)
 		}
 		c.syncTimeout = d
+		return nil
+	}
+}
+
+// WithResyncInterval sets how often the Store re-reads every revocation of
+// its prefix from Redis (SCAN and GET, as New does) and merges them into the
+// local mirror. Announcements are the fast path; this bounds how long one
+// that was lost (a subscriber that was briefly away without a reconnect being
+// noticed, a writer on another channel) leaves this Store unaware: about one
+// interval plus the time a sync takes. Each resync reads every key, so on a
+// large revocation set weigh the load on Redis against that bound. A resync
+// only adds to the mirror; it never removes a revocation. The default is
+// DefaultResyncInterval, 1m; the minimum is 10ms.
+func WithResyncInterval(d time.Duration) Option {
+	return func(c *config) error {
+		if d < minResyncInterval {
+			return fmt.Errorf("%w: WithResyncInterval(%v): must be at least %v", ErrInvalidOption, d, minResyncInterval)
+		}
+		c.resync = d
 		return nil
 	}
 }
@@ -132,9 +158,9 @@ func WithEvictionAllowed() Option {
 // Revoke and whether an entry in the local mirror has expired. It is meant
 // for tests. The time a key is kept in Redis is sent as a duration computed
 // from this clock (plus ClockMargin), so Redis's own clock does not matter;
-// the staleness bound is always measured with the monotonic clock. The
-// default is time.Now; the clock must not be nil and must be safe for
-// concurrent use.
+// the staleness bound and the resync interval are always measured with the
+// monotonic clock. The default is time.Now; the clock must not be nil and
+// must be safe for concurrent use.
 func WithClock(now func() time.Time) Option {
 	return func(c *config) error {
 		if now == nil {

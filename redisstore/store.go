@@ -21,9 +21,9 @@ var (
 	// ErrInvalidOption is returned by New for a nil client, a bad option, or
 	// a Redis whose maxmemory-policy evicts keys (see WithEvictionAllowed).
 	ErrInvalidOption = errors.New("redisstore: invalid option")
-	// ErrRevokeFailed is returned by Revoke when Redis did not take the
-	// revocation or it could not be announced to other stores. Calling Revoke
-	// again with the same arguments is safe.
+	// ErrRevokeFailed is returned by Revoke when Redis did not run the whole
+	// script that stores the revocation and announces it to other stores.
+	// Calling Revoke again with the same arguments is safe.
 	ErrRevokeFailed = errors.New("redisstore: revoke failed")
 	// ErrUnavailable is returned by New when it cannot subscribe or fill the
 	// local mirror, and by IsRevoked when the local mirror is stale and Redis
@@ -31,19 +31,26 @@ var (
 	ErrUnavailable = errors.New("redisstore: redis unavailable")
 )
 
-// revokeScript stores a revocation and keeps the later expiry when the id is
-// already revoked. The value is the expiry in Unix milliseconds by the
-// writing store's clock, which lets a full sync read expiries with plain
-// GETs. The key is kept for a duration (PX) computed from that same clock,
-// so Redis's clock plays no part; a revocation again with an expiry no later
-// than the stored one may still lengthen that duration, never shorten it.
+// revokeScript announces a revocation and stores it, keeping the later
+// expiry when the id is already revoked. The value is the expiry in Unix
+// milliseconds by the writing store's clock; the key is kept for a duration
+// (PX) computed from that clock, so Redis's clock plays no part.
 //
-// KEYS[1] is the revocation key, ARGV[1] the expiry in Unix milliseconds and
-// ARGV[2] how long Redis must keep the key, in milliseconds.
+// PUBLISH comes first. Redis does not undo a script's earlier writes when a
+// later call fails, so with this order a failure leaves either nothing, or
+// an announcement without the key: the other stores then hold the revocation
+// until its expiry (fail closed), and the script's error makes Revoke fail so
+// the caller retries. The reverse order could leave a key no store was told
+// about.
+//
+// KEYS[1] is the revocation key. ARGV[1] is the expiry in Unix milliseconds,
+// ARGV[2] how long Redis must keep the key in milliseconds, ARGV[3] the
+// channel and ARGV[4] the announcement.
 var revokeScript = redis.NewScript(`
 local want = tonumber(ARGV[1])
 local keep = tonumber(ARGV[2])
 local have = tonumber(redis.call('GET', KEYS[1]) or '')
+redis.call('PUBLISH', ARGV[3], ARGV[4])
 if have == nil or have < want then
 	redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 else
@@ -64,6 +71,7 @@ type Store struct {
 	channel   string
 	staleness time.Duration
 	syncTO    time.Duration
+	resync    time.Duration
 	clock     func() time.Time
 
 	mirror *mirror
@@ -77,6 +85,9 @@ type Store struct {
 	// staleness bound, and cleared by confirm. It keeps the clock off the
 	// IsRevoked path for ids that are not revoked.
 	stale atomic.Bool
+
+	// resyncs counts the periodic full syncs that succeeded, for tests.
+	resyncs atomic.Int64
 
 	closed atomic.Bool
 	ctx    context.Context // cancelled by Close
@@ -97,8 +108,10 @@ type Store struct {
 // timeout (WithSyncTimeout, default 5s). It returns an error wrapping
 // ErrInvalidOption for a bad option or an evicting maxmemory-policy, and one
 // wrapping ErrUnavailable when Redis cannot be reached, so a service fails at
-// start rather than at its first request. The Store runs two goroutines until Close: one reads the
-// subscription, one marks the mirror stale when its confirmation runs out.
+// start rather than at its first request. The Store runs three goroutines
+// until Close: one reads the subscription, one marks the mirror stale when
+// its confirmation runs out, one re-reads Redis every resync interval
+// (WithResyncInterval, default 1m).
 // New is safe for concurrent use, and several Stores may share one client.
 func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 	if client == nil {
@@ -124,6 +137,7 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 		channel:   cfg.channel,
 		staleness: cfg.staleness,
 		syncTO:    cfg.syncTimeout,
+		resync:    cfg.resync,
 		clock:     cfg.clock,
 		mirror:    newMirror(),
 		epoch:     time.Now(),
@@ -144,15 +158,16 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 		cancel()
 		return nil, fmt.Errorf("%w: subscribe to channel %q: %w", ErrUnavailable, s.channel, err)
 	}
-	if err := s.fullSync(); err != nil {
+	if err := s.fullSync(true); err != nil {
 		_ = ps.Close()
 		cancel()
 		return nil, fmt.Errorf("%w: fill local mirror from keys %q*: %w", ErrUnavailable, s.prefix, err)
 	}
 	s.ps = ps
-	s.wg.Add(2)
+	s.wg.Add(3)
 	go s.run(ps)
 	go s.watch()
+	go s.resyncLoop()
 	return s, nil
 }
 
@@ -164,16 +179,16 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 // as a duration from the clock's now. When expiresAt is before the clock's
 // now, Revoke does nothing and returns nil.
 //
-// ctx bounds the two Redis calls (the write, then PUBLISH). Revoke returns
-// nil only when Redis took the write and the revocation was
-// announced to the other stores; it is then visible to IsRevoked on this
-// Store at once. Otherwise it returns an error wrapping ErrRevokeFailed, and
-// calling it again is safe. Revoke is safe for concurrent use.
+// The write and its announcement to the other stores are one Lua script, so
+// neither happens without the other being attempted in the same step. ctx
+// bounds that one call. Revoke returns nil only when Redis ran the whole
+// script; the revocation is then visible to IsRevoked on this Store at once.
+// Otherwise it returns an error wrapping ErrRevokeFailed, and calling it
+// again is safe. Revoke is safe for concurrent use.
 func (s *Store) Revoke(ctx context.Context, id [32]byte, expiresAt time.Time) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
-	hexID := hex.EncodeToString(id[:])
 	now := s.clock()
 	if expiresAt.Before(now) {
 		return nil
@@ -183,15 +198,14 @@ func (s *Store) Revoke(ctx context.Context, id [32]byte, expiresAt time.Time) er
 		expMs++ // round up: never expire before expiresAt
 	}
 	keepMs := expMs - now.UnixMilli() + ClockMargin.Milliseconds()
-	ms := strconv.FormatInt(expMs, 10)
+	hexID := hex.EncodeToString(id[:])
 	key := s.prefix + hexID
-	if err := revokeScript.Run(ctx, s.client, []string{key}, ms, keepMs).Err(); err != nil {
-		return fmt.Errorf("%w: write %q: %w", ErrRevokeFailed, key, err)
+	ms := strconv.FormatInt(expMs, 10)
+	err := revokeScript.Run(ctx, s.client, []string{key}, ms, keepMs, s.channel, ms+" "+hexID).Err()
+	if err != nil {
+		return fmt.Errorf("%w: write %q and announce it on channel %q: %w", ErrRevokeFailed, key, s.channel, err)
 	}
 	s.mirror.insert(id, expMs)
-	if err := s.client.Publish(ctx, s.channel, ms+" "+hexID).Err(); err != nil {
-		return fmt.Errorf("%w: stored but not announced on channel %q: %w", ErrRevokeFailed, s.channel, err)
-	}
 	return nil
 }
 

@@ -79,6 +79,8 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		{"zero staleness", client, []redisstore.Option{redisstore.WithStalenessBound(0)}, "WithStalenessBound(0s)"},
 		{"tiny staleness", client, []redisstore.Option{redisstore.WithStalenessBound(time.Millisecond)}, "at least 10ms"},
 		{"zero sync timeout", client, []redisstore.Option{redisstore.WithSyncTimeout(0)}, "WithSyncTimeout"},
+		{"zero resync interval", client, []redisstore.Option{redisstore.WithResyncInterval(0)}, "WithResyncInterval(0s)"},
+		{"tiny resync interval", client, []redisstore.Option{redisstore.WithResyncInterval(time.Millisecond)}, "at least 10ms"},
 		{"nil clock", client, []redisstore.Option{redisstore.WithClock(nil)}, "WithClock"},
 	}
 	for _, tt := range tests {
@@ -614,13 +616,14 @@ func TestSkewedClock(t *testing.T) {
 }
 
 // TestFlushedRevocationsStayInMirrors: a full sync merges what Redis holds
-// into the mirror; it never drops a revocation that Redis lost.
+// into the mirror; it never drops a revocation that Redis lost. Both kinds of
+// full sync are checked: the one after a reconnect and the periodic one.
 func TestFlushedRevocationsStayInMirrors(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
 	client := srv.Client(t)
 	ctx := context.Background()
-	opts := []redisstore.Option{redisstore.WithStalenessBound(300 * time.Millisecond)}
+	opts := []redisstore.Option{redisstore.WithResyncInterval(50 * time.Millisecond), redisstore.WithStalenessBound(300 * time.Millisecond)}
 	a := newStore(t, client, opts...)
 	b := newStore(t, client, opts...)
 	id := tid("flushed")
@@ -636,6 +639,10 @@ func TestFlushedRevocationsStayInMirrors(t *testing.T) {
 		// PING replies confirm again only after the resync that follows the
 		// new subscription.
 		eventually(t, func() bool { return s.ConfirmedSince(killed) }, "resynced after the reconnect")
+		requireRevoked(t, s, id, true)
+
+		done := s.Resyncs()
+		eventually(t, func() bool { return s.Resyncs() >= done+2 }, "resynced periodically")
 		requireRevoked(t, s, id, true)
 		require.Equal(t, 1, s.Len())
 	}
@@ -713,4 +720,61 @@ func acl(tb testing.TB, srv *redistest.Server, name string, rules ...string) {
 		args = append(args, r)
 	}
 	require.NoError(tb, srv.Client(tb).Do(context.Background(), args...).Err())
+}
+
+// TestRevokeIsAtomicWithAnnouncement: Revoke writes and announces in one
+// script, so when Redis refuses the announcement nothing is stored that the
+// other stores were not told of, and when it refuses the write the other
+// stores hold the revocation anyway. Either way Revoke fails and may be
+// retried.
+func TestRevokeIsAtomicWithAnnouncement(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	exp := time.Now().Add(time.Hour)
+	other := newStore(t, srv.Client(t))
+
+	t.Run("PUBLISH refused", func(t *testing.T) {
+		w := newStore(t, aclUser(t, srv, "nopublish", "-publish"))
+		id := tid("publish refused")
+		err := w.Revoke(ctx, id, exp)
+		require.ErrorIs(t, err, redisstore.ErrRevokeFailed)
+		n, err := srv.Client(t).Exists(ctx, keyOf(id)).Result()
+		require.NoError(t, err)
+		require.Zero(t, n, "no key that no other store was told of")
+		requireRevoked(t, w, id, false)
+
+		acl(t, srv, "nopublish", "+publish")
+		require.NoError(t, w.Revoke(ctx, id, exp), "a retry succeeds")
+		eventually(t, func() bool { return revokedOn(other, id) })
+	})
+
+	t.Run("SET refused", func(t *testing.T) {
+		w := newStore(t, aclUser(t, srv, "noset", "-set"))
+		id := tid("set refused")
+		require.ErrorIs(t, w.Revoke(ctx, id, exp), redisstore.ErrRevokeFailed)
+		eventually(t, func() bool { return revokedOn(other, id) }, "announced, so the others fail closed")
+	})
+}
+
+// TestLostAnnouncementFoundByResync: a revocation whose announcement never
+// reaches a store (here: written by a store that announces on another
+// channel) is in that store's mirror after its next periodic full resync,
+// though nothing else happened to trigger a sync.
+func TestLostAnnouncementFoundByResync(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	client := srv.Client(t)
+	ctx := context.Background()
+	a := newStore(t, client, redisstore.WithResyncInterval(50*time.Millisecond))
+	quiet := newStore(t, client, redisstore.WithChannel("elsewhere"))
+	id := tid("unannounced")
+
+	require.NoError(t, quiet.Revoke(ctx, id, time.Now().Add(time.Hour)))
+	// The first resync to finish from here may have started before the
+	// write; the one after it cannot have.
+	done := a.Resyncs()
+	eventually(t, func() bool { return a.Resyncs() >= done+2 }, "a resyncs periodically")
+	require.True(t, a.Fresh())
+	requireRevoked(t, a, id, true)
 }

@@ -27,14 +27,15 @@ const (
 
 // How the mirror stays current
 //
-// Revoke writes the key, then publishes "<expiry ms> <hex id>" on the channel.
-// Every Store holds one subscription, read by one goroutine (run), which
-// applies announcements to the mirror. The subscription is confirmed in two
+// Revoke writes the key and publishes "<expiry ms> <hex id>" on the channel
+// in one Lua script. Every Store holds one subscription, read by one
+// goroutine (run), which applies announcements to the mirror. The subscription is confirmed in two
 // ways, and only these move the confirmation time forward:
 //
 //   - A full sync (SCAN of the prefix) that starts at time T sees every key
-//     written before T, because each key is written before it is announced.
-//     On success the mirror is current as of T.
+//     written before T, and each key is announced in the same step as it is
+//     written. When the sync follows the subscription confirmation, the
+//     mirror is current as of T on success.
 //   - Every third of the staleness bound the goroutine sends PING with its
 //     send time as payload. The reply comes back on the same connection after
 //     every announcement published before Redis handled the PING, so when it
@@ -46,6 +47,10 @@ const (
 // nothing at all arrives for twice the staleness bound (a half-open
 // connection), the goroutine replaces the PubSub. IsRevoked trusts the mirror
 // while the confirmation is younger than the bound.
+//
+// Independently, resyncLoop re-reads Redis every resync interval, so that an
+// announcement lost without any of the above noticing is made good within
+// that interval. Syncs only add to the mirror, so they may overlap.
 
 // run reads the subscription until Close.
 func (s *Store) run(ps *redis.PubSub) {
@@ -63,7 +68,7 @@ func (s *Store) run(ps *redis.PubSub) {
 	for s.ctx.Err() == nil {
 		now := time.Now()
 		if needSync && !now.Before(syncAt) {
-			if s.fullSync() == nil {
+			if s.fullSync(true) == nil {
 				needSync = false
 			} else {
 				syncAt = time.Now().Add(interval)
@@ -124,6 +129,25 @@ func (s *Store) run(ps *redis.PubSub) {
 				}
 			}
 		}
+	}
+}
+
+// resyncLoop runs a full sync every resync interval until Close. It never
+// confirms the mirror: that is run's job, tied to the subscription.
+func (s *Store) resyncLoop() {
+	defer s.wg.Done()
+	t := time.NewTimer(s.resync)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+		}
+		if s.fullSync(false) == nil {
+			s.resyncs.Add(1)
+		}
+		t.Reset(s.resync)
 	}
 }
 
@@ -206,16 +230,19 @@ func parseID(h string) ([32]byte, bool) {
 	return id, err == nil
 }
 
-// fullSync merges every revocation in Redis into the mirror and confirms
-// the mirror as of its start.
-func (s *Store) fullSync() error {
+// fullSync merges every revocation in Redis into the mirror. With confirm it
+// then confirms the mirror as of its start; the caller must know that the
+// subscription was confirmed before the sync began.
+func (s *Store) fullSync(confirm bool) error {
 	ctx, cancel := context.WithTimeout(s.ctx, s.syncTO)
 	defer cancel()
 	start := int64(time.Since(s.epoch))
 	if err := s.forEachNode(ctx, s.scanNode); err != nil {
 		return err
 	}
-	s.confirm(start)
+	if confirm {
+		s.confirm(start)
+	}
 	return nil
 }
 
