@@ -57,8 +57,12 @@
 // # Staleness and failure
 //
 // A Store knows when its mirror was last confirmed current: at the start of
-// each successful SCAN, and each time a PING sent on the subscription comes
-// back (every third of the staleness bound). While that confirmation is
+// each successful SCAN that follows a subscription confirmation, and each
+// time a PING sent on the subscription comes back (every third of the
+// staleness bound) while the subscription is confirmed: Redis confirmed it on
+// the current connection and has refused nothing since. A PING answered on a
+// connection whose SUBSCRIBE was refused (an ACL change, say) confirms
+// nothing; the Store asks to subscribe again every third of the bound. While that confirmation is
 // younger than the staleness bound (WithStalenessBound, default 3s),
 // IsRevoked answers from the mirror alone. Past the bound, for an id not in
 // the mirror, it asks Redis with EXISTS; if that fails as well it returns an

@@ -89,13 +89,15 @@ func WithChannel(name string) Option {
 
 // WithStalenessBound sets how long IsRevoked trusts the local mirror without
 // a fresh confirmation from Redis. The store pings its subscription every
-// third of the bound; once the last confirmation is older than the bound
-// (subscription down, Redis unreachable), IsRevoked asks Redis directly and
-// returns an error if that fails. When nothing at all arrives on the
-// subscription for twice the bound, the store replaces it, in case the
-// connection is half-open. A revocation made through another store is
-// therefore missed for at most about this long. The default is
-// DefaultStalenessBound, 3s; the minimum is 10ms.
+// third of the bound; a reply confirms the mirror only while Redis has
+// confirmed the subscription on the current connection and not refused it
+// since. Once the last confirmation is older than the bound (subscription
+// down or refused, Redis unreachable), IsRevoked asks Redis directly for ids
+// the mirror does not hold and returns an error if that fails. When nothing
+// at all arrives on the subscription for twice the bound, the store replaces
+// it, in case the connection is half-open. A revocation announced through
+// another store is therefore missed for at most about this long. The default
+// is DefaultStalenessBound, 3s; the minimum is 10ms.
 func WithStalenessBound(d time.Duration) Option {
 	return func(c *config) error {
 		if d < minStalenessBound {

@@ -153,7 +153,7 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 		}
 	}
 	ps := client.Subscribe(ctx, s.channel)
-	if err := awaitSubscription(ctx, ps, s.syncTO); err != nil {
+	if err := awaitSubscription(ctx, ps, s.channel, s.syncTO); err != nil {
 		_ = ps.Close()
 		cancel()
 		return nil, fmt.Errorf("%w: subscribe to channel %q: %w", ErrUnavailable, s.channel, err)

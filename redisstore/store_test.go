@@ -588,6 +588,18 @@ func TestBoundary(t *testing.T) {
 	for _, s := range []*redisstore.Store{a, b, c} {
 		requireRevoked(t, s, at, false)
 	}
+
+	t.Run("stale mirror, through EXISTS", func(t *testing.T) {
+		clock := &fakeClock{now: time.Now().Truncate(time.Millisecond)}
+		r := refusedStore(t, srv, redisstore.WithClock(clock.Now))
+		w := newStore(t, client, redisstore.WithClock(clock.Now))
+		id := tid("expires-now-stale")
+		require.NoError(t, w.Revoke(ctx, id, clock.Now()))
+		ok, err := r.IsRevoked(ctx, id)
+		require.NoError(t, err)
+		require.True(t, ok, "the stale store finds it in Redis at the instant it expires")
+		require.False(t, r.Fresh(), "the answer came from Redis")
+	})
 }
 
 // TestSkewedClock: expiries sent to Redis do not depend on Redis's clock.
@@ -777,4 +789,54 @@ func TestLostAnnouncementFoundByResync(t *testing.T) {
 	eventually(t, func() bool { return a.Resyncs() >= done+2 }, "a resyncs periodically")
 	require.True(t, a.Fresh())
 	requireRevoked(t, a, id, true)
+}
+
+// refusedStore returns a Store whose Redis user may no longer use any
+// channel, once the Store has noticed: Redis dropped its subscription,
+// refused the new one, and the Store no longer trusts its mirror.
+func refusedStore(t *testing.T, srv *redistest.Server, opts ...redisstore.Option) *redisstore.Store {
+	t.Helper()
+	user := fmt.Sprintf("replica%d", userSeq.Add(1))
+	s := newStore(t, aclUser(t, srv, user), append([]redisstore.Option{redisstore.WithStalenessBound(300 * time.Millisecond)}, opts...)...)
+	require.True(t, s.Fresh())
+	acl(t, srv, user, "resetchannels") // Redis drops the subscription; go-redis's SUBSCRIBE is refused
+	eventually(t, func() bool { return !s.Fresh() }, "the store stops trusting its mirror")
+	return s
+}
+
+var userSeq atomic.Int64
+
+// TestRefusedResubscribeFailsClosed: PING keeps working on a connection
+// whose SUBSCRIBE Redis refused; its replies must not keep the mirror fresh.
+func TestRefusedResubscribeFailsClosed(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	exp := time.Now().Add(time.Hour)
+	w := newStore(t, srv.Client(t))
+	user := "replica"
+	r := newStore(t, aclUser(t, srv, user), redisstore.WithStalenessBound(300*time.Millisecond))
+	require.NoError(t, w.Revoke(ctx, tid("before"), exp))
+	eventually(t, func() bool { return revokedOn(r, tid("before")) })
+
+	acl(t, srv, user, "resetchannels")
+	eventually(t, func() bool { return !r.Fresh() }, "the store stops reporting itself fresh")
+
+	require.NoError(t, w.Revoke(ctx, tid("after"), exp))
+	requireRevoked(t, r, tid("after"), true)  // from Redis
+	requireRevoked(t, r, tid("never"), false) // from Redis
+	requireRevoked(t, r, tid("before"), true) // from the mirror
+
+	acl(t, srv, user, "-exists")
+	_, err := r.IsRevoked(ctx, tid("never"))
+	require.ErrorIs(t, err, redisstore.ErrUnavailable, "neither mirror nor Redis can answer")
+	_, err = r.IsRevoked(ctx, tid("after"))
+	require.ErrorIs(t, err, redisstore.ErrUnavailable)
+	requireRevoked(t, r, tid("before"), true)
+
+	acl(t, srv, user, "allchannels", "+exists")
+	eventually(t, func() bool { return r.Fresh() && revokedOn(r, tid("after")) },
+		"the store subscribes again by itself, resyncs and is fresh")
+	require.NoError(t, w.Revoke(ctx, tid("later"), exp))
+	eventually(t, func() bool { return revokedOn(r, tid("later")) && r.Fresh() }, "announcements flow again")
 }

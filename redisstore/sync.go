@@ -29,8 +29,9 @@ const (
 //
 // Revoke writes the key and publishes "<expiry ms> <hex id>" on the channel
 // in one Lua script. Every Store holds one subscription, read by one
-// goroutine (run), which applies announcements to the mirror. The subscription is confirmed in two
-// ways, and only these move the confirmation time forward:
+// goroutine (run), which applies announcements to the mirror. The mirror is
+// confirmed current in two ways, and only these move the confirmation time
+// forward:
 //
 //   - A full sync (SCAN of the prefix) that starts at time T sees every key
 //     written before T, and each key is announced in the same step as it is
@@ -40,13 +41,19 @@ const (
 //     send time as payload. The reply comes back on the same connection after
 //     every announcement published before Redis handled the PING, so when it
 //     arrives the mirror is current as of the send time. Replies count only
-//     when a full sync has succeeded since the connection subscribed.
+//     while the subscription is confirmed: a subscribe confirmation has
+//     arrived since the connection was (re)made, nothing has been refused or
+//     failed since, and a full sync has succeeded since that confirmation.
 //
-// go-redis re-dials a broken subscription by itself and subscribes again;
-// the new subscription confirmation is the signal to run a full sync. If
-// nothing at all arrives for twice the staleness bound (a half-open
-// connection), the goroutine replaces the PubSub. IsRevoked trusts the mirror
-// while the confirmation is younger than the bound.
+// go-redis re-dials a broken subscription by itself and writes SUBSCRIBE
+// first on the new connection, so on each connection the answer to it comes
+// before any reply to a PING. Any error read from the subscription (a broken
+// connection, or Redis refusing SUBSCRIBE, say after an ACL change) ends the
+// confirmation; a confirmation that does not come within a third of the
+// bound is asked for again with another SUBSCRIBE. If nothing at all arrives
+// for twice the staleness bound (a half-open connection), the goroutine
+// replaces the PubSub. IsRevoked trusts the mirror while the confirmation is
+// younger than the bound.
 //
 // Independently, resyncLoop re-reads Redis every resync interval, so that an
 // announcement lost without any of the above noticing is made good within
@@ -62,9 +69,20 @@ func (s *Store) run(ps *redis.PubSub) {
 		lastHeard = time.Now()
 		lastPrune = time.Now()
 		backoff   time.Duration
-		needSync  bool // a (re)subscription has not been followed by a full sync
-		syncAt    time.Time
+		// subscribed: Redis confirmed the subscription on the current
+		// connection and has refused nothing since. New saw the confirmation.
+		subscribed = true
+		// lastAsk is when subscribed last became false or SUBSCRIBE was last
+		// sent again.
+		lastAsk  time.Time
+		needSync bool // subscribed, but not yet followed by a full sync
+		syncAt   time.Time
 	)
+	lost := func() {
+		if subscribed {
+			subscribed, needSync, lastAsk = false, false, time.Now()
+		}
+	}
 	for s.ctx.Err() == nil {
 		now := time.Now()
 		if needSync && !now.Before(syncAt) {
@@ -81,22 +99,35 @@ func (s *Store) run(ps *redis.PubSub) {
 			lastPrune = now
 		}
 		if now.Sub(lastHeard) > deadAfter {
+			lost()
 			if ps = s.replacePubSub(ps); ps == nil {
 				return // closed
 			}
-			lastHeard, lastPing = time.Now(), time.Time{}
+			lastHeard, lastPing, lastAsk = time.Now(), time.Time{}, time.Now()
 			continue
+		}
+		if !subscribed && now.Sub(lastAsk) >= interval {
+			// Refused, or the answer to go-redis's own SUBSCRIBE is overdue.
+			// An error here is a write error, which makes go-redis reconnect
+			// and subscribe anyway.
+			_ = ps.Subscribe(s.ctx, s.channel)
+			lastAsk = now
 		}
 		if now.Sub(lastPing) >= interval {
 			// A failed write makes go-redis reconnect; the reply to a lost
 			// PING never arrives, which is what the timeout above catches.
-			_ = ps.Ping(s.ctx, strconv.FormatInt(int64(now.Sub(s.epoch)), 10))
+			if ps.Ping(s.ctx, strconv.FormatInt(int64(now.Sub(s.epoch)), 10)) != nil {
+				lost()
+			}
 			lastPing = now
 		}
 
 		wait := interval - time.Since(lastPing)
 		if needSync {
 			wait = min(wait, time.Until(syncAt))
+		}
+		if !subscribed {
+			wait = min(wait, interval-time.Since(lastAsk))
 		}
 		msg, err := ps.ReceiveTimeout(s.ctx, max(wait, time.Millisecond))
 		if err != nil {
@@ -106,7 +137,9 @@ func (s *Store) run(ps *redis.PubSub) {
 			if isTimeout(err) {
 				continue
 			}
-			// Connection lost or Redis down. Wait before go-redis dials again.
+			// Connection lost, Redis down, or SUBSCRIBE refused. Wait before
+			// go-redis dials again.
+			lost()
 			backoff = min(max(2*backoff, minBackoff), interval)
 			if !s.sleep(backoff) {
 				return
@@ -117,13 +150,19 @@ func (s *Store) run(ps *redis.PubSub) {
 		lastHeard = time.Now()
 		switch m := msg.(type) {
 		case *redis.Subscription:
-			if m.Kind == "subscribe" {
-				needSync, syncAt = true, time.Time{}
+			if m.Channel != s.channel {
+				break
+			}
+			switch m.Kind {
+			case "subscribe":
+				subscribed, needSync, syncAt = true, true, time.Time{}
+			case "unsubscribe":
+				lost()
 			}
 		case *redis.Message:
 			s.apply(m.Payload)
 		case *redis.Pong:
-			if !needSync {
+			if subscribed && !needSync {
 				if sent, err := strconv.ParseInt(m.Payload, 10, 64); err == nil {
 					s.confirm(sent)
 				}
@@ -152,7 +191,7 @@ func (s *Store) resyncLoop() {
 }
 
 // awaitSubscription waits for the confirmation of ps's subscription.
-func awaitSubscription(ctx context.Context, ps *redis.PubSub, timeout time.Duration) error {
+func awaitSubscription(ctx context.Context, ps *redis.PubSub, channel string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		left := time.Until(deadline)
@@ -163,7 +202,7 @@ func awaitSubscription(ctx context.Context, ps *redis.PubSub, timeout time.Durat
 		if err != nil {
 			return err
 		}
-		if m, ok := msg.(*redis.Subscription); ok && m.Kind == "subscribe" {
+		if m, ok := msg.(*redis.Subscription); ok && m.Kind == "subscribe" && m.Channel == channel {
 			return nil
 		}
 	}
