@@ -4,6 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
+	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -75,7 +78,7 @@ func BenchmarkIsRevoked(b *testing.B) {
 	exp := strconv.FormatInt(time.Now().Add(time.Hour).UnixMilli(), 10)
 	_, err := client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, id := range revoked {
-			p.Do(ctx, "SET", redisstore.DefaultKeyPrefix+hex.EncodeToString(id[:]), exp, "PXAT", exp)
+			p.Do(ctx, "SET", redisstore.DefaultKeyPrefix+hex.EncodeToString(id[:]), exp, "PX", time.Hour.Milliseconds())
 		}
 		return nil
 	})
@@ -98,7 +101,7 @@ func (s *mapStore) IsRevoked(_ context.Context, id [32]byte) (bool, error) {
 	s.mu.RLock()
 	exp, ok := s.m[id]
 	s.mu.RUnlock()
-	return ok && time.Now().Before(exp), nil
+	return ok && !time.Now().After(exp), nil
 }
 
 // BenchmarkMapWithMutex is the baseline for BenchmarkIsRevoked: the same
@@ -110,4 +113,38 @@ func BenchmarkMapWithMutex(b *testing.B) {
 		s.m[id] = time.Now().Add(time.Hour)
 	}
 	runLookups(b, revoked, unknown, s.IsRevoked)
+}
+
+// BenchmarkPropagation measures how long a revocation made on one store
+// takes to be reported by another, and reports the median and 99th
+// percentile over b.N revocations.
+func BenchmarkPropagation(b *testing.B) {
+	srv := redistest.Start(b)
+	a := newStore(b, srv.Client(b))
+	r := newStore(b, srv.Client(b))
+	ctx := context.Background()
+	exp := time.Now().Add(time.Hour)
+
+	lat := make([]time.Duration, 0, b.N)
+	i := 0
+	for b.Loop() {
+		id := sha256.Sum256(fmt.Appendf(nil, "latency-%d", i))
+		i++
+		start := time.Now()
+		require.NoError(b, a.Revoke(ctx, id, exp))
+		for deadline := start.Add(waitLong); ; runtime.Gosched() {
+			ok, err := r.IsRevoked(ctx, id)
+			require.NoError(b, err)
+			if ok {
+				break
+			}
+			if time.Now().After(deadline) {
+				b.Fatalf("revocation %d not seen by the other store after %v", i, waitLong)
+			}
+		}
+		lat = append(lat, time.Since(start))
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 }

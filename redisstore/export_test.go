@@ -14,3 +14,7 @@ func (s *Store) ConfirmedSince(t time.Time) bool {
 
 // Resyncs returns how many periodic full syncs have succeeded.
 func (s *Store) Resyncs() int64 { return s.resyncs.Load() }
+
+// Replaced returns how many times the subscription was given up as dead and
+// replaced.
+func (s *Store) Replaced() int64 { return s.replaced.Load() }

@@ -86,8 +86,9 @@ type Store struct {
 	// IsRevoked path for ids that are not revoked.
 	stale atomic.Bool
 
-	// resyncs counts the periodic full syncs that succeeded, for tests.
-	resyncs atomic.Int64
+	// resyncs counts the periodic full syncs that succeeded, and replaced the
+	// subscriptions given up as dead; both are for tests.
+	resyncs, replaced atomic.Int64
 
 	closed atomic.Bool
 	ctx    context.Context // cancelled by Close

@@ -220,6 +220,7 @@ func (s *Store) replacePubSub(old *redis.PubSub) *redis.PubSub {
 		return nil
 	}
 	s.ps = ps
+	s.replaced.Add(1)
 	return ps
 }
 
