@@ -18,12 +18,6 @@ const (
 	// from Redis, which bounds how long a lost announcement goes unnoticed.
 	DefaultResyncInterval = time.Minute
 
-	// ClockMargin is added to the time each revocation key is kept in Redis,
-	// so that a revocation outlives its expiry in Redis as long as the
-	// clocks of the stores differ by less than this. It matches the clock
-	// skew Fernet tolerates.
-	ClockMargin = 60 * time.Second
-
 	// channelSuffix follows the key prefix in the default channel name.
 	channelSuffix = "events"
 	// minStalenessBound keeps the health-check period (a third of the bound)
@@ -32,6 +26,12 @@ const (
 	// minResyncInterval keeps periodic full syncs from running back to back.
 	minResyncInterval = 10 * time.Millisecond
 )
+
+// ClockMargin is how long past a revocation's expiry Redis keeps its key,
+// counted from the revoking store's clock, so that stores whose clocks differ
+// by less than this still find the key while the revocation holds for them.
+// It matches the clock skew Fernet tolerates and is not configurable.
+const ClockMargin = 60 * time.Second
 
 // Option configures a Store. Options are checked by New, which reports the
 // first invalid one; when an option is given twice the last one wins. An
@@ -58,8 +58,8 @@ func defaultConfig() config {
 	}
 }
 
-// WithKeyPrefix sets the prefix of the Redis keys: id is stored under
-// prefix+id. Several services can share one Redis by using different
+// WithKeyPrefix sets the prefix of the Redis keys: id is stored under the
+// prefix followed by the id in lowercase hex. Several services can share one Redis by using different
 // prefixes; no prefix should be the start of another, since a store reads
 // every key that begins with its prefix. The default is DefaultKeyPrefix,
 // "authix:revoked:". The prefix must not be empty.
@@ -126,9 +126,9 @@ func WithSyncTimeout(d time.Duration) Option {
 // WithResyncInterval sets how often the Store re-reads every revocation of
 // its prefix from Redis (SCAN and GET, as New does) and merges them into the
 // local mirror. Announcements are the fast path; this bounds how long one
-// that was lost (a subscriber that was briefly away without a reconnect being
-// noticed, a writer on another channel) leaves this Store unaware: about one
-// interval plus the time a sync takes. Each resync reads every key, so on a
+// that never arrived (pub/sub delivers at most once; a writer announcing on
+// another channel) leaves this Store unaware: about one interval plus the
+// time a sync takes. Each resync reads every key, so on a
 // large revocation set weigh the load on Redis against that bound. A resync
 // only adds to the mirror; it never removes a revocation. The default is
 // DefaultResyncInterval, 1m; the minimum is 10ms.

@@ -25,9 +25,9 @@ var (
 	// script that stores the revocation and announces it to other stores.
 	// Calling Revoke again with the same arguments is safe.
 	ErrRevokeFailed = errors.New("redisstore: revoke failed")
-	// ErrUnavailable is returned by New when it cannot subscribe or fill the
-	// local mirror, and by IsRevoked when the local mirror is stale and Redis
-	// cannot be asked either.
+	// ErrUnavailable is returned by New when it cannot reach Redis to check
+	// maxmemory-policy, subscribe or fill the local mirror, and by IsRevoked
+	// when the local mirror is stale and Redis cannot be asked either.
 	ErrUnavailable = errors.New("redisstore: redis unavailable")
 )
 
@@ -112,8 +112,8 @@ type Store struct {
 // start rather than at its first request. The Store runs three goroutines
 // until Close: one reads the subscription, one marks the mirror stale when
 // its confirmation runs out, one re-reads Redis every resync interval
-// (WithResyncInterval, default 1m).
-// New is safe for concurrent use, and several Stores may share one client.
+// (WithResyncInterval, default 1m). New is safe for concurrent use, and
+// several Stores may share one client.
 func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 	if client == nil {
 		return nil, fmt.Errorf("%w: New: client is nil", ErrInvalidOption)
@@ -211,13 +211,14 @@ func (s *Store) Revoke(ctx context.Context, id [32]byte, expiresAt time.Time) er
 }
 
 // IsRevoked reports whether id is revoked now, that is, whether the clock's
-// now is not after the expiry it was revoked until. It answers from the local
-// mirror while the mirror is confirmed current within the staleness bound
-// (WithStalenessBound, default 3s). Past the bound it asks Redis (EXISTS,
-// honouring ctx), and when that fails too it returns an error wrapping
-// ErrUnavailable, so the caller can fail closed. An id that was never revoked,
-// or whose expiry has passed, is (false, nil). IsRevoked is safe for
-// concurrent use.
+// now is not after the expiry it was revoked until. It answers from the
+// local mirror while the mirror is confirmed current within the staleness
+// bound (WithStalenessBound, default 3s). Past the bound, for an id the
+// mirror does not hold, it asks Redis (EXISTS, honouring ctx), and when that
+// fails too it returns an error wrapping ErrUnavailable, so the caller can
+// fail closed. An id the mirror holds is reported revoked even while Redis is
+// down. An id that was never revoked, or whose expiry has passed, is
+// (false, nil). IsRevoked is safe for concurrent use.
 func (s *Store) IsRevoked(ctx context.Context, id [32]byte) (bool, error) {
 	if s.closed.Load() {
 		return false, ErrClosed
@@ -237,8 +238,9 @@ func (s *Store) IsRevoked(ctx context.Context, id [32]byte) (bool, error) {
 }
 
 // Len drops expired entries from the local mirror and returns how many
-// revocations it holds. It is meant for tests and metrics and is safe for
-// concurrent use; it works after Close too.
+// revocations it holds, including any that Redis has since lost. It is meant
+// for tests and metrics and is safe for concurrent use; it works after Close
+// too.
 func (s *Store) Len() int {
 	return s.mirror.prune(s.clock().UnixMilli())
 }
