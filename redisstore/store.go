@@ -218,7 +218,9 @@ func (s *Store) Revoke(ctx context.Context, id [32]byte, expiresAt time.Time) er
 // fails too it returns an error wrapping ErrUnavailable, so the caller can
 // fail closed. An id the mirror holds is reported revoked even while Redis is
 // down. An id that was never revoked, or whose expiry has passed, is
-// (false, nil). IsRevoked is safe for concurrent use.
+// (false, nil); only through EXISTS is a revocation still seen after its
+// expiry, until Redis drops the key up to ClockMargin later (the token has
+// expired by then anyway). IsRevoked is safe for concurrent use.
 func (s *Store) IsRevoked(ctx context.Context, id [32]byte) (bool, error) {
 	if s.closed.Load() {
 		return false, ErrClosed
