@@ -4,6 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
+	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -18,24 +21,22 @@ import (
 
 const benchEntries = 10_000
 
-// benchIDs returns n ids shaped like the ones authix passes: the lowercase
-// hex SHA-256 of a token.
-func benchIDs(prefix string, n int) []string {
-	ids := make([]string, n)
+// benchIDs returns n ids shaped like the ones authix passes: SHA-256 sums.
+func benchIDs(prefix string, n int) [][32]byte {
+	ids := make([][32]byte, n)
 	for i := range ids {
-		sum := sha256.Sum256([]byte(prefix + strconv.Itoa(i)))
-		ids[i] = hex.EncodeToString(sum[:])
+		ids[i] = sha256.Sum256([]byte(prefix + strconv.Itoa(i)))
 	}
 	return ids
 }
 
 // runLookups runs the hit and miss cases, serial and parallel, against
 // isRevoked.
-func runLookups(b *testing.B, revoked, unknown []string, isRevoked func(context.Context, string) (bool, error)) {
+func runLookups(b *testing.B, revoked, unknown [][32]byte, isRevoked func(context.Context, [32]byte) (bool, error)) {
 	ctx := context.Background()
 	for _, bc := range []struct {
 		name string
-		ids  []string
+		ids  [][32]byte
 		want bool
 	}{
 		{"miss", unknown, false},
@@ -77,7 +78,7 @@ func BenchmarkIsRevoked(b *testing.B) {
 	exp := strconv.FormatInt(time.Now().Add(time.Hour).UnixMilli(), 10)
 	_, err := client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, id := range revoked {
-			p.Do(ctx, "SET", redisstore.DefaultKeyPrefix+id, exp, "PXAT", exp)
+			p.Do(ctx, "SET", redisstore.DefaultKeyPrefix+hex.EncodeToString(id[:]), exp, "PX", time.Hour.Milliseconds())
 		}
 		return nil
 	})
@@ -93,23 +94,57 @@ func BenchmarkIsRevoked(b *testing.B) {
 // shape of an in-memory revocation store.
 type mapStore struct {
 	mu sync.RWMutex
-	m  map[string]time.Time
+	m  map[[32]byte]time.Time
 }
 
-func (s *mapStore) IsRevoked(_ context.Context, id string) (bool, error) {
+func (s *mapStore) IsRevoked(_ context.Context, id [32]byte) (bool, error) {
 	s.mu.RLock()
 	exp, ok := s.m[id]
 	s.mu.RUnlock()
-	return ok && time.Now().Before(exp), nil
+	return ok && !time.Now().After(exp), nil
 }
 
 // BenchmarkMapWithMutex is the baseline for BenchmarkIsRevoked: the same
-// lookups on a map[string]time.Time behind a sync.RWMutex.
+// lookups on a map[[32]byte]time.Time behind a sync.RWMutex.
 func BenchmarkMapWithMutex(b *testing.B) {
 	revoked, unknown := benchIDs("revoked", benchEntries), benchIDs("unknown", benchEntries)
-	s := &mapStore{m: make(map[string]time.Time, len(revoked))}
+	s := &mapStore{m: make(map[[32]byte]time.Time, len(revoked))}
 	for _, id := range revoked {
 		s.m[id] = time.Now().Add(time.Hour)
 	}
 	runLookups(b, revoked, unknown, s.IsRevoked)
+}
+
+// BenchmarkPropagation measures how long a revocation made on one store
+// takes to be reported by another, and reports the median and 99th
+// percentile over b.N revocations.
+func BenchmarkPropagation(b *testing.B) {
+	srv := redistest.Start(b)
+	a := newStore(b, srv.Client(b))
+	r := newStore(b, srv.Client(b))
+	ctx := context.Background()
+	exp := time.Now().Add(time.Hour)
+
+	lat := make([]time.Duration, 0, b.N)
+	i := 0
+	for b.Loop() {
+		id := sha256.Sum256(fmt.Appendf(nil, "latency-%d", i))
+		i++
+		start := time.Now()
+		require.NoError(b, a.Revoke(ctx, id, exp))
+		for deadline := start.Add(waitLong); ; runtime.Gosched() {
+			ok, err := r.IsRevoked(ctx, id)
+			require.NoError(b, err)
+			if ok {
+				break
+			}
+			if time.Now().After(deadline) {
+				b.Fatalf("revocation %d not seen by the other store after %v", i, waitLong)
+			}
+		}
+		lat = append(lat, time.Since(start))
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 }

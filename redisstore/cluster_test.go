@@ -9,6 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/authix-go/authix/redisstore"
 	"github.com/authix-go/authix/redisstore/redistest"
 )
 
@@ -31,7 +32,7 @@ func TestCluster(t *testing.T) {
 	b := newStore(t, newClient())
 	const n = 300
 	for i := range n {
-		require.NoError(t, a.Revoke(ctx, fmt.Sprint("cluster-", i), exp))
+		require.NoError(t, a.Revoke(ctx, tid(fmt.Sprint("cluster-", i)), exp))
 	}
 	require.NoError(t, client.(*redis.ClusterClient).ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
 		size, err := node.DBSize(ctx).Result()
@@ -40,12 +41,23 @@ func TestCluster(t *testing.T) {
 		}
 		return err
 	}))
-	require.Eventually(t, func() bool { return b.Len() == n }, 2*time.Second, 10*time.Millisecond, "b receives every announcement")
+	eventually(t, func() bool { return b.Len() == n }, "b receives every announcement")
 
 	c := newStore(t, newClient())
 	require.Equal(t, n, c.Len(), "a full sync scans every master")
 	for i := range n {
-		requireRevoked(t, c, fmt.Sprint("cluster-", i), true)
+		requireRevoked(t, c, tid(fmt.Sprint("cluster-", i)), true)
 	}
-	requireRevoked(t, c, "cluster-unknown", false)
+	requireRevoked(t, c, tid("cluster-unknown"), false)
+
+	t.Run("New checks every master's maxmemory-policy", func(t *testing.T) {
+		last := redis.NewClient(&redis.Options{Addr: addrs[len(addrs)-1]})
+		t.Cleanup(func() { _ = last.Close() })
+		require.NoError(t, last.ConfigSet(ctx, "maxmemory-policy", "allkeys-lru").Err())
+		s, err := redisstore.New(newClient())
+		require.Nil(t, s)
+		require.ErrorIs(t, err, redisstore.ErrInvalidOption)
+		require.ErrorContains(t, err, addrs[len(addrs)-1])
+		newStore(t, newClient(), redisstore.WithEvictionAllowed())
+	})
 }

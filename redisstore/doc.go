@@ -3,7 +3,7 @@
 // lookup instead of a network round trip.
 //
 // It satisfies authix's RevocationStore interface with standard types only
-// and imports nothing from authix:
+// (authix.TokenID is an alias of [32]byte) and imports nothing from authix:
 //
 //	client := redis.NewUniversalClient(&redis.UniversalOptions{
 //		Addrs: []string{"localhost:6379"}, // one address, a Sentinel set, or Cluster nodes
@@ -12,7 +12,7 @@
 //
 //	store, err := redisstore.New(client, redisstore.WithKeyPrefix("myapp:revoked:"))
 //	if err != nil {
-//		log.Fatal(err) // Redis unreachable at start, or a bad option
+//		log.Fatal(err) // Redis unreachable at start, an evicting maxmemory-policy, or a bad option
 //	}
 //	defer store.Close() // before client.Close
 //
@@ -23,39 +23,71 @@
 //
 // # Storage
 //
-// Revoke stores the key prefix+id (default prefix "authix:revoked:") with
-// the expiry in Unix milliseconds as its value and as its Redis expiry
-// (SET … PXAT), so Redis drops revocations once the token would have expired
-// anyway and the data survives restarts as far as Redis persistence allows.
-// Revoking an id again keeps the later expiry, atomically, in a small Lua
-// script. The id is opaque: any string works.
+// Revoke stores the key prefix+hex(id) (default prefix "authix:revoked:",
+// the id in lowercase hex, as earlier versions that took the hex string
+// wrote it) with the expiry in Unix milliseconds as its value. Redis keeps
+// the key until ClockMargin (60s) after that expiry, sent as a duration from
+// the store's clock (SET … PX), so Redis's clock does not matter and stores
+// whose clocks differ by less than the margin agree. Redis drops revocations
+// once the token would have expired anyway. Revoking an id again keeps the
+// later expiry. A revocation holds while now is not after its expiry, that
+// instant included.
 //
 // # The local mirror
 //
-// Each Store holds every live revocation of its prefix in memory, as a
-// 16-byte hash of the id and an 8-byte expiry whatever the id's length. New
-// fills it with SCAN before it returns. After each successful write Revoke puts the id in its own mirror
-// and publishes it on a pub/sub channel (default: the prefix followed by
-// "events"), to which every Store subscribes. When the subscription drops,
-// go-redis dials again and resubscribes; the Store notices the new
-// subscription confirmation and rebuilds its mirror with a fresh SCAN.
+// Each Store holds every live revocation of its prefix in memory, keyed by
+// a 64-bit hash of the id under a seed chosen at New (ids cannot be chosen
+// to collide; a chance collision reports a token revoked, never the
+// reverse), with its expiry: about 38 bytes per revocation at a million.
+// New fills it with SCAN before it returns.
+//
+// Revoke writes the key and publishes the revocation on a pub/sub channel
+// (default: the prefix followed by "events"), to which every Store
+// subscribes, in one Lua script, then puts it in its own mirror. When the
+// subscription drops, go-redis dials again and resubscribes; the Store
+// notices the new subscription confirmation and merges a fresh SCAN into its
+// mirror. Every Store also re-reads Redis in full every resync interval
+// (WithResyncInterval, default 1m), so an announcement that was lost without
+// anything else going wrong is made good within that interval. A sync only
+// adds: a revocation stays in the mirror until its own expiry even if Redis
+// loses it.
 //
 // # Staleness and failure
 //
 // A Store knows when its mirror was last confirmed current: at the start of
-// each successful SCAN, and each time a PING sent on the subscription comes
-// back (every third of the staleness bound). While that confirmation is
-// younger than the staleness bound (WithStalenessBound, default 3s),
-// IsRevoked answers from the mirror alone. Past the bound, for an id not in
-// the mirror, it asks Redis with EXISTS; if that fails as well it returns an
-// error wrapping ErrUnavailable, so authix fails closed and rejects the
-// request. An id the mirror holds is reported revoked even while Redis is
-// down. Revoke returns an error wrapping ErrRevokeFailed whenever the write or
-// the announcement failed; a logout is never lost silently.
+// each successful SCAN that follows a subscription confirmation, and each
+// time a PING sent on the subscription comes back (every third of the
+// staleness bound) while the subscription is confirmed, that is, Redis
+// confirmed it on the current connection and has refused nothing since. A
+// PING answered on a connection whose SUBSCRIBE was refused (an ACL change,
+// say) confirms nothing; the Store asks to subscribe again every third of
+// the bound.
+//
+// While the confirmation is younger than the staleness bound
+// (WithStalenessBound, default 3s), IsRevoked answers from the mirror alone.
+// Past the bound, for an id not in the mirror, it asks Redis with EXISTS; if
+// that fails as well it returns an error wrapping ErrUnavailable, so authix
+// fails closed and rejects the request. An id the mirror holds is reported
+// revoked even while Redis is down. Revoke returns an error wrapping
+// ErrRevokeFailed whenever the script did not run to the end; a logout is
+// never lost silently.
+//
+// # Redis settings
+//
+// maxmemory-policy must be noeviction: an evicted revocation is gone for
+// every Store started afterwards. New reads the policy with CONFIG GET (on
+// Cluster, on every master) and refuses any other, or a Redis that will not
+// say, unless WithEvictionAllowed is given. Persistence (AOF, or RDB
+// snapshots) decides which revocations survive a Redis restart: running
+// Stores keep theirs in the mirror, but a Store started after a restart
+// knows only what Redis kept.
 //
 // # Requirements
 //
-// Redis 6.2 or later (PXAT), with EVAL and PUBLISH/SUBSCRIBE allowed. With
-// Cluster, SCAN runs on every master and announcements use classic pub/sub,
-// which Cluster delivers to subscribers on any node.
+// Redis 6.2 or later. The Redis user needs EVAL/EVALSHA (the script calls
+// GET, PUBLISH, SET, PTTL and PEXPIRE), SUBSCRIBE and PING, SCAN, GET and
+// PTTL for syncs, EXISTS for the stale path, CONFIG GET unless
+// WithEvictionAllowed is given, and the channel. With Cluster, SCAN runs on
+// every master and announcements use classic pub/sub, which Cluster delivers
+// to subscribers on any node.
 package redisstore

@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"log"
 	"time"
@@ -27,11 +28,12 @@ func Example() {
 	defer store.Close()
 
 	ctx := context.Background()
-	// authix passes the hex SHA-256 of the token and the token's expiry.
-	if err := store.Revoke(ctx, "3f7c…", time.Now().Add(time.Hour)); err != nil {
+	// authix passes the token's id (the SHA-256 of its tag) and its expiry.
+	id := sha256.Sum256([]byte("the token's tag"))
+	if err := store.Revoke(ctx, id, time.Now().Add(time.Hour)); err != nil {
 		log.Fatal(err) // the logout did not take: report it, retry
 	}
-	revoked, err := store.IsRevoked(ctx, "3f7c…")
+	revoked, err := store.IsRevoked(ctx, id)
 	if err != nil {
 		log.Fatal(err) // fail closed: reject the request
 	}

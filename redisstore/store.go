@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -17,28 +18,46 @@ import (
 var (
 	// ErrClosed is returned by every method called after Close.
 	ErrClosed = errors.New("redisstore: store is closed")
-	// ErrInvalidOption is returned by New for a nil client or a bad option.
+	// ErrInvalidOption is returned by New for a nil client, a bad option, or
+	// a Redis whose maxmemory-policy evicts keys (see WithEvictionAllowed).
 	ErrInvalidOption = errors.New("redisstore: invalid option")
-	// ErrRevokeFailed is returned by Revoke when Redis did not take the
-	// revocation or it could not be announced to other stores. Calling Revoke
-	// again with the same arguments is safe.
+	// ErrRevokeFailed is returned by Revoke when Redis did not run the whole
+	// script that stores the revocation and announces it to other stores.
+	// Calling Revoke again with the same arguments is safe.
 	ErrRevokeFailed = errors.New("redisstore: revoke failed")
-	// ErrUnavailable is returned by New when it cannot subscribe or fill the
-	// local mirror, and by IsRevoked when the local mirror is stale and Redis
-	// cannot be asked either.
+	// ErrUnavailable is returned by New when it cannot reach Redis to check
+	// maxmemory-policy, subscribe or fill the local mirror, and by IsRevoked
+	// when the local mirror is stale and Redis cannot be asked either.
 	ErrUnavailable = errors.New("redisstore: redis unavailable")
 )
 
-// revokeScript stores a revocation and keeps the later expiry when the id is
-// already revoked. The value is the expiry in Unix milliseconds, which lets a
-// full sync read expiries with plain GETs on any Redis since 6.2 (PXAT).
+// revokeScript announces a revocation and stores it, keeping the later
+// expiry when the id is already revoked. The value is the expiry in Unix
+// milliseconds by the writing store's clock; the key is kept for a duration
+// (PX) computed from that clock, so Redis's clock plays no part.
 //
-// KEYS[1] is the revocation key, ARGV[1] the expiry in Unix milliseconds.
+// PUBLISH comes first. Redis does not undo a script's earlier writes when a
+// later call fails, so with this order a failure leaves either nothing, or
+// an announcement without the key: the other stores then hold the revocation
+// until its expiry (fail closed), and the script's error makes Revoke fail so
+// the caller retries. The reverse order could leave a key no store was told
+// about.
+//
+// KEYS[1] is the revocation key. ARGV[1] is the expiry in Unix milliseconds,
+// ARGV[2] how long Redis must keep the key in milliseconds, ARGV[3] the
+// channel and ARGV[4] the announcement.
 var revokeScript = redis.NewScript(`
 local want = tonumber(ARGV[1])
+local keep = tonumber(ARGV[2])
 local have = tonumber(redis.call('GET', KEYS[1]) or '')
+redis.call('PUBLISH', ARGV[3], ARGV[4])
 if have == nil or have < want then
-	redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[1])
+	redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+else
+	local left = redis.call('PTTL', KEYS[1])
+	if left >= 0 and left < keep then
+		redis.call('PEXPIRE', KEYS[1], ARGV[2])
+	end
 end
 return 1
 `)
@@ -52,6 +71,7 @@ type Store struct {
 	channel   string
 	staleness time.Duration
 	syncTO    time.Duration
+	resync    time.Duration
 	clock     func() time.Time
 
 	mirror *mirror
@@ -66,6 +86,10 @@ type Store struct {
 	// IsRevoked path for ids that are not revoked.
 	stale atomic.Bool
 
+	// resyncs counts the periodic full syncs that succeeded, and replaced the
+	// subscriptions given up as dead; both are for tests.
+	resyncs, replaced atomic.Int64
+
 	closed atomic.Bool
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
@@ -79,13 +103,17 @@ type Store struct {
 // single-node, Sentinel (failover) or Cluster client. Close the Store before
 // the client; Close does not close the client.
 //
-// New checks the options, subscribes to the revocation channel and fills the
-// local mirror from Redis before it returns, all within the sync timeout
-// (WithSyncTimeout, default 5s). It returns an error wrapping ErrUnavailable
-// when Redis cannot be reached, so a service fails at start rather than at its
-// first request. The Store runs two goroutines until Close: one reads the
-// subscription, one marks the mirror stale when its confirmation runs out.
-// New is safe for concurrent use, and several Stores may share one client.
+// New checks the options, checks that Redis does not evict keys (see
+// WithEvictionAllowed), subscribes to the revocation channel and fills the
+// local mirror from Redis before it returns, each step within the sync
+// timeout (WithSyncTimeout, default 5s). It returns an error wrapping
+// ErrInvalidOption for a bad option or an evicting maxmemory-policy, and one
+// wrapping ErrUnavailable when Redis cannot be reached, so a service fails at
+// start rather than at its first request. The Store runs three goroutines
+// until Close: one reads the subscription, one marks the mirror stale when
+// its confirmation runs out, one re-reads Redis every resync interval
+// (WithResyncInterval, default 1m). New is safe for concurrent use, and
+// several Stores may share one client.
 func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 	if client == nil {
 		return nil, fmt.Errorf("%w: New: client is nil", ErrInvalidOption)
@@ -110,6 +138,7 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 		channel:   cfg.channel,
 		staleness: cfg.staleness,
 		syncTO:    cfg.syncTimeout,
+		resync:    cfg.resync,
 		clock:     cfg.clock,
 		mirror:    newMirror(),
 		epoch:     time.Now(),
@@ -118,74 +147,91 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 	}
 	s.stale.Store(true) // until the first sync confirms the mirror in time
 
+	if !cfg.evictionOK {
+		if err := s.checkEviction(); err != nil {
+			cancel()
+			return nil, err
+		}
+	}
 	ps := client.Subscribe(ctx, s.channel)
-	if err := awaitSubscription(ctx, ps, s.syncTO); err != nil {
+	if err := awaitSubscription(ctx, ps, s.channel, s.syncTO); err != nil {
 		_ = ps.Close()
 		cancel()
 		return nil, fmt.Errorf("%w: subscribe to channel %q: %w", ErrUnavailable, s.channel, err)
 	}
-	if err := s.fullSync(); err != nil {
+	if err := s.fullSync(true); err != nil {
 		_ = ps.Close()
 		cancel()
 		return nil, fmt.Errorf("%w: fill local mirror from keys %q*: %w", ErrUnavailable, s.prefix, err)
 	}
 	s.ps = ps
-	s.wg.Add(2)
+	s.wg.Add(3)
 	go s.run(ps)
 	go s.watch()
+	go s.resyncLoop()
 	return s, nil
 }
 
 // Revoke records id as revoked until expiresAt, keeping the later expiry if
-// id is already revoked. The key prefix+id expires in Redis at expiresAt
-// (rounded up to the millisecond). When expiresAt is not after the clock's
+// id is already revoked. The revocation holds while the clock's now is not
+// after expiresAt, that instant included. The key is prefix followed by the
+// id in lowercase hex; its value is expiresAt in Unix milliseconds (rounded
+// up), and Redis keeps it until ClockMargin (60s) after expiresAt, measured
+// as a duration from the clock's now. When expiresAt is before the clock's
 // now, Revoke does nothing and returns nil.
 //
-// ctx bounds the two Redis calls (the write, then PUBLISH). Revoke returns
-// nil only when Redis took the write and the revocation was
-// announced to the other stores; it is then visible to IsRevoked on this
-// Store at once. Otherwise it returns an error wrapping ErrRevokeFailed, and
-// calling it again is safe. Revoke is safe for concurrent use.
-func (s *Store) Revoke(ctx context.Context, id string, expiresAt time.Time) error {
+// The write and its announcement to the other stores are one Lua script, so
+// neither happens without the other being attempted in the same step. ctx
+// bounds that one call. Revoke returns nil only when Redis ran the whole
+// script; the revocation is then visible to IsRevoked on this Store at once.
+// Otherwise it returns an error wrapping ErrRevokeFailed, and calling it
+// again is safe. Revoke is safe for concurrent use.
+func (s *Store) Revoke(ctx context.Context, id [32]byte, expiresAt time.Time) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
-	if !expiresAt.After(s.clock()) {
+	now := s.clock()
+	if expiresAt.Before(now) {
 		return nil
 	}
 	expMs := expiresAt.UnixMilli()
 	if expiresAt.After(time.UnixMilli(expMs)) {
 		expMs++ // round up: never expire before expiresAt
 	}
+	keepMs := expMs - now.UnixMilli() + ClockMargin.Milliseconds()
+	hexID := hex.EncodeToString(id[:])
+	key := s.prefix + hexID
 	ms := strconv.FormatInt(expMs, 10)
-	if err := revokeScript.Run(ctx, s.client, []string{s.prefix + id}, ms).Err(); err != nil {
-		return fmt.Errorf("%w: write %q: %w", ErrRevokeFailed, s.prefix+id, err)
+	err := revokeScript.Run(ctx, s.client, []string{key}, ms, keepMs, s.channel, ms+" "+hexID).Err()
+	if err != nil {
+		return fmt.Errorf("%w: write %q and announce it on channel %q: %w", ErrRevokeFailed, key, s.channel, err)
 	}
 	s.mirror.insert(id, expMs)
-	if err := s.client.Publish(ctx, s.channel, ms+" "+id).Err(); err != nil {
-		return fmt.Errorf("%w: stored but not announced on channel %q: %w", ErrRevokeFailed, s.channel, err)
-	}
 	return nil
 }
 
-// IsRevoked reports whether id is revoked now. It answers from the local
-// mirror while the mirror is confirmed current within the staleness bound
-// (WithStalenessBound, default 3s). Past the bound it asks Redis (EXISTS,
-// honouring ctx), and when that fails too it returns an error wrapping
-// ErrUnavailable, so the caller can fail closed. An id that was never revoked,
-// or whose expiry has passed, is (false, nil). IsRevoked is safe for
-// concurrent use.
-func (s *Store) IsRevoked(ctx context.Context, id string) (bool, error) {
+// IsRevoked reports whether id is revoked now, that is, whether the clock's
+// now is not after the expiry it was revoked until. It answers from the
+// local mirror while the mirror is confirmed current within the staleness
+// bound (WithStalenessBound, default 3s). Past the bound, for an id the
+// mirror does not hold, it asks Redis (EXISTS, honouring ctx), and when that
+// fails too it returns an error wrapping ErrUnavailable, so the caller can
+// fail closed. An id the mirror holds is reported revoked even while Redis is
+// down. An id that was never revoked, or whose expiry has passed, is
+// (false, nil); only through EXISTS is a revocation still seen after its
+// expiry, until Redis drops the key up to ClockMargin later (the token has
+// expired by then anyway). IsRevoked is safe for concurrent use.
+func (s *Store) IsRevoked(ctx context.Context, id [32]byte) (bool, error) {
 	if s.closed.Load() {
 		return false, ErrClosed
 	}
-	if exp, ok := s.mirror.lookup(id); ok && exp > s.clock().UnixMilli() {
+	if exp, ok := s.mirror.lookup(id); ok && s.clock().UnixMilli() <= exp {
 		return true, nil
 	}
 	if !s.stale.Load() {
 		return false, nil
 	}
-	n, err := s.client.Exists(ctx, s.prefix+id).Result()
+	n, err := s.client.Exists(ctx, s.prefix+hex.EncodeToString(id[:])).Result()
 	if err != nil {
 		return false, fmt.Errorf("%w: local mirror unconfirmed for %v (bound %v) and EXISTS failed: %w",
 			ErrUnavailable, s.age().Round(time.Millisecond), s.staleness, err)
@@ -194,8 +240,9 @@ func (s *Store) IsRevoked(ctx context.Context, id string) (bool, error) {
 }
 
 // Len drops expired entries from the local mirror and returns how many
-// revocations it holds. It is meant for tests and metrics and is safe for
-// concurrent use; it works after Close too.
+// revocations it holds, including any that Redis has since lost. It is meant
+// for tests and metrics and is safe for concurrent use; it works after Close
+// too.
 func (s *Store) Len() int {
 	return s.mirror.prune(s.clock().UnixMilli())
 }

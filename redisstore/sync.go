@@ -2,13 +2,13 @@ package redisstore
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
 	"net"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -27,25 +27,37 @@ const (
 
 // How the mirror stays current
 //
-// Revoke writes the key, then publishes "<expiry ms> <id>" on the channel.
-// Every Store holds one subscription, read by one goroutine (run), which
-// applies announcements to the mirror. The subscription is confirmed in two
-// ways, and only these move the confirmation time forward:
+// Revoke writes the key and publishes "<expiry ms> <hex id>" on the channel
+// in one Lua script. Every Store holds one subscription, read by one
+// goroutine (run), which applies announcements to the mirror. The mirror is
+// confirmed current in two ways, and only these move the confirmation time
+// forward:
 //
 //   - A full sync (SCAN of the prefix) that starts at time T sees every key
-//     written before T, because each key is written before it is announced.
-//     On success the mirror is current as of T.
+//     written before T, and each key is announced in the same step as it is
+//     written. When the sync follows the subscription confirmation, the
+//     mirror is current as of T on success.
 //   - Every third of the staleness bound the goroutine sends PING with its
 //     send time as payload. The reply comes back on the same connection after
 //     every announcement published before Redis handled the PING, so when it
 //     arrives the mirror is current as of the send time. Replies count only
-//     when a full sync has succeeded since the connection subscribed.
+//     while the subscription is confirmed: a subscribe confirmation has
+//     arrived since the connection was (re)made, nothing has been refused or
+//     failed since, and a full sync has succeeded since that confirmation.
 //
-// go-redis re-dials a broken subscription by itself and subscribes again;
-// the new subscription confirmation is the signal to run a full sync. If
-// nothing at all arrives for twice the staleness bound (a half-open
-// connection), the goroutine replaces the PubSub. IsRevoked trusts the mirror
-// while the confirmation is younger than the bound.
+// go-redis re-dials a broken subscription by itself and writes SUBSCRIBE
+// first on the new connection, so on each connection the answer to it comes
+// before any reply to a PING. Any error read from the subscription (a broken
+// connection, or Redis refusing SUBSCRIBE, say after an ACL change) ends the
+// confirmation; a confirmation that does not come within a third of the
+// bound is asked for again with another SUBSCRIBE. If nothing at all arrives
+// for twice the staleness bound (a half-open connection), the goroutine
+// replaces the PubSub. IsRevoked trusts the mirror while the confirmation is
+// younger than the bound.
+//
+// Independently, resyncLoop re-reads Redis every resync interval, so that an
+// announcement lost without any of the above noticing is made good within
+// that interval. Syncs only add to the mirror, so they may overlap.
 
 // run reads the subscription until Close.
 func (s *Store) run(ps *redis.PubSub) {
@@ -57,13 +69,24 @@ func (s *Store) run(ps *redis.PubSub) {
 		lastHeard = time.Now()
 		lastPrune = time.Now()
 		backoff   time.Duration
-		needSync  bool // a (re)subscription has not been followed by a full sync
-		syncAt    time.Time
+		// subscribed: Redis confirmed the subscription on the current
+		// connection and has refused nothing since. New saw the confirmation.
+		subscribed = true
+		// lastAsk is when subscribed last became false or SUBSCRIBE was last
+		// sent again.
+		lastAsk  time.Time
+		needSync bool // subscribed, but not yet followed by a full sync
+		syncAt   time.Time
 	)
+	lost := func() {
+		if subscribed {
+			subscribed, needSync, lastAsk = false, false, time.Now()
+		}
+	}
 	for s.ctx.Err() == nil {
 		now := time.Now()
 		if needSync && !now.Before(syncAt) {
-			if s.fullSync() == nil {
+			if s.fullSync(true) == nil {
 				needSync = false
 			} else {
 				syncAt = time.Now().Add(interval)
@@ -76,22 +99,35 @@ func (s *Store) run(ps *redis.PubSub) {
 			lastPrune = now
 		}
 		if now.Sub(lastHeard) > deadAfter {
+			lost()
 			if ps = s.replacePubSub(ps); ps == nil {
 				return // closed
 			}
-			lastHeard, lastPing = time.Now(), time.Time{}
+			lastHeard, lastPing, lastAsk = time.Now(), time.Time{}, time.Now()
 			continue
+		}
+		if !subscribed && now.Sub(lastAsk) >= interval {
+			// Refused, or the answer to go-redis's own SUBSCRIBE is overdue.
+			// An error here is a write error, which makes go-redis reconnect
+			// and subscribe anyway.
+			_ = ps.Subscribe(s.ctx, s.channel)
+			lastAsk = now
 		}
 		if now.Sub(lastPing) >= interval {
 			// A failed write makes go-redis reconnect; the reply to a lost
 			// PING never arrives, which is what the timeout above catches.
-			_ = ps.Ping(s.ctx, strconv.FormatInt(int64(now.Sub(s.epoch)), 10))
+			if ps.Ping(s.ctx, strconv.FormatInt(int64(now.Sub(s.epoch)), 10)) != nil {
+				lost()
+			}
 			lastPing = now
 		}
 
 		wait := interval - time.Since(lastPing)
 		if needSync {
 			wait = min(wait, time.Until(syncAt))
+		}
+		if !subscribed {
+			wait = min(wait, interval-time.Since(lastAsk))
 		}
 		msg, err := ps.ReceiveTimeout(s.ctx, max(wait, time.Millisecond))
 		if err != nil {
@@ -101,7 +137,9 @@ func (s *Store) run(ps *redis.PubSub) {
 			if isTimeout(err) {
 				continue
 			}
-			// Connection lost or Redis down. Wait before go-redis dials again.
+			// Connection lost, Redis down, or SUBSCRIBE refused. Wait before
+			// go-redis dials again.
+			lost()
 			backoff = min(max(2*backoff, minBackoff), interval)
 			if !s.sleep(backoff) {
 				return
@@ -112,13 +150,19 @@ func (s *Store) run(ps *redis.PubSub) {
 		lastHeard = time.Now()
 		switch m := msg.(type) {
 		case *redis.Subscription:
-			if m.Kind == "subscribe" {
-				needSync, syncAt = true, time.Time{}
+			if m.Channel != s.channel {
+				break
+			}
+			switch m.Kind {
+			case "subscribe":
+				subscribed, needSync, syncAt = true, true, time.Time{}
+			case "unsubscribe":
+				lost()
 			}
 		case *redis.Message:
 			s.apply(m.Payload)
 		case *redis.Pong:
-			if !needSync {
+			if subscribed && !needSync {
 				if sent, err := strconv.ParseInt(m.Payload, 10, 64); err == nil {
 					s.confirm(sent)
 				}
@@ -127,8 +171,27 @@ func (s *Store) run(ps *redis.PubSub) {
 	}
 }
 
+// resyncLoop runs a full sync every resync interval until Close. It never
+// confirms the mirror: that is run's job, tied to the subscription.
+func (s *Store) resyncLoop() {
+	defer s.wg.Done()
+	t := time.NewTimer(s.resync)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+		}
+		if s.fullSync(false) == nil {
+			s.resyncs.Add(1)
+		}
+		t.Reset(s.resync)
+	}
+}
+
 // awaitSubscription waits for the confirmation of ps's subscription.
-func awaitSubscription(ctx context.Context, ps *redis.PubSub, timeout time.Duration) error {
+func awaitSubscription(ctx context.Context, ps *redis.PubSub, channel string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		left := time.Until(deadline)
@@ -139,7 +202,7 @@ func awaitSubscription(ctx context.Context, ps *redis.PubSub, timeout time.Durat
 		if err != nil {
 			return err
 		}
-		if m, ok := msg.(*redis.Subscription); ok && m.Kind == "subscribe" {
+		if m, ok := msg.(*redis.Subscription); ok && m.Kind == "subscribe" && m.Channel == channel {
 			return nil
 		}
 	}
@@ -157,6 +220,7 @@ func (s *Store) replacePubSub(old *redis.PubSub) *redis.PubSub {
 		return nil
 	}
 	s.ps = ps
+	s.replaced.Add(1)
 	return ps
 }
 
@@ -177,113 +241,149 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// apply records an announcement "<expiry ms> <id>" in the mirror. Malformed
-// payloads are ignored; the next full sync would correct any gap.
+// apply records an announcement "<expiry ms> <hex id>" in the mirror.
+// Malformed payloads are ignored; the next full sync would correct any gap.
 func (s *Store) apply(payload string) {
-	msStr, id, ok := strings.Cut(payload, " ")
+	msStr, hexID, ok := strings.Cut(payload, " ")
+	if !ok {
+		return
+	}
+	id, ok := parseID(hexID)
 	if !ok {
 		return
 	}
 	expMs, err := strconv.ParseInt(msStr, 10, 64)
-	if err != nil || expMs <= s.clock().UnixMilli() {
+	if err != nil || expMs < s.clock().UnixMilli() {
 		return
 	}
 	s.mirror.insert(id, expMs)
 }
 
-// fullSync replaces the mirror with the revocations in Redis, keeping inserts
-// made while it ran, and confirms the mirror as of its start.
-func (s *Store) fullSync() error {
+// parseID decodes an id written as 64 lowercase hex digits, the only form
+// Revoke writes and IsRevoked asks for.
+func parseID(h string) ([32]byte, bool) {
+	var id [32]byte
+	if len(h) != 2*len(id) || strings.ToLower(h) != h {
+		return id, false
+	}
+	_, err := hex.Decode(id[:], []byte(h))
+	return id, err == nil
+}
+
+// fullSync merges every revocation in Redis into the mirror. With confirm it
+// then confirms the mirror as of its start; the caller must know that the
+// subscription was confirmed before the sync began.
+func (s *Store) fullSync(confirm bool) error {
 	ctx, cancel := context.WithTimeout(s.ctx, s.syncTO)
 	defer cancel()
 	start := int64(time.Since(s.epoch))
-	s.mirror.beginSync()
-	entries, err := s.scanAll(ctx)
-	if err != nil {
-		s.mirror.abortSync()
+	if err := s.forEachNode(ctx, s.scanNode); err != nil {
 		return err
 	}
-	s.mirror.replace(entries, s.clock().UnixMilli())
-	s.confirm(start)
+	if confirm {
+		s.confirm(start)
+	}
 	return nil
 }
 
-// scanAll reads every revocation key from every node that holds keys.
-func (s *Store) scanAll(ctx context.Context) (map[mirrorKey]int64, error) {
-	var (
-		mu      sync.Mutex
-		entries = make(map[mirrorKey]int64)
-	)
-	node := func(ctx context.Context, c redis.Cmdable) error {
-		found, err := s.scanNode(ctx, c)
-		if err != nil {
-			return err
-		}
-		mu.Lock()
-		for k, exp := range found {
-			putMax(entries, k, exp)
-		}
-		mu.Unlock()
-		return nil
-	}
-	var err error
+// forEachNode calls fn for every node that holds keys, concurrently on
+// Cluster and Ring, naming each node by its address.
+func (s *Store) forEachNode(ctx context.Context, fn func(ctx context.Context, c redis.Cmdable, addr string) error) error {
+	node := func(ctx context.Context, n *redis.Client) error { return fn(ctx, n, n.Options().Addr) }
 	switch c := s.client.(type) {
 	case *redis.ClusterClient:
-		err = c.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error { return node(ctx, n) })
+		return c.ForEachMaster(ctx, node)
 	case *redis.Ring:
-		err = c.ForEachShard(ctx, func(ctx context.Context, n *redis.Client) error { return node(ctx, n) })
+		return c.ForEachShard(ctx, node)
+	case *redis.Client:
+		return node(ctx, c)
 	default:
-		err = node(ctx, s.client)
+		return fn(ctx, c, "redis")
 	}
-	if err != nil {
-		return nil, err
-	}
-	return entries, nil
 }
 
-// scanNode reads the revocation keys of one node with SCAN and pipelined GETs.
-func (s *Store) scanNode(ctx context.Context, c redis.Cmdable) (map[mirrorKey]int64, error) {
-	found := make(map[mirrorKey]int64)
+// scanNode merges the revocation keys of one node into the mirror, one SCAN
+// batch at a time, reading values with pipelined GETs. Keys under the prefix
+// that are not a hex id are left alone.
+func (s *Store) scanNode(ctx context.Context, c redis.Cmdable, addr string) error {
 	match := globEscape(s.prefix) + "*"
-	var cursor uint64
+	var (
+		cursor  uint64
+		keys    []string
+		cmds    []*redis.StringCmd
+		entries []mirrorEntry
+	)
 	for {
-		keys, next, err := c.Scan(ctx, cursor, match, scanCount).Result()
+		found, next, err := c.Scan(ctx, cursor, match, scanCount).Result()
 		if err != nil {
-			return nil, fmt.Errorf("scan %q: %w", match, err)
+			return fmt.Errorf("scan %q on %s: %w", match, addr, err)
+		}
+		keys, entries = keys[:0], entries[:0]
+		for _, k := range found {
+			if id, ok := parseID(strings.TrimPrefix(k, s.prefix)); ok {
+				keys = append(keys, k)
+				entries = append(entries, mirrorEntry{key: s.mirror.key(&id)})
+			}
 		}
 		if len(keys) > 0 {
-			cmds := make([]*redis.StringCmd, len(keys))
+			cmds = cmds[:0]
 			_, _ = c.Pipelined(ctx, func(p redis.Pipeliner) error {
-				for i, k := range keys {
-					cmds[i] = p.Get(ctx, k)
+				for _, k := range keys {
+					cmds = append(cmds, p.Get(ctx, k))
 				}
 				return nil
 			})
+			nowMs := s.clock().UnixMilli()
 			for i, cmd := range cmds {
 				v, err := cmd.Result()
 				if errors.Is(err, redis.Nil) {
-					continue // expired since SCAN
+					continue // expired since SCAN; merge skips exp 0
 				}
 				if err != nil {
-					return nil, fmt.Errorf("get %q: %w", keys[i], err)
+					return fmt.Errorf("get %q on %s: %w", keys[i], addr, err)
 				}
-				expMs, err := strconv.ParseInt(v, 10, 64)
-				if err != nil {
+				if entries[i].exp, err = strconv.ParseInt(v, 10, 64); err != nil {
 					// Not written by this package: trust the key's TTL.
-					if expMs, err = foreignExpiry(ctx, c, keys[i], s.clock().UnixMilli()); err != nil {
-						return nil, err
+					if entries[i].exp, err = foreignExpiry(ctx, c, keys[i], nowMs); err != nil {
+						return err
 					}
 				}
-				if expMs > 0 {
-					putMax(found, s.mirror.key(strings.TrimPrefix(keys[i], s.prefix)), expMs)
-				}
 			}
+			s.mirror.merge(entries, nowMs)
 		}
 		if next == 0 {
-			return found, nil
+			return nil
 		}
 		cursor = next
 	}
+}
+
+// checkEviction fails unless maxmemory-policy is noeviction on every node
+// that holds keys. Keys evicted under memory pressure take revocations with
+// them, and a Store started afterwards never learns of those.
+func (s *Store) checkEviction() error {
+	ctx, cancel := context.WithTimeout(s.ctx, s.syncTO)
+	defer cancel()
+	return s.forEachNode(ctx, func(ctx context.Context, c redis.Cmdable, addr string) error {
+		res, err := c.ConfigGet(ctx, "maxmemory-policy").Result()
+		var rerr redis.Error
+		switch {
+		case errors.As(err, &rerr) || (err == nil && res["maxmemory-policy"] == ""):
+			if err == nil {
+				err = errors.New("no such setting in the reply")
+			}
+			return fmt.Errorf("%w: New: cannot read maxmemory-policy on %s (%w): allow CONFIG GET for this user, "+
+				"or make sure the policy is noeviction and pass WithEvictionAllowed()", ErrInvalidOption, addr, err)
+		case err != nil:
+			return fmt.Errorf("%w: read maxmemory-policy on %s: %w", ErrUnavailable, addr, err)
+		}
+		if p := res["maxmemory-policy"]; p != "noeviction" {
+			return fmt.Errorf("%w: New: maxmemory-policy is %q on %s, so Redis may evict revocations under memory pressure "+
+				"and a store started afterwards would accept those tokens again: set maxmemory-policy noeviction "+
+				"(CONFIG SET and redis.conf), or pass WithEvictionAllowed() to accept the risk", ErrInvalidOption, p, addr)
+		}
+		return nil
+	})
 }
 
 // foreignExpiry returns the expiry of a key whose value is not an expiry,
