@@ -20,8 +20,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-const secRejectBody = `{"detail":"Not authenticated"}` + "\n"
-
 // secAdvCase is one hostile (or valid) request. Either set builds the
 // request for the HTTP client, or raw is written to a TCP connection as is,
 // for bytes the Go client refuses to send.
@@ -31,7 +29,7 @@ type secAdvCase struct {
 	raw  string
 	// want is the payload the handler must see; nil means the request must
 	// get the default rejection and the handler must not run.
-	want *secUser
+	want *User
 	// wantErr, when set, is the error the error handler must receive.
 	wantErr error
 	// serverRefuses: the HTTP server itself may answer a 4xx before the
@@ -42,9 +40,9 @@ type secAdvCase struct {
 // secAdvServer is a vault behind a real server, with counters on each layer.
 type secAdvServer struct {
 	srv     *httptest.Server
-	vault   *authix.Vault[secUser]
-	clock   *secClock
-	store   *secCountingStore
+	vault   *authix.Vault[User]
+	clock   *fakeClock
+	store   *countingStore
 	reached atomic.Int64 // requests that got to RequireData
 	runs    atomic.Int64 // requests that got to the handler
 	errs    atomic.Int64 // error handler calls
@@ -55,11 +53,11 @@ type secAdvServer struct {
 
 func newSecAdvServer(t *testing.T, maxHeaderBytes int) *secAdvServer {
 	t.Helper()
-	s := &secAdvServer{clock: newSecClock(secEpoch)}
-	s.store = &secCountingStore{inner: authix.NewMemoryStore(s.clock.Now)}
+	s := &secAdvServer{clock: newFakeClock(testEpoch)}
+	s.store = &countingStore{inner: authix.NewMemoryStore(s.clock.Now)}
 	var err error
-	s.vault, err = authix.New[secUser](
-		authix.WithKeys(secKeyA, secKeySpec),
+	s.vault, err = authix.New[User](
+		authix.WithKeys(keyA, keySpec),
 		authix.WithHeader("X-API-Key"),
 		authix.WithBearer(),
 		authix.WithClock(s.clock.Now),
@@ -161,7 +159,7 @@ func TestAdversarialRequests(t *testing.T) {
 	cn := authix.DefaultCookieName + "="
 
 	// 14-byte name: 49 bytes of JSON, 4 blocks, so the token ends in "==".
-	john := secUser{ID: 7, Name: "John Q. Public"}
+	john := User{ID: 7, Name: "John Q. Public"}
 	var good string
 	for range 200 {
 		tok, err := s.vault.CreateAccessToken(john)
@@ -174,11 +172,11 @@ func TestAdversarialRequests(t *testing.T) {
 	require.NotEmpty(t, good, "no token with - or _ in 200 tries")
 	require.True(t, strings.HasSuffix(good, "="), "the test needs a padded token: %s", good)
 
-	fA, err := authix.NewFernet(ttl, secKeyA)
+	fA, err := authix.NewFernet(ttl, keyA)
 	require.NoError(t, err)
-	fSpec, err := authix.NewFernet(ttl, secKeySpec)
+	fSpec, err := authix.NewFernet(ttl, keySpec)
 	require.NoError(t, err)
-	fOther, err := authix.NewFernet(ttl, secKeyOther)
+	fOther, err := authix.NewFernet(ttl, keyOther)
 	require.NoError(t, err)
 	seal := func(f *authix.Fernet, plain string, at time.Time) string {
 		tok, err := f.Seal(nil, []byte(plain), at)
@@ -188,14 +186,14 @@ func TestAdversarialRequests(t *testing.T) {
 	johnJSON, err := json.Marshal(john)
 	require.NoError(t, err)
 
-	revoked, err := s.vault.CreateAccessToken(secUser{ID: 8, Name: "Revoked Person"}) // padded, like john
+	revoked, err := s.vault.CreateAccessToken(User{ID: 8, Name: "Revoked Person"}) // padded, like john
 	require.NoError(t, err)
 	require.NoError(t, s.vault.DisableAccessToken(t.Context(), revoked))
 	// A revoked token encoded differently (other unused bits in the last
 	// base64 character before the padding) is the same token.
 	revokedAlias := secAlias(t, revoked)
 
-	signA, _ := secKeyBytes(t, secKeyA)
+	signA, _ := keyHalves(t, keyA)
 	mib := strings.Repeat("A", 1<<20)
 	w := &john
 
@@ -249,7 +247,7 @@ func TestAdversarialRequests(t *testing.T) {
 		{name: "extra padding", set: secCookie(cn + good + "="), wantErr: authix.ErrInvalidToken},
 		{name: "percent-encoded padding", set: secCookie(cn + strings.ReplaceAll(good, "=", "%3D")), wantErr: authix.ErrInvalidToken},
 		{name: "wrong version byte", set: secCookie(cn + secTamper(t, good, func(raw []byte) []byte { raw[0] = 0x81; return raw })), wantErr: authix.ErrInvalidToken},
-		{name: "wrong version byte, MAC recomputed", set: secCookie(cn + secTamper(t, good, func(raw []byte) []byte { raw[0] = 0x81; return secResign(raw, signA) })), wantErr: authix.ErrInvalidToken},
+		{name: "wrong version byte, MAC recomputed", set: secCookie(cn + secTamper(t, good, func(raw []byte) []byte { raw[0] = 0x81; return resignTag(raw, signA) })), wantErr: authix.ErrInvalidToken},
 		{name: "tag stripped", set: secCookie(cn + secTamper(t, good, func(raw []byte) []byte { return raw[:len(raw)-32] })), wantErr: authix.ErrInvalidToken},
 		{name: "extra block before the tag", set: secCookie(cn + secTamper(t, good, func(raw []byte) []byte {
 			out := append(append([]byte(nil), raw[:len(raw)-32]...), make([]byte, 16)...)
@@ -261,8 +259,8 @@ func TestAdversarialRequests(t *testing.T) {
 		{name: "exactly at the TTL", set: secCookie(cn + seal(fA, string(johnJSON), now.Add(-ttl))), want: w},
 		{name: "61 s in the future (beyond the 60 s skew)", set: secCookie(cn + seal(fA, string(johnJSON), now.Add(61*time.Second))), wantErr: authix.ErrInvalidToken},
 		{name: "60 s in the future (within the skew)", set: secCookie(cn + seal(fA, string(johnJSON), now.Add(60*time.Second))), want: w},
-		{name: "timestamp at the end of time", set: secCookie(cn + secSealRaw(t, secKeyA, time.Unix(1<<62, 0), secPad(johnJSON))), wantErr: authix.ErrInvalidToken},
-		{name: "timestamp before 1970", set: secCookie(cn + secSealRaw(t, secKeyA, time.Unix(-1<<40, 0), secPad(johnJSON))), wantErr: authix.ErrExpiredToken},
+		{name: "timestamp at the end of time", set: secCookie(cn + sealRaw(t, keyA, time.Unix(1<<62, 0), pkcs7Pad(johnJSON))), wantErr: authix.ErrInvalidToken},
+		{name: "timestamp before 1970", set: secCookie(cn + sealRaw(t, keyA, time.Unix(-1<<40, 0), pkcs7Pad(johnJSON))), wantErr: authix.ErrExpiredToken},
 		{name: "revoked token", set: secCookie(cn + revoked), wantErr: authix.ErrRevokedToken},
 		{name: "revoked token as Bearer", set: secHeader("Authorization", "Bearer "+revoked), wantErr: authix.ErrRevokedToken},
 		{name: "revoked token, other encoding of the same bytes", set: secCookie(cn + revokedAlias), wantErr: authix.ErrRevokedToken},
@@ -275,10 +273,10 @@ func TestAdversarialRequests(t *testing.T) {
 		{name: "authentic, wrong field types", set: secCookie(cn + seal(fA, `{"id":"seven","name":7}`, now)), wantErr: authix.ErrInvalidToken},
 		{name: "authentic, trailing garbage after JSON", set: secCookie(cn + seal(fA, `{"id":7}x`, now)), wantErr: authix.ErrInvalidToken},
 		{name: "authentic, unknown fields are ignored", set: secCookie(cn + seal(fA, `{"id":7,"name":"John Q. Public","role":"root"}`, now)), want: w},
-		{name: "authentic, empty body (too short)", set: secCookie(cn + secSealRaw(t, secKeyA, now, nil)), wantErr: authix.ErrInvalidToken},
-		{name: "authentic, padding byte 0", set: secCookie(cn + secSealRaw(t, secKeyA, now, make([]byte, 16))), wantErr: authix.ErrInvalidToken},
-		{name: "authentic, padding byte 17", set: secCookie(cn + secSealRaw(t, secKeyA, now, []byte(strings.Repeat("\x11", 16)))), wantErr: authix.ErrInvalidToken},
-		{name: "authentic, padding of 32 bytes", set: secCookie(cn + secSealRaw(t, secKeyA, now, []byte(strings.Repeat("\x20", 32)))), wantErr: authix.ErrInvalidToken},
+		{name: "authentic, empty body (too short)", set: secCookie(cn + sealRaw(t, keyA, now, nil)), wantErr: authix.ErrInvalidToken},
+		{name: "authentic, padding byte 0", set: secCookie(cn + sealRaw(t, keyA, now, make([]byte, 16))), wantErr: authix.ErrInvalidToken},
+		{name: "authentic, padding byte 17", set: secCookie(cn + sealRaw(t, keyA, now, []byte(strings.Repeat("\x11", 16)))), wantErr: authix.ErrInvalidToken},
+		{name: "authentic, padding of 32 bytes", set: secCookie(cn + sealRaw(t, keyA, now, []byte(strings.Repeat("\x20", 32)))), wantErr: authix.ErrInvalidToken},
 		{name: "spec vector, verify.json token, long expired", set: secCookie(cn + "gAAAAAAdwJ6wAAECAwQFBgcICQoLDA0ODy021cpGVWKZ_eEwCGM4BLLF_5CV9dOPmrhuVUPgJobwOz7JcbmrR64jVmpU4IwqDA=="), wantErr: authix.ErrExpiredToken},
 		{name: "bytes above 0x7f in the cookie (raw HTTP)", raw: "GET /me HTTP/1.1\r\nHost: %s\r\nCookie: " + cn + "\xff\xfe" + good + "\r\nConnection: close\r\n\r\n", wantErr: authix.ErrInvalidToken},
 		{name: "NUL in the cookie (raw HTTP)", raw: "GET /me HTTP/1.1\r\nHost: %s\r\nCookie: " + cn + good[:10] + "\x00" + good[10:] + "\r\nConnection: close\r\n\r\n", serverRefuses: true},
@@ -316,7 +314,7 @@ func TestAdversarialRequests(t *testing.T) {
 			assert.Equal(t, revokes, s.store.revokes.Load(), "a request wrote to the revocation store")
 			if c.want != nil {
 				require.Equal(t, http.StatusOK, status, "body %q, error %v", body, err)
-				var got secUser
+				var got User
 				require.NoError(t, json.Unmarshal([]byte(body), &got))
 				assert.Equal(t, *c.want, got)
 				assert.Equal(t, runs+1, s.runs.Load())
@@ -330,11 +328,11 @@ func TestAdversarialRequests(t *testing.T) {
 			}
 			assert.Equal(t, reached+1, s.reached.Load(), "the request did not reach the vault")
 			assert.Equal(t, http.StatusUnauthorized, status)
-			assert.Equal(t, secRejectBody, body, "every rejection has the same body")
+			assert.Equal(t, rejectBody, body, "every rejection has the same body")
 			assert.Equal(t, "no-store", hdr.Get("Cache-Control"))
 			assert.Equal(t, errs+1, s.errs.Load())
 			require.Error(t, err)
-			assert.True(t, secIsOneOf(err, secAllErrors...), "error %v wraps no exported error", err)
+			assert.True(t, isOneOf(err, allErrors...), "error %v wraps no exported error", err)
 			if c.wantErr != nil {
 				assert.ErrorIs(t, err, c.wantErr)
 			}
@@ -398,7 +396,7 @@ func TestAdversarialDefaultServer(t *testing.T) {
 			assert.Zero(t, s.runs.Load())
 		})
 	}
-	tok, err := s.vault.CreateAccessToken(secUser{ID: 1, Name: "John"})
+	tok, err := s.vault.CreateAccessToken(User{ID: 1, Name: "John"})
 	require.NoError(t, err)
 	status, _, _ := s.do(t, secAdvCase{set: secCookie(cn + tok)})
 	assert.Equal(t, http.StatusOK, status, "the server keeps serving")

@@ -14,7 +14,7 @@ var benchUser = User{ID: 1, IsAdmin: true, Name: "John"}
 
 func benchVault(b *testing.B) (*authix.Vault[User], string) {
 	b.Helper()
-	v, err := authix.New[User](authix.WithKeys(testKey))
+	v, err := authix.New[User](authix.WithKeys(keyA))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -26,7 +26,7 @@ func benchVault(b *testing.B) (*authix.Vault[User], string) {
 }
 
 func BenchmarkOpen(b *testing.B) {
-	f := mustFernet(b, time.Hour, testKey)
+	f := mustFernet(b, time.Hour, keyA)
 	plain, _ := json.Marshal(benchUser)
 	now := time.Now()
 	tok, err := f.Seal(nil, plain, now)

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -19,7 +18,7 @@ import (
 // secIssued is a token and the payload it carries.
 type secIssued struct {
 	tok string
-	u   secUser
+	u   User
 }
 
 // secRing is a fixed-size ring of issued tokens that goroutines publish to
@@ -49,16 +48,6 @@ func (r *secRing) sample(rng *rand.Rand) *secIssued {
 // the RevocationStore methods.
 type secViaInterface struct{ authix.RevocationStore }
 
-// secCookieRequest is a request as a server would see it, carrying tok in
-// the vault's cookie.
-func secCookieRequest(tok string) *http.Request {
-	return &http.Request{
-		Method: "GET",
-		Host:   "example.com",
-		Header: http.Header{"Cookie": {authix.DefaultCookieName + "=" + tok}},
-	}
-}
-
 // TestConcurrentIssueCheckRevoke issues, checks and revokes tokens from many
 // goroutines at once, on one vault and on two vaults that share keys and a
 // revocation store (one through the store's interface, one directly), while
@@ -79,14 +68,14 @@ func TestConcurrentIssueCheckRevoke(t *testing.T) {
 			name = "two vaults sharing a store"
 		}
 		t.Run(name, func(t *testing.T) {
-			clock := newSecClock(secEpoch)
+			clock := newFakeClock(testEpoch)
 			mem := authix.NewMemoryStore(clock.Now)
-			newVault := func(store authix.RevocationStore) *authix.Vault[secUser] {
-				v, err := authix.New[secUser](authix.WithKeys(secKeyA), authix.WithClock(clock.Now), authix.WithRevocationStore(store))
+			newVault := func(store authix.RevocationStore) *authix.Vault[User] {
+				v, err := authix.New[User](authix.WithKeys(keyA), authix.WithClock(clock.Now), authix.WithRevocationStore(store))
 				require.NoError(t, err)
 				return v
 			}
-			vaults := []*authix.Vault[secUser]{newVault(mem)}
+			vaults := []*authix.Vault[User]{newVault(mem)}
 			if shared {
 				// The second vault reaches the same store through the
 				// RevocationStore interface (hex ids), the first directly.
@@ -115,12 +104,12 @@ func TestConcurrentIssueCheckRevoke(t *testing.T) {
 						}
 						// The clock moves a second at a time, up to about
 						// drift, so revocations land in many expiry seconds.
-						if i%7 == 0 && clock.Now().Before(secEpoch.Add(drift)) {
+						if i%7 == 0 && clock.Now().Before(testEpoch.Add(drift)) {
 							clock.Advance(time.Second)
 						}
 						v := vaults[(w+i)%len(vaults)]
 						other := vaults[(w+i+1)%len(vaults)]
-						u := secUser{ID: w*1_000_000 + i, Name: fmt.Sprintf("w%d-%d", w, i)}
+						u := User{ID: w*1_000_000 + i, Name: fmt.Sprintf("w%d-%d", w, i)}
 
 						tok, err := v.CreateAccessToken(u)
 						ops.Add(1)
@@ -128,7 +117,7 @@ func TestConcurrentIssueCheckRevoke(t *testing.T) {
 							fail("issue: %v", err)
 							return
 						}
-						got, err := other.Authenticate(secCookieRequest(tok))
+						got, err := other.Authenticate(cookieRequest(tok))
 						ops.Add(1)
 						if err != nil || got != u {
 							fail("fresh token rejected: %v (got %+v, want %+v)", err, got, u)
@@ -150,7 +139,7 @@ func TestConcurrentIssueCheckRevoke(t *testing.T) {
 							revokedN.Add(1)
 							ops.Add(1)
 							revoked.put(&secIssued{tok, u})
-							_, err := other.Authenticate(secCookieRequest(tok))
+							_, err := other.Authenticate(cookieRequest(tok))
 							ops.Add(1)
 							if !errors.Is(err, authix.ErrRevokedToken) {
 								fail("token accepted right after DisableAccessToken returned: %v", err)
@@ -166,7 +155,7 @@ func TestConcurrentIssueCheckRevoke(t *testing.T) {
 						// Tokens other goroutines issued and revoked.
 						for range 2 {
 							if e := revoked.sample(rng); e != nil {
-								got, err := vaults[rng.IntN(len(vaults))].Authenticate(secCookieRequest(e.tok))
+								got, err := vaults[rng.IntN(len(vaults))].Authenticate(cookieRequest(e.tok))
 								ops.Add(1)
 								if !errors.Is(err, authix.ErrRevokedToken) {
 									fail("revoked token %d accepted: %+v, %v", e.u.ID, got, err)
@@ -174,7 +163,7 @@ func TestConcurrentIssueCheckRevoke(t *testing.T) {
 								}
 							}
 							if e := kept.sample(rng); e != nil {
-								got, err := vaults[rng.IntN(len(vaults))].Authenticate(secCookieRequest(e.tok))
+								got, err := vaults[rng.IntN(len(vaults))].Authenticate(cookieRequest(e.tok))
 								ops.Add(1)
 								if err != nil || got != e.u {
 									fail("valid token %d rejected: %v", e.u.ID, err)
@@ -188,17 +177,17 @@ func TestConcurrentIssueCheckRevoke(t *testing.T) {
 			wg.Wait()
 			elapsed := time.Since(start)
 			t.Logf("%d goroutines, %d operations (%d revocations) in %v; clock moved %v",
-				workers, ops.Load(), revokedN.Load(), elapsed.Round(time.Millisecond), clock.Now().Sub(secEpoch))
+				workers, ops.Load(), revokedN.Load(), elapsed.Round(time.Millisecond), clock.Now().Sub(testEpoch))
 			require.Zero(t, failures.Load())
 			require.GreaterOrEqual(t, ops.Load(), int64(minOps))
 
 			// Every revocation is still in force: no token has expired yet.
 			assert.Equal(t, int(revokedN.Load()), mem.Len())
 			// One second past the last possible expiry, the store is empty.
-			clock.Set(secEpoch.Add(drift + time.Duration(workers)*time.Second + vaults[0].TTL() + 2*time.Second))
+			clock.Set(testEpoch.Add(drift + time.Duration(workers)*time.Second + vaults[0].TTL() + 2*time.Second))
 			assert.Zero(t, mem.Len(), "revocations outlived their tokens")
 			if e := revoked.sample(rand.New(rand.NewPCG(1, 2))); e != nil {
-				_, err := vaults[0].Authenticate(secCookieRequest(e.tok))
+				_, err := vaults[0].Authenticate(cookieRequest(e.tok))
 				assert.ErrorIs(t, err, authix.ErrExpiredToken)
 			}
 		})

@@ -18,7 +18,7 @@ const secDenyBody = `{"detail":"Cross-origin request denied"}` + "\n"
 // secCSRFServer serves vault.RequireData around a handler that counts its
 // runs and echoes the payload's name, on a real listener, so that requests
 // carry the Host a server sees.
-func secCSRFServer(t *testing.T, vault *authix.Vault[secUser]) (*httptest.Server, *atomic.Int64) {
+func secCSRFServer(t *testing.T, vault *authix.Vault[User]) (*httptest.Server, *atomic.Int64) {
 	t.Helper()
 	var runs atomic.Int64
 	h := vault.RequireData(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -70,9 +70,9 @@ func secDo(t *testing.T, srv *httptest.Server, path string, rq secCSRFRequest) (
 
 func TestCrossOriginCookieRequests(t *testing.T) {
 	t.Parallel()
-	vault, err := authix.New[secUser](authix.WithKeys(secKeyA), authix.WithHeader("X-API-Key"), authix.WithBearer())
+	vault, err := authix.New[User](authix.WithKeys(keyA), authix.WithHeader("X-API-Key"), authix.WithBearer())
 	require.NoError(t, err)
-	tok, err := vault.CreateAccessToken(secUser{ID: 1, Name: "John"})
+	tok, err := vault.CreateAccessToken(User{ID: 1, Name: "John"})
 	require.NoError(t, err)
 	srv, runs := secCSRFServer(t, vault)
 	self := srv.URL // the origin the server is reached at, http://127.0.0.1:port
@@ -133,9 +133,9 @@ func TestCrossOriginCookieRequests(t *testing.T) {
 
 func TestCrossOriginHEADWithCookie(t *testing.T) {
 	t.Parallel()
-	vault, err := authix.New[secUser](authix.WithKeys(secKeyA))
+	vault, err := authix.New[User](authix.WithKeys(keyA))
 	require.NoError(t, err)
-	tok, err := vault.CreateAccessToken(secUser{ID: 1, Name: "John"})
+	tok, err := vault.CreateAccessToken(User{ID: 1, Name: "John"})
 	require.NoError(t, err)
 	srv, runs := secCSRFServer(t, vault)
 	status, _ := secDo(t, srv, "/", secCSRFRequest{method: "HEAD", cookie: authix.DefaultCookieName + "=" + tok,
@@ -146,10 +146,10 @@ func TestCrossOriginHEADWithCookie(t *testing.T) {
 
 func TestCrossOriginTrustedOrigins(t *testing.T) {
 	t.Parallel()
-	vault, err := authix.New[secUser](authix.WithKeys(secKeyA),
+	vault, err := authix.New[User](authix.WithKeys(keyA),
 		authix.WithTrustedOrigins("https://app.example.com", "https://admin.example.com:8443"))
 	require.NoError(t, err)
-	tok, err := vault.CreateAccessToken(secUser{ID: 1, Name: "John"})
+	tok, err := vault.CreateAccessToken(User{ID: 1, Name: "John"})
 	require.NoError(t, err)
 	srv, runs := secCSRFServer(t, vault)
 	cookie := authix.DefaultCookieName + "=" + tok
@@ -180,16 +180,16 @@ func TestCrossOriginTrustedOrigins(t *testing.T) {
 	}
 
 	for _, bad := range []string{"app.example.com", "https://app.example.com/path", "https://app.example.com?q", "://x", ""} {
-		_, err := authix.New[secUser](authix.WithTrustedOrigins(bad))
+		_, err := authix.New[User](authix.WithTrustedOrigins(bad))
 		assert.ErrorIs(t, err, authix.ErrInvalidOption, "origin %q", bad)
 	}
 }
 
 func TestCrossOriginProtectionOff(t *testing.T) {
 	t.Parallel()
-	vault, err := authix.New[secUser](authix.WithKeys(secKeyA), authix.WithoutCrossOriginProtection())
+	vault, err := authix.New[User](authix.WithKeys(keyA), authix.WithoutCrossOriginProtection())
 	require.NoError(t, err)
-	tok, err := vault.CreateAccessToken(secUser{ID: 1, Name: "John"})
+	tok, err := vault.CreateAccessToken(User{ID: 1, Name: "John"})
 	require.NoError(t, err)
 	srv, runs := secCSRFServer(t, vault)
 	status, body := secDo(t, srv, "/", secCSRFRequest{method: "POST", cookie: authix.DefaultCookieName + "=" + tok,
@@ -203,7 +203,7 @@ func TestCrossOriginProtectionOff(t *testing.T) {
 		"with trusted origins": authix.WithTrustedOrigins("https://app.example.com"),
 		"with a deny handler":  authix.WithCrossOriginDenyHandler(deny),
 	} {
-		_, err := authix.New[secUser](authix.WithoutCrossOriginProtection(), opt)
+		_, err := authix.New[User](authix.WithoutCrossOriginProtection(), opt)
 		assert.ErrorIs(t, err, authix.ErrInvalidOption, name)
 	}
 }
@@ -212,7 +212,7 @@ func TestCrossOriginDenyHandler(t *testing.T) {
 	t.Parallel()
 	var denied, errored atomic.Int64
 	var lastErr atomic.Value
-	vault, err := authix.New[secUser](authix.WithKeys(secKeyA), authix.WithHeader("X-API-Key"),
+	vault, err := authix.New[User](authix.WithKeys(keyA), authix.WithHeader("X-API-Key"),
 		authix.WithCrossOriginDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			denied.Add(1)
 			w.WriteHeader(http.StatusTeapot)
@@ -224,7 +224,7 @@ func TestCrossOriginDenyHandler(t *testing.T) {
 			authix.DefaultErrorHandler(w, r, err)
 		}))
 	require.NoError(t, err)
-	tok, err := vault.CreateAccessToken(secUser{ID: 1, Name: "John"})
+	tok, err := vault.CreateAccessToken(User{ID: 1, Name: "John"})
 	require.NoError(t, err)
 	srv, runs := secCSRFServer(t, vault)
 	cross := map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}
@@ -253,13 +253,13 @@ func TestCrossOriginDenyHandler(t *testing.T) {
 func TestCrossOriginErrorReachesErrorHandler(t *testing.T) {
 	t.Parallel()
 	var got atomic.Value
-	vault, err := authix.New[secUser](authix.WithKeys(secKeyA),
+	vault, err := authix.New[User](authix.WithKeys(keyA),
 		authix.WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) {
 			got.Store(err)
 			authix.DefaultErrorHandler(w, r, err)
 		}))
 	require.NoError(t, err)
-	tok, err := vault.CreateAccessToken(secUser{ID: 1, Name: "John"})
+	tok, err := vault.CreateAccessToken(User{ID: 1, Name: "John"})
 	require.NoError(t, err)
 	srv, runs := secCSRFServer(t, vault)
 	status, body := secDo(t, srv, "/", secCSRFRequest{method: "POST", cookie: authix.DefaultCookieName + "=" + tok,
@@ -276,9 +276,9 @@ func TestCrossOriginErrorReachesErrorHandler(t *testing.T) {
 // for the Origin-against-Host fallback without Sec-Fetch-Site.
 func TestCrossOriginAuthenticateHostFallback(t *testing.T) {
 	t.Parallel()
-	vault, err := authix.New[secUser](authix.WithKeys(secKeyA))
+	vault, err := authix.New[User](authix.WithKeys(keyA))
 	require.NoError(t, err)
-	tok, err := vault.CreateAccessToken(secUser{ID: 1, Name: "John"})
+	tok, err := vault.CreateAccessToken(User{ID: 1, Name: "John"})
 	require.NoError(t, err)
 
 	for _, c := range []struct {
@@ -315,9 +315,9 @@ func TestCrossOriginAuthenticateHostFallback(t *testing.T) {
 
 func TestCrossOriginOptionalData(t *testing.T) {
 	t.Parallel()
-	vault, err := authix.New[secUser](authix.WithKeys(secKeyA))
+	vault, err := authix.New[User](authix.WithKeys(keyA))
 	require.NoError(t, err)
-	tok, err := vault.CreateAccessToken(secUser{ID: 1, Name: "John"})
+	tok, err := vault.CreateAccessToken(User{ID: 1, Name: "John"})
 	require.NoError(t, err)
 	var sawData, runs atomic.Int64
 	srv := httptest.NewServer(vault.OptionalData(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -346,10 +346,10 @@ func TestHostPrefixCookie(t *testing.T) {
 	t.Parallel()
 	tmpl := authix.DefaultCookie()
 	tmpl.Name = "__Host-access-token"
-	vault, err := authix.New[secUser](authix.WithKeys(secKeyA), authix.WithCookie(tmpl))
+	vault, err := authix.New[User](authix.WithKeys(keyA), authix.WithCookie(tmpl))
 	require.NoError(t, err)
 	rec := httptest.NewRecorder()
-	require.NoError(t, vault.SetAccessToken(rec, secUser{ID: 1, Name: "John"}))
+	require.NoError(t, vault.SetAccessToken(rec, User{ID: 1, Name: "John"}))
 	set := rec.Result().Cookies()
 	require.Len(t, set, 1)
 	c := set[0]

@@ -16,11 +16,11 @@ import (
 // for every kind of bad input the tests know of.
 func TestDocumentedErrorSets(t *testing.T) {
 	t.Parallel()
-	clk := newSecClock(testEpoch)
+	clk := newFakeClock(testEpoch)
 	store := authix.NewMemoryStore(clk.Now)
-	v, err := authix.New[User](authix.WithKeys(testKey), authix.WithClock(clk.Now), authix.WithRevocationStore(store))
+	v, err := authix.New[User](authix.WithKeys(keyA), authix.WithClock(clk.Now), authix.WithRevocationStore(store))
 	require.NoError(t, err)
-	down, err := authix.New[User](authix.WithKeys(testKey), authix.WithClock(clk.Now), authix.WithRevocationStore(failingStore{}))
+	down, err := authix.New[User](authix.WithKeys(keyA), authix.WithClock(clk.Now), authix.WithRevocationStore(failingStore{}))
 	require.NoError(t, err)
 	ctx := context.Background()
 
@@ -36,11 +36,11 @@ func TestDocumentedErrorSets(t *testing.T) {
 	future, err := v.CreateAccessToken(User{ID: 4})
 	require.NoError(t, err)
 	clk.Advance(-2 * time.Hour)
-	otherKey, err := authix.New[User](authix.WithKeys(secKeyOther), authix.WithClock(clk.Now))
+	otherKey, err := authix.New[User](authix.WithKeys(keyOther), authix.WithClock(clk.Now))
 	require.NoError(t, err)
 	foreign, err := otherKey.CreateAccessToken(User{ID: 5})
 	require.NoError(t, err)
-	wrongShape, err := authix.New[map[string]string](authix.WithKeys(testKey), authix.WithClock(clk.Now))
+	wrongShape, err := authix.New[map[string]string](authix.WithKeys(keyA), authix.WithClock(clk.Now))
 	require.NoError(t, err)
 	shape, err := wrongShape.CreateAccessToken(map[string]string{"id": "not a number"})
 	require.NoError(t, err)
@@ -53,7 +53,7 @@ func TestDocumentedErrorSets(t *testing.T) {
 	}
 	check := func(t *testing.T, what string, err error, allowed ...error) {
 		t.Helper()
-		if err != nil && !secIsOneOf(err, allowed...) {
+		if err != nil && !isOneOf(err, allowed...) {
 			t.Errorf("%s: %v is none of its documented errors %v", what, err, allowed)
 		}
 	}
@@ -71,7 +71,7 @@ func TestDocumentedErrorSets(t *testing.T) {
 			check(t, "Authenticate", err, authErrs...)
 			_, err = down.Authenticate(cookieRequest(tok))
 			check(t, "Authenticate, store down", err, authErrs...)
-			f, err := authix.NewFernet(time.Hour, testKey)
+			f, err := authix.NewFernet(time.Hour, keyA)
 			require.NoError(t, err)
 			_, _, err = f.Open(nil, tok, clk.Now())
 			check(t, "Fernet.Open", err, authix.ErrInvalidToken, authix.ErrExpiredToken)

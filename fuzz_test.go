@@ -127,13 +127,13 @@ const secUnixToInternal = (1969*365 + 1969/4 - 1969/100 + 1969/400) * 24 * 60 * 
 // TestFernetFarFutureTimestamp: stamps near the int64 limit, where time.Unix
 // arithmetic would overflow, are refused as from the future, not as expired.
 func TestFernetFarFutureTimestamp(t *testing.T) {
-	fern, err := authix.NewFernet(time.Hour, secKeyA)
+	fern, err := authix.NewFernet(time.Hour, keyA)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, ts := range []int64{math.MaxInt64, math.MaxInt64 - secUnixToInternal + 1, 1 << 62, secEpoch.Unix() + 61} {
-		tok := secSealRaw(t, secKeyA, time.Unix(ts, 0), secPad([]byte("{}")))
-		_, _, err := fern.Open(nil, tok, secEpoch)
+	for _, ts := range []int64{math.MaxInt64, math.MaxInt64 - secUnixToInternal + 1, 1 << 62, testEpoch.Unix() + 61} {
+		tok := sealRaw(t, keyA, time.Unix(ts, 0), pkcs7Pad([]byte("{}")))
+		_, _, err := fern.Open(nil, tok, testEpoch)
 		if !errors.Is(err, authix.ErrInvalidToken) {
 			t.Errorf("timestamp %d: %v, want ErrInvalidToken", ts, err)
 		}
@@ -146,20 +146,20 @@ func TestFernetFarFutureTimestamp(t *testing.T) {
 // fuzzer also explores what happens after authentication (timestamps,
 // padding, lengths).
 func FuzzFernetOpen(f *testing.F) {
-	keys := []string{secKeyA, secKeySpec}
+	keys := []string{keyA, keySpec}
 	fern, err := authix.NewFernet(secSpecTTL, keys...)
 	if err != nil {
 		f.Fatal(err)
 	}
 	fernetGoKeys := fernet.MustDecodeKeys(keys...)
-	signA, _ := secKeyBytes(f, secKeyA)
+	signA, _ := keyHalves(f, keyA)
 	now := secSpecNow
 
 	for _, tok := range secSpecTokens(f) {
 		f.Add(tok, false)
 		f.Add(tok, true)
 	}
-	other, err := authix.NewFernet(secSpecTTL, secKeyOther)
+	other, err := authix.NewFernet(secSpecTTL, keyOther)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -177,14 +177,14 @@ func FuzzFernetOpen(f *testing.F) {
 	f.Add("", false)
 	f.Add("gAAAAA==", true)
 	f.Add(strings.Repeat("A", authix.MaxTokenSize+1), false)
-	f.Add(secSealRaw(f, secKeyA, now, nil), false)
-	f.Add(secSealRaw(f, secKeyA, now, make([]byte, 16)), false)
-	f.Add(secSealRaw(f, secKeyA, time.Unix(math.MaxInt64, 0), secPad([]byte("far"))), false)
+	f.Add(sealRaw(f, keyA, now, nil), false)
+	f.Add(sealRaw(f, keyA, now, make([]byte, 16)), false)
+	f.Add(sealRaw(f, keyA, time.Unix(math.MaxInt64, 0), pkcs7Pad([]byte("far"))), false)
 
 	f.Fuzz(func(t *testing.T, token string, resign bool) {
 		if resign {
 			if raw, err := base64.URLEncoding.DecodeString(token); err == nil && len(raw) >= sha256.Size {
-				token = base64.URLEncoding.EncodeToString(secResign(raw, signA))
+				token = base64.URLEncoding.EncodeToString(resignTag(raw, signA))
 			}
 		}
 		want := secRefOpen(token, keys, secSpecTTL, now)
@@ -197,7 +197,7 @@ func FuzzFernetOpen(f *testing.F) {
 		plain := out[len("prefix"):]
 
 		if err != nil {
-			if !secIsOneOf(err, authix.ErrInvalidToken, authix.ErrExpiredToken) {
+			if !isOneOf(err, authix.ErrInvalidToken, authix.ErrExpiredToken) {
 				t.Fatalf("error %v wraps neither ErrInvalidToken nor ErrExpiredToken", err)
 			}
 			if len(plain) != 0 {
@@ -250,23 +250,23 @@ func FuzzFernetOpen(f *testing.F) {
 // secFuzzVault builds the vault of FuzzAuthenticate and the tokens its
 // seeds use.
 type secFuzzVault struct {
-	v       *authix.Vault[secUser]
-	store   *secCountingStore
-	issued  map[secUser]bool
-	revoked secUser
+	v       *authix.Vault[User]
+	store   *countingStore
+	issued  map[User]bool
+	revoked User
 	toks    []string // john, ann, revoked, expired, other key, spec key
 }
 
 func newSecFuzzVault(tb testing.TB) *secFuzzVault {
 	tb.Helper()
-	clock := newSecClock(secEpoch)
+	clock := newFakeClock(testEpoch)
 	s := &secFuzzVault{
-		store:   &secCountingStore{inner: authix.NewMemoryStore(clock.Now)},
-		issued:  map[secUser]bool{},
-		revoked: secUser{ID: 99, Name: "Revoked"},
+		store:   &countingStore{inner: authix.NewMemoryStore(clock.Now)},
+		issued:  map[User]bool{},
+		revoked: User{ID: 99, Name: "Revoked"},
 	}
 	var err error
-	s.v, err = authix.New[secUser](authix.WithKeys(secKeyA, secKeySpec), authix.WithHeader("X-API-Key"), authix.WithBearer(),
+	s.v, err = authix.New[User](authix.WithKeys(keyA, keySpec), authix.WithHeader("X-API-Key"), authix.WithBearer(),
 		authix.WithClock(clock.Now), authix.WithRevocationStore(s.store))
 	if err != nil {
 		tb.Fatal(err)
@@ -274,20 +274,20 @@ func newSecFuzzVault(tb testing.TB) *secFuzzVault {
 	// The tokens are deterministic (fixed IV), so that the fuzzing worker
 	// processes, which each run this setup, hold the same tokens as the
 	// seeds and revoke the same one.
-	seal := func(key string, at time.Time, u secUser) {
+	seal := func(key string, at time.Time, u User) {
 		b, err := json.Marshal(u)
 		if err != nil {
 			tb.Fatal(err)
 		}
-		s.toks = append(s.toks, secSealRaw(tb, key, at, secPad(b)))
+		s.toks = append(s.toks, sealRaw(tb, key, at, pkcs7Pad(b)))
 	}
-	john, ann := secUser{ID: 1, Name: "John", Admin: true}, secUser{ID: 2, Name: "Ann"}
-	seal(secKeyA, secEpoch, john)
-	seal(secKeyA, secEpoch.Add(-time.Minute), ann)
-	seal(secKeyA, secEpoch, s.revoked)
-	seal(secKeyA, secEpoch.Add(-s.v.TTL()-time.Second), john) // expired
-	seal(secKeyOther, secEpoch, john)                         // unknown key
-	seal(secKeySpec, secEpoch, ann)                           // the second key opens
+	john, ann := User{ID: 1, Name: "John", IsAdmin: true}, User{ID: 2, Name: "Ann"}
+	seal(keyA, testEpoch, john)
+	seal(keyA, testEpoch.Add(-time.Minute), ann)
+	seal(keyA, testEpoch, s.revoked)
+	seal(keyA, testEpoch.Add(-s.v.TTL()-time.Second), john) // expired
+	seal(keyOther, testEpoch, john)                         // unknown key
+	seal(keySpec, testEpoch, ann)                           // the second key opens
 	s.issued[john], s.issued[ann] = true, true
 	if err := s.v.DisableAccessToken(tb.Context(), s.toks[2]); err != nil {
 		tb.Fatal(err)
@@ -326,7 +326,7 @@ func FuzzAuthenticate(f *testing.F) {
 
 	var (
 		runs   int
-		inCtx  secUser
+		inCtx  User
 		hasCtx bool
 	)
 	handler := s.v.RequireData(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -363,11 +363,11 @@ func FuzzAuthenticate(f *testing.F) {
 		tok, found := s.v.ExtractAccessToken(r)
 
 		if err != nil {
-			if !secIsOneOf(err, authix.ErrMissingToken, authix.ErrInvalidToken, authix.ErrExpiredToken,
+			if !isOneOf(err, authix.ErrMissingToken, authix.ErrInvalidToken, authix.ErrExpiredToken,
 				authix.ErrRevokedToken, authix.ErrCrossOrigin) {
 				t.Fatalf("error %v wraps no expected exported error", err)
 			}
-			if u != (secUser{}) {
+			if u != (User{}) {
 				t.Fatalf("a failed Authenticate returned payload %+v", u)
 			}
 			if errors.Is(err, authix.ErrMissingToken) == found {
@@ -407,7 +407,7 @@ func FuzzAuthenticate(f *testing.F) {
 			t.Fatalf("the handler ran for a request Authenticate refuses (%v)", err)
 		case errors.Is(err, authix.ErrCrossOrigin) && rec.Code != http.StatusForbidden:
 			t.Fatalf("cross-origin refusal answered %d", rec.Code)
-		case err != nil && !errors.Is(err, authix.ErrCrossOrigin) && (rec.Code != http.StatusUnauthorized || rec.Body.String() != secRejectBody):
+		case err != nil && !errors.Is(err, authix.ErrCrossOrigin) && (rec.Code != http.StatusUnauthorized || rec.Body.String() != rejectBody):
 			t.Fatalf("token refusal answered %d %q", rec.Code, rec.Body.String())
 		}
 		if got := s.store.revokes.Load(); got != revokes {
@@ -421,17 +421,17 @@ func FuzzAuthenticate(f *testing.F) {
 // struct, a pointer to a struct, a map, and any (before and after the auto
 // mode recorded a type). The outcome must match encoding/json's own.
 func FuzzDecodePayload(f *testing.F) {
-	fern, err := authix.NewFernet(time.Hour, secKeyA)
+	fern, err := authix.NewFernet(time.Hour, keyA)
 	if err != nil {
 		f.Fatal(err)
 	}
-	clock := newSecClock(secEpoch)
+	clock := newFakeClock(testEpoch)
 	opts := []authix.Option{authix.WithCipher(fern), authix.WithClock(clock.Now)}
-	vStruct, err := authix.New[secUser](opts...)
+	vStruct, err := authix.New[User](opts...)
 	if err != nil {
 		f.Fatal(err)
 	}
-	vPtr, err := authix.New[*secUser](opts...)
+	vPtr, err := authix.New[*User](opts...)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -448,13 +448,13 @@ func FuzzDecodePayload(f *testing.F) {
 		f.Fatal(err)
 	}
 	// Auto mode records the first payload's type.
-	if _, err := vAnyRec.CreateAccessToken(secUser{ID: 1}); err != nil {
+	if _, err := vAnyRec.CreateAccessToken(User{ID: 1}); err != nil {
 		f.Fatal(err)
 	}
 
 	// Seeds: the spec's plaintext, real payloads, and JSON edge cases.
 	f.Add([]byte("hello"))
-	for _, v := range []any{secUser{ID: 1, Name: "John", Admin: true}, map[string]string{"user": "john", "role": "admin"}, map[string]any{"n": 1.5, "l": []any{true, nil}}} {
+	for _, v := range []any{User{ID: 1, Name: "John", IsAdmin: true}, map[string]string{"user": "john", "role": "admin"}, map[string]any{"n": 1.5, "l": []any{true, nil}}} {
 		b, err := json.Marshal(v)
 		if err != nil {
 			f.Fatal(err)
@@ -498,11 +498,11 @@ func FuzzDecodePayload(f *testing.F) {
 			}
 		}
 
-		var wantUser secUser
+		var wantUser User
 		jsonUserErr := json.Unmarshal(plain, &wantUser)
 		gotUser, err := vStruct.DecodeAccessToken(tok)
 		check("struct", err, jsonUserErr, func() bool { return gotUser == wantUser })
-		if err != nil && gotUser != (secUser{}) {
+		if err != nil && gotUser != (User{}) {
 			t.Fatalf("struct: failed decode returned %+v", gotUser)
 		}
 		if err == nil {
@@ -532,8 +532,8 @@ func FuzzDecodePayload(f *testing.F) {
 		})
 
 		gotRec, err := vAnyRec.DecodeAccessToken(tok)
-		check("any, recorded secUser", err, jsonUserErr, func() bool {
-			u, ok := gotRec.(secUser)
+		check("any, recorded User", err, jsonUserErr, func() bool {
+			u, ok := gotRec.(User)
 			return ok && u == wantUser
 		})
 	})

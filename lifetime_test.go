@@ -15,10 +15,10 @@ import (
 // only that form counts, and a malformed one is an invalid token.
 func TestSealedLifetimeForms(t *testing.T) {
 	t.Parallel()
-	clk := newSecClock(testEpoch)
-	v, err := authix.New[User](authix.WithKeys(testKey), authix.WithClock(clk.Now))
+	clk := newFakeClock(testEpoch)
+	v, err := authix.New[User](authix.WithKeys(keyA), authix.WithClock(clk.Now))
 	require.NoError(t, err)
-	f, err := authix.NewFernet(time.Hour, testKey)
+	f, err := authix.NewFernet(time.Hour, keyA)
 	require.NoError(t, err)
 	now := clk.Now().Unix()
 	seal := func(plain string) string {

@@ -26,8 +26,8 @@ func TestLogoutsUnderSteadyChurn(t *testing.T) {
 }
 
 func testLogoutChurn(t *testing.T, randomAge bool) {
-	clk := newSecClock(testEpoch)
-	v, err := authix.New[User](authix.WithKeys(testKey), authix.WithClock(clk.Now))
+	clk := newFakeClock(testEpoch)
+	v, err := authix.New[User](authix.WithKeys(keyA), authix.WithClock(clk.Now))
 	require.NoError(t, err)
 	ctx := context.Background()
 	type logout struct {
@@ -77,16 +77,16 @@ func testLogoutChurn(t *testing.T, randomAge bool) {
 // logged out under the shorter one, once its revocation entry has run out.
 func TestLogoutSurvivesTTLRaise(t *testing.T) {
 	t.Parallel()
-	clk := newSecClock(testEpoch)
+	clk := newFakeClock(testEpoch)
 	store := authix.NewMemoryStore(clk.Now)
-	before, err := authix.New[User](authix.WithKeys(testKey), authix.WithTTL(time.Hour),
+	before, err := authix.New[User](authix.WithKeys(keyA), authix.WithTTL(time.Hour),
 		authix.WithClock(clk.Now), authix.WithRevocationStore(store))
 	require.NoError(t, err)
 	tok, err := before.CreateAccessToken(User{ID: 1, Name: "John"})
 	require.NoError(t, err)
 	require.NoError(t, before.DisableAccessToken(context.Background(), tok))
 
-	after, err := authix.New[User](authix.WithKeys(testKey), authix.WithTTL(24*time.Hour),
+	after, err := authix.New[User](authix.WithKeys(keyA), authix.WithTTL(24*time.Hour),
 		authix.WithClock(clk.Now), authix.WithRevocationStore(store))
 	require.NoError(t, err)
 	clk.Advance(61 * time.Minute)
@@ -110,8 +110,8 @@ func TestLogoutSurvivesTTLRaise(t *testing.T) {
 // recorded, and refused.
 func TestLogoutAtTheLastInstant(t *testing.T) {
 	t.Parallel()
-	clk := newSecClock(testEpoch)
-	v, err := authix.New[User](authix.WithKeys(testKey), authix.WithClock(clk.Now))
+	clk := newFakeClock(testEpoch)
+	v, err := authix.New[User](authix.WithKeys(keyA), authix.WithClock(clk.Now))
 	require.NoError(t, err)
 	tok, err := v.CreateAccessToken(User{ID: 1})
 	require.NoError(t, err)

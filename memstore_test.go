@@ -24,7 +24,7 @@ func storeID(i int) authix.TokenID {
 
 func TestMemoryStore(t *testing.T) {
 	t.Parallel()
-	clk := newSecClock(testEpoch)
+	clk := newFakeClock(testEpoch)
 	m := authix.NewMemoryStore(clk.Now)
 	ctx := context.Background()
 	start := clk.Now()
@@ -126,7 +126,7 @@ func testStoreChurn(t *testing.T, ttl, every time.Duration, randomAge bool) {
 		// full run take a minute. .ci/after.d/20-churn.sh runs it whole.
 		steps = min(steps, 20_000)
 	}
-	clk := newSecClock(testEpoch)
+	clk := newFakeClock(testEpoch)
 	m := authix.NewMemoryStore(clk.Now)
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(uint64(ttl), uint64(every)))
@@ -185,7 +185,7 @@ func testStoreChurn(t *testing.T, ttl, every time.Duration, randomAge bool) {
 // seen until it expires.
 func TestMemoryStoreConcurrent(t *testing.T) {
 	t.Parallel()
-	clk := newSecClock(testEpoch)
+	clk := newFakeClock(testEpoch)
 	m := authix.NewMemoryStore(clk.Now)
 	ctx := context.Background()
 	const writers, perWriter = 4, 3000

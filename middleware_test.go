@@ -18,7 +18,7 @@ import (
 func TestTokenSources(t *testing.T) {
 	t.Parallel()
 	newVault := func(opts ...authix.Option) *authix.Vault[User] {
-		v, err := authix.New[User](append([]authix.Option{authix.WithKeys(testKey)}, opts...)...)
+		v, err := authix.New[User](append([]authix.Option{authix.WithKeys(keyA)}, opts...)...)
 		require.NoError(t, err)
 		return v
 	}
@@ -107,10 +107,10 @@ func TestExtractAccessToken(t *testing.T) {
 // sees the precise error.
 func TestRejections(t *testing.T) {
 	t.Parallel()
-	clk := newSecClock(testEpoch)
+	clk := newFakeClock(testEpoch)
 	var handled error
 	v, err := authix.New[User](
-		authix.WithKeys(testKey), authix.WithClock(clk.Now),
+		authix.WithKeys(keyA), authix.WithClock(clk.Now),
 		authix.WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) {
 			handled = err
 			authix.DefaultErrorHandler(w, r, err)

@@ -59,7 +59,7 @@ func (retainer) Marshal(v any) ([]byte, error) {
 // overwritten by a later request's token.
 func TestPayloadSerializerOwnsItsBytes(t *testing.T) {
 	t.Parallel()
-	v, err := authix.New[retained](authix.WithKeys(testKey), authix.WithSerializer(retainer{}))
+	v, err := authix.New[retained](authix.WithKeys(keyA), authix.WithSerializer(retainer{}))
 	require.NoError(t, err)
 	alice, err := v.CreateAccessToken(retained{Raw: []byte("alice")})
 	require.NoError(t, err)
@@ -82,7 +82,7 @@ func TestPayloadSerializerOwnsItsBytes(t *testing.T) {
 func TestPayloadIntegersExact(t *testing.T) {
 	t.Parallel()
 	const a, b = 9007199254740993, 9007199254740992 // 2^53+1 and 2^53
-	m, err := authix.New[map[string]any](authix.WithKeys(testKey))
+	m, err := authix.New[map[string]any](authix.WithKeys(keyA))
 	require.NoError(t, err)
 	ta, err := m.CreateAccessToken(map[string]any{"id": a})
 	require.NoError(t, err)
@@ -95,7 +95,7 @@ func TestPayloadIntegersExact(t *testing.T) {
 	assert.NotEqual(t, ga["id"], gb["id"], "two ids decoded as one number")
 	assert.Equal(t, fmt.Sprint(a), fmt.Sprint(ga["id"]))
 
-	auto, err := authix.New[any](authix.WithKeys(testKey))
+	auto, err := authix.New[any](authix.WithKeys(keyA))
 	require.NoError(t, err)
 	got, err := auto.DecodeAccessToken(ta) // before any payload was sealed: a map
 	require.NoError(t, err)
@@ -104,7 +104,7 @@ func TestPayloadIntegersExact(t *testing.T) {
 	type withAny struct {
 		ID any `json:"id"`
 	}
-	s, err := authix.New[withAny](authix.WithKeys(testKey))
+	s, err := authix.New[withAny](authix.WithKeys(keyA))
 	require.NoError(t, err)
 	gs, err := s.DecodeAccessToken(ta)
 	require.NoError(t, err)

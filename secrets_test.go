@@ -21,7 +21,7 @@ import (
 // string, and its bytes and halves in the encodings fmt and logs use.
 func secKeyRenderings(t *testing.T, key string) []string {
 	t.Helper()
-	sign, enc := secKeyBytes(t, key)
+	sign, enc := keyHalves(t, key)
 	all := append(append([]byte(nil), sign...), enc...)
 	out := []string{key, strings.TrimRight(key, "=")}
 	for _, b := range [][]byte{all, sign, enc} {
@@ -85,7 +85,7 @@ func TestSecretsBadKeysNotInErrors(t *testing.T) {
 			bad, arg := mk()
 			_, err := authix.NewFernet(time.Hour, arg)
 			require.ErrorIs(t, err, authix.ErrInvalidOption)
-			_, err2 := authix.New[secUser](authix.WithKeys(arg))
+			_, err2 := authix.New[User](authix.WithKeys(arg))
 			require.ErrorIs(t, err2, authix.ErrInvalidOption)
 			for _, e := range []error{err, err2} {
 				for _, text := range []string{e.Error(), fmt.Sprintf("%+v", e), fmt.Sprintf("%#v", e)} {
@@ -107,35 +107,35 @@ var secFormatVerbs = []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%10v"
 func TestSecretsNotInFormattedValues(t *testing.T) {
 	t.Parallel()
 	keyOld := authix.GenerateKey()
-	f, err := authix.NewFernet(time.Hour, secKeyA, keyOld)
+	f, err := authix.NewFernet(time.Hour, keyA, keyOld)
 	require.NoError(t, err)
-	vDefault, err := authix.New[secUser](authix.WithKeys(secKeyA, keyOld), authix.WithHeader("X-API-Key"), authix.WithBearer())
+	vDefault, err := authix.New[User](authix.WithKeys(keyA, keyOld), authix.WithHeader("X-API-Key"), authix.WithBearer())
 	require.NoError(t, err)
 	vCipher, err := authix.New[map[string]string](authix.WithCipher(f))
 	require.NoError(t, err)
-	vAny, err := authix.New[any](authix.WithKeys(secKeyA))
+	vAny, err := authix.New[any](authix.WithKeys(keyA))
 	require.NoError(t, err)
 
 	values := map[string]any{
 		"*Fernet":                  f,
-		"*Vault[secUser]":          vDefault,
+		"*Vault[User]":             vDefault,
 		"*Vault[map] WithCipher":   vCipher,
 		"*Vault[any]":              vAny,
-		"struct holding a *Vault":  struct{ V *authix.Vault[secUser] }{vDefault},
+		"struct holding a *Vault":  struct{ V *authix.Vault[User] }{vDefault},
 		"struct holding a *Fernet": struct{ C authix.Cipher }{f},
 		"slice of ciphers":         []authix.Cipher{f},
-		"Option WithKeys":          authix.WithKeys(secKeyA, keyOld),
+		"Option WithKeys":          authix.WithKeys(keyA, keyOld),
 		"Option WithCipher":        authix.WithCipher(f),
-		"[]Option":                 []authix.Option{authix.WithKeys(secKeyA), authix.WithTTL(time.Minute)},
+		"[]Option":                 []authix.Option{authix.WithKeys(keyA), authix.WithTTL(time.Minute)},
 	}
 	for name, v := range values {
 		for _, verb := range secFormatVerbs {
 			text := fmt.Sprintf(verb, v)
-			secAssertNoKey(t, text, secKeyA, name+" "+verb)
+			secAssertNoKey(t, text, keyA, name+" "+verb)
 			secAssertNoKey(t, text, keyOld, name+" "+verb)
 		}
-		secAssertNoKey(t, fmt.Sprint(v), secKeyA, name+" Sprint")
-		secAssertNoKey(t, fmt.Sprintln(v), secKeyA, name+" Sprintln")
+		secAssertNoKey(t, fmt.Sprint(v), keyA, name+" Sprint")
+		secAssertNoKey(t, fmt.Sprintln(v), keyA, name+" Sprintln")
 	}
 	// The descriptions say something useful.
 	assert.Contains(t, fmt.Sprint(f), "keys: 2")
@@ -148,13 +148,13 @@ func TestSecretsNotInFormattedValues(t *testing.T) {
 // and with them the keys.
 func TestSecretsNotInAnyFormatVerb(t *testing.T) {
 	t.Parallel()
-	f, err := authix.NewFernet(time.Hour, secKeyA)
+	f, err := authix.NewFernet(time.Hour, keyA)
 	require.NoError(t, err)
-	v, err := authix.New[secUser](authix.WithKeys(secKeyA))
+	v, err := authix.New[User](authix.WithKeys(keyA))
 	require.NoError(t, err)
 	for name, val := range map[string]any{"*Fernet": f, "*Vault": v} {
 		for _, verb := range []string{"%d", "%o", "%b", "%t", "%c", "%e", "%U", "%p"} {
-			secAssertNoKey(t, fmt.Sprintf(verb, val), secKeyA, name+" "+verb)
+			secAssertNoKey(t, fmt.Sprintf(verb, val), keyA, name+" "+verb)
 		}
 	}
 }
@@ -163,15 +163,15 @@ func TestSecretsNotInAnyFormatVerb(t *testing.T) {
 // opaque id that is neither the token nor any part of it.
 func TestSecretsTokenNeverStored(t *testing.T) {
 	t.Parallel()
-	clock := newSecClock(secEpoch)
-	store := &secCountingStore{inner: authix.NewMemoryStore(clock.Now)}
-	v, err := authix.New[secUser](authix.WithKeys(secKeyA), authix.WithClock(clock.Now), authix.WithRevocationStore(store))
+	clock := newFakeClock(testEpoch)
+	store := &countingStore{inner: authix.NewMemoryStore(clock.Now)}
+	v, err := authix.New[User](authix.WithKeys(keyA), authix.WithClock(clock.Now), authix.WithRevocationStore(store))
 	require.NoError(t, err)
 	ctx := context.Background()
 	hexID := regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 	// Padded, so that another encoding of the same token exists.
-	u := secUser{ID: 7, Name: "John Q. Public"}
+	u := User{ID: 7, Name: "John Q. Public"}
 	tok, err := v.CreateAccessToken(u)
 	require.NoError(t, err)
 	other, err := v.CreateAccessToken(u)
@@ -219,13 +219,13 @@ func TestSecretsTokenNeverStored(t *testing.T) {
 // rejection names neither the check that failed nor the token.
 func TestSecretsRejectionRevealsNothing(t *testing.T) {
 	t.Parallel()
-	v, err := authix.New[secUser](authix.WithKeys(secKeyA))
+	v, err := authix.New[User](authix.WithKeys(keyA))
 	require.NoError(t, err)
 	srv := httptest.NewServer(v.RequireData(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
 		t.Error("handler ran")
 	})))
 	defer srv.Close()
-	f, err := authix.NewFernet(time.Hour, secKeyA)
+	f, err := authix.NewFernet(time.Hour, keyA)
 	require.NoError(t, err)
 	old, err := f.Seal(nil, []byte(`{"id":1}`), time.Now().Add(-2*time.Hour))
 	require.NoError(t, err)
@@ -234,7 +234,7 @@ func TestSecretsRejectionRevealsNothing(t *testing.T) {
 	for _, tok := range []string{"garbage", string(old), string(bad)} {
 		status, body := secDo(t, srv, "/", secCSRFRequest{method: "GET", cookie: authix.DefaultCookieName + "=" + tok})
 		assert.Equal(t, http.StatusUnauthorized, status)
-		assert.Equal(t, secRejectBody, body)
+		assert.Equal(t, rejectBody, body)
 		assert.NotContains(t, body, tok)
 		// The precise error is for the logs: it does not echo the token either.
 		r := httptest.NewRequest("GET", "/", nil)

@@ -2,7 +2,6 @@ package authix_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -14,15 +13,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-type User struct {
-	ID      int    `json:"id"`
-	IsAdmin bool   `json:"is_admin"`
-	Name    string `json:"name"`
-}
-
-// testEpoch is where the tests' fake clocks start.
-var testEpoch = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 
 // roundTrip logs in with payload through SetAccessToken, then sends the
 // cookie to a RequireData-protected handler and returns what Data gave it.
@@ -85,11 +75,11 @@ func TestAutoMode(t *testing.T) {
 	require.NoError(t, err)
 
 	// Before any payload was sealed, tokens decode as maps.
-	other, err := authix.New[any](authix.WithCipher(mustFernet(t, time.Hour, testKey)))
+	other, err := authix.New[any](authix.WithCipher(mustFernet(t, time.Hour, keyA)))
 	require.NoError(t, err)
 	tok, err := other.CreateAccessToken(map[string]any{"name": "John"})
 	require.NoError(t, err)
-	fresh, err := authix.New[any](authix.WithCipher(mustFernet(t, time.Hour, testKey)))
+	fresh, err := authix.New[any](authix.WithCipher(mustFernet(t, time.Hour, keyA)))
 	require.NoError(t, err)
 	got, err := fresh.DecodeAccessToken(tok)
 	require.NoError(t, err)
@@ -165,21 +155,12 @@ func TestNilPayloads(t *testing.T) {
 	require.ErrorIs(t, m.SetAccessToken(httptest.NewRecorder(), nil), authix.ErrPayloadType)
 }
 
-const testKey = "cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4="
-
-func mustFernet(t testing.TB, ttl time.Duration, keys ...string) *authix.Fernet {
-	t.Helper()
-	f, err := authix.NewFernet(ttl, keys...)
-	require.NoError(t, err)
-	return f
-}
-
 func TestNewRejectsBadOptions(t *testing.T) {
 	t.Parallel()
 	f := mustFernet(t, time.Hour)
 	cases := map[string][]authix.Option{
 		"nil option":                {nil},
-		"cipher and keys":           {authix.WithCipher(f), authix.WithKeys(testKey)},
+		"cipher and keys":           {authix.WithCipher(f), authix.WithKeys(keyA)},
 		"cipher and ttl":            {authix.WithCipher(f), authix.WithTTL(time.Minute)},
 		"nil cipher":                {authix.WithCipher(nil)},
 		"empty keys":                {authix.WithKeys("")},
@@ -209,7 +190,7 @@ func TestNewRejectsBadOptions(t *testing.T) {
 			v, err := authix.New[User](opts...)
 			require.ErrorIs(t, err, authix.ErrInvalidOption)
 			assert.Nil(t, v)
-			assert.NotContains(t, err.Error(), testKey)
+			assert.NotContains(t, err.Error(), keyA)
 		})
 	}
 }
@@ -220,11 +201,11 @@ func (shortCipher) TTL() time.Duration { return time.Millisecond }
 
 func TestVaultStringHidesKeys(t *testing.T) {
 	t.Parallel()
-	v, err := authix.New[User](authix.WithKeys(testKey))
+	v, err := authix.New[User](authix.WithKeys(keyA))
 	require.NoError(t, err)
 	for _, format := range []string{"%v", "%+v", "%#v", "%s"} {
 		s := fmt.Sprintf(format, v)
-		assert.NotContains(t, s, testKey, format)
+		assert.NotContains(t, s, keyA, format)
 		assert.Contains(t, s, "authix.Vault", format)
 	}
 }
@@ -251,7 +232,7 @@ func TestKeysFromEnvironmentFormat(t *testing.T) {
 
 func TestDecodeRejectsWrongShapes(t *testing.T) {
 	t.Parallel()
-	f := mustFernet(t, time.Hour, testKey)
+	f := mustFernet(t, time.Hour, keyA)
 	v, err := authix.New[User](authix.WithCipher(f))
 	require.NoError(t, err)
 	for name, plain := range map[string]string{
@@ -270,7 +251,7 @@ func TestDecodeRejectsWrongShapes(t *testing.T) {
 
 func TestDisableAndIsTokenDisabled(t *testing.T) {
 	t.Parallel()
-	clk := newSecClock(testEpoch)
+	clk := newFakeClock(testEpoch)
 	store := authix.NewMemoryStore(clk.Now)
 	v, err := authix.New[User](authix.WithClock(clk.Now), authix.WithRevocationStore(store))
 	require.NoError(t, err)
@@ -315,7 +296,7 @@ func TestDisableAndIsTokenDisabled(t *testing.T) {
 // The vault's own store compares expiries with the vault's clock reading.
 func TestDisableWithDefaultStore(t *testing.T) {
 	t.Parallel()
-	clk := newSecClock(testEpoch)
+	clk := newFakeClock(testEpoch)
 	v, err := authix.New[User](authix.WithClock(clk.Now))
 	require.NoError(t, err)
 	ctx := context.Background()
@@ -336,22 +317,6 @@ func TestDisableWithDefaultStore(t *testing.T) {
 	clk.Advance(2 * time.Second)
 	_, err = v.Authenticate(cookieRequest(tok))
 	require.ErrorIs(t, err, authix.ErrExpiredToken)
-}
-
-func cookieRequest(tok string) *http.Request {
-	r := httptest.NewRequest(http.MethodGet, "/", nil)
-	r.AddCookie(&http.Cookie{Name: authix.DefaultCookieName, Value: tok})
-	return r
-}
-
-// failingStore fails every call, as an unreachable database would.
-type failingStore struct{}
-
-var errStoreDown = errors.New("store down")
-
-func (failingStore) Revoke(context.Context, authix.TokenID, time.Time) error { return errStoreDown }
-func (failingStore) IsRevoked(context.Context, authix.TokenID) (bool, error) {
-	return false, errStoreDown
 }
 
 func TestFailingStoreFailsClosed(t *testing.T) {
