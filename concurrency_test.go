@@ -15,25 +15,25 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// secIssued is a token and the payload it carries.
-type secIssued struct {
+// issuedToken is a token and the payload it carries.
+type issuedToken struct {
 	tok string
 	u   User
 }
 
-// secRing is a fixed-size ring of issued tokens that goroutines publish to
+// tokenRing is a fixed-size ring of issued tokens that goroutines publish to
 // and sample from. Publishing is an atomic store, so a reader that sees an
 // entry also sees everything its writer did before publishing it.
-type secRing struct {
+type tokenRing struct {
 	next  atomic.Uint64
-	slots [1024]atomic.Pointer[secIssued]
+	slots [1024]atomic.Pointer[issuedToken]
 }
 
-func (r *secRing) put(e *secIssued) {
+func (r *tokenRing) put(e *issuedToken) {
 	r.slots[r.next.Add(1)%uint64(len(r.slots))].Store(e)
 }
 
-func (r *secRing) sample(rng *rand.Rand) *secIssued {
+func (r *tokenRing) sample(rng *rand.Rand) *issuedToken {
 	n := r.next.Load()
 	if n == 0 {
 		return nil
@@ -44,9 +44,9 @@ func (r *secRing) sample(rng *rand.Rand) *secIssued {
 	return r.slots[(rng.Uint64N(n)+1)%uint64(len(r.slots))].Load()
 }
 
-// secViaInterface hides the concrete store type, so a Vault must go through
+// viaInterface hides the concrete store type, so a Vault must go through
 // the RevocationStore methods.
-type secViaInterface struct{ authix.RevocationStore }
+type viaInterface struct{ authix.RevocationStore }
 
 // TestConcurrentIssueCheckRevoke issues, checks and revokes tokens from many
 // goroutines at once, on one vault and on two vaults that share keys and a
@@ -79,12 +79,12 @@ func TestConcurrentIssueCheckRevoke(t *testing.T) {
 			if shared {
 				// The second vault reaches the same store through the
 				// RevocationStore interface (hex ids), the first directly.
-				vaults = append(vaults, newVault(secViaInterface{mem}))
+				vaults = append(vaults, newVault(viaInterface{mem}))
 			}
 
 			var (
 				ops, revokedN, failures atomic.Int64
-				kept, revoked           secRing
+				kept, revoked           tokenRing
 				wg                      sync.WaitGroup
 			)
 			fail := func(format string, args ...any) {
@@ -130,7 +130,7 @@ func TestConcurrentIssueCheckRevoke(t *testing.T) {
 								fail("fresh token reported disabled: %v %v", disabled, err)
 								return
 							}
-							kept.put(&secIssued{tok, u})
+							kept.put(&issuedToken{tok, u})
 						} else {
 							if err := v.DisableAccessToken(t.Context(), tok); err != nil {
 								fail("revoke: %v", err)
@@ -138,7 +138,7 @@ func TestConcurrentIssueCheckRevoke(t *testing.T) {
 							}
 							revokedN.Add(1)
 							ops.Add(1)
-							revoked.put(&secIssued{tok, u})
+							revoked.put(&issuedToken{tok, u})
 							_, err := other.Authenticate(cookieRequest(tok))
 							ops.Add(1)
 							if !errors.Is(err, authix.ErrRevokedToken) {

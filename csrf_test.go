@@ -13,12 +13,12 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-const secDenyBody = `{"detail":"Cross-origin request denied"}` + "\n"
+const denyBody = `{"detail":"Cross-origin request denied"}` + "\n"
 
-// secCSRFServer serves vault.RequireData around a handler that counts its
+// csrfServer serves vault.RequireData around a handler that counts its
 // runs and echoes the payload's name, on a real listener, so that requests
 // carry the Host a server sees.
-func secCSRFServer(t *testing.T, vault *authix.Vault[User]) (*httptest.Server, *atomic.Int64) {
+func csrfServer(t *testing.T, vault *authix.Vault[User]) (*httptest.Server, *atomic.Int64) {
 	t.Helper()
 	var runs atomic.Int64
 	h := vault.RequireData(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -35,7 +35,7 @@ func secCSRFServer(t *testing.T, vault *authix.Vault[User]) (*httptest.Server, *
 	return srv, &runs
 }
 
-type secCSRFRequest struct {
+type requestSpec struct {
 	method  string
 	cookie  string // Cookie header value; "" for none
 	apiKey  string // X-API-Key value
@@ -43,7 +43,7 @@ type secCSRFRequest struct {
 	headers map[string]string
 }
 
-func secDo(t *testing.T, srv *httptest.Server, path string, rq secCSRFRequest) (int, string) {
+func doRequest(t *testing.T, srv *httptest.Server, path string, rq requestSpec) (int, string) {
 	t.Helper()
 	req, err := http.NewRequest(rq.method, srv.URL+path, strings.NewReader("a=1"))
 	require.NoError(t, err)
@@ -74,49 +74,49 @@ func TestCrossOriginCookieRequests(t *testing.T) {
 	require.NoError(t, err)
 	tok, err := vault.CreateAccessToken(User{ID: 1, Name: "John"})
 	require.NoError(t, err)
-	srv, runs := secCSRFServer(t, vault)
+	srv, runs := csrfServer(t, vault)
 	self := srv.URL // the origin the server is reached at, http://127.0.0.1:port
 	cookie := authix.DefaultCookieName + "=" + tok
 	cross := map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}
 
 	cases := []struct {
 		name string
-		rq   secCSRFRequest
+		rq   requestSpec
 		want int // 200: the handler ran; otherwise it must not have
 	}{
-		{"same-origin POST with cookie", secCSRFRequest{method: "POST", cookie: cookie, headers: map[string]string{"Sec-Fetch-Site": "same-origin", "Origin": self}}, 200},
-		{"user-initiated POST with cookie (Sec-Fetch-Site: none)", secCSRFRequest{method: "POST", cookie: cookie, headers: map[string]string{"Sec-Fetch-Site": "none"}}, 200},
-		{"cross-site POST with cookie", secCSRFRequest{method: "POST", cookie: cookie, headers: cross}, 403},
-		{"cross-site POST with cookie, no Origin", secCSRFRequest{method: "POST", cookie: cookie, headers: map[string]string{"Sec-Fetch-Site": "cross-site"}}, 403},
-		{"same-site (sibling subdomain) POST with cookie", secCSRFRequest{method: "POST", cookie: cookie, headers: map[string]string{"Sec-Fetch-Site": "same-site", "Origin": "https://other.example"}}, 403},
-		{"cross-site PUT with cookie", secCSRFRequest{method: "PUT", cookie: cookie, headers: cross}, 403},
-		{"cross-site PATCH with cookie", secCSRFRequest{method: "PATCH", cookie: cookie, headers: cross}, 403},
-		{"cross-site DELETE with cookie", secCSRFRequest{method: "DELETE", cookie: cookie, headers: cross}, 403},
-		{"cross-site POST with an invalid cookie is refused before the token is read", secCSRFRequest{method: "POST", cookie: authix.DefaultCookieName + "=garbage", headers: cross}, 403},
-		{"Sec-Fetch-Site: cross-site wins over a same Origin", secCSRFRequest{method: "POST", cookie: cookie, headers: map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": self}}, 403},
-		{"Sec-Fetch-Site: same-origin wins over a foreign Origin", secCSRFRequest{method: "POST", cookie: cookie, headers: map[string]string{"Sec-Fetch-Site": "same-origin", "Origin": "https://evil.example"}}, 200},
-		{"cross-site GET with cookie", secCSRFRequest{method: "GET", cookie: cookie, headers: cross}, 200},
-		{"cross-site OPTIONS with cookie", secCSRFRequest{method: "OPTIONS", cookie: cookie, headers: cross}, 200},
-		{"cross-site POST with the token in X-API-Key", secCSRFRequest{method: "POST", apiKey: tok, headers: cross}, 200},
-		{"cross-site POST with the token as Bearer", secCSRFRequest{method: "POST", bearer: tok, headers: cross}, 200},
-		{"cross-site POST with an empty cookie and the token in X-API-Key", secCSRFRequest{method: "POST", cookie: authix.DefaultCookieName + "=", apiKey: tok, headers: cross}, 200},
+		{"same-origin POST with cookie", requestSpec{method: "POST", cookie: cookie, headers: map[string]string{"Sec-Fetch-Site": "same-origin", "Origin": self}}, 200},
+		{"user-initiated POST with cookie (Sec-Fetch-Site: none)", requestSpec{method: "POST", cookie: cookie, headers: map[string]string{"Sec-Fetch-Site": "none"}}, 200},
+		{"cross-site POST with cookie", requestSpec{method: "POST", cookie: cookie, headers: cross}, 403},
+		{"cross-site POST with cookie, no Origin", requestSpec{method: "POST", cookie: cookie, headers: map[string]string{"Sec-Fetch-Site": "cross-site"}}, 403},
+		{"same-site (sibling subdomain) POST with cookie", requestSpec{method: "POST", cookie: cookie, headers: map[string]string{"Sec-Fetch-Site": "same-site", "Origin": "https://other.example"}}, 403},
+		{"cross-site PUT with cookie", requestSpec{method: "PUT", cookie: cookie, headers: cross}, 403},
+		{"cross-site PATCH with cookie", requestSpec{method: "PATCH", cookie: cookie, headers: cross}, 403},
+		{"cross-site DELETE with cookie", requestSpec{method: "DELETE", cookie: cookie, headers: cross}, 403},
+		{"cross-site POST with an invalid cookie is refused before the token is read", requestSpec{method: "POST", cookie: authix.DefaultCookieName + "=garbage", headers: cross}, 403},
+		{"Sec-Fetch-Site: cross-site wins over a same Origin", requestSpec{method: "POST", cookie: cookie, headers: map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": self}}, 403},
+		{"Sec-Fetch-Site: same-origin wins over a foreign Origin", requestSpec{method: "POST", cookie: cookie, headers: map[string]string{"Sec-Fetch-Site": "same-origin", "Origin": "https://evil.example"}}, 200},
+		{"cross-site GET with cookie", requestSpec{method: "GET", cookie: cookie, headers: cross}, 200},
+		{"cross-site OPTIONS with cookie", requestSpec{method: "OPTIONS", cookie: cookie, headers: cross}, 200},
+		{"cross-site POST with the token in X-API-Key", requestSpec{method: "POST", apiKey: tok, headers: cross}, 200},
+		{"cross-site POST with the token as Bearer", requestSpec{method: "POST", bearer: tok, headers: cross}, 200},
+		{"cross-site POST with an empty cookie and the token in X-API-Key", requestSpec{method: "POST", cookie: authix.DefaultCookieName + "=", apiKey: tok, headers: cross}, 200},
 		// The cookie wins over the header, so a browser that attaches the
 		// cookie to a cross-site request is still refused.
-		{"cross-site POST with cookie and X-API-Key", secCSRFRequest{method: "POST", cookie: cookie, apiKey: tok, headers: cross}, 403},
-		{"cross-site POST with cookie and Bearer", secCSRFRequest{method: "POST", cookie: cookie, bearer: tok, headers: cross}, 403},
-		{"cross-site POST without a token", secCSRFRequest{method: "POST", headers: cross}, 401},
+		{"cross-site POST with cookie and X-API-Key", requestSpec{method: "POST", cookie: cookie, apiKey: tok, headers: cross}, 403},
+		{"cross-site POST with cookie and Bearer", requestSpec{method: "POST", cookie: cookie, bearer: tok, headers: cross}, 403},
+		{"cross-site POST without a token", requestSpec{method: "POST", headers: cross}, 401},
 		// Older browsers send Origin but no Sec-Fetch-Site: Origin is
 		// compared with the Host the server received.
-		{"no Sec-Fetch-Site, Origin matches Host", secCSRFRequest{method: "POST", cookie: cookie, headers: map[string]string{"Origin": self}}, 200},
-		{"no Sec-Fetch-Site, foreign Origin", secCSRFRequest{method: "POST", cookie: cookie, headers: map[string]string{"Origin": "https://evil.example"}}, 403},
-		{"no Sec-Fetch-Site, Origin on another port", secCSRFRequest{method: "POST", cookie: cookie, headers: map[string]string{"Origin": "http://127.0.0.1:1"}}, 403},
-		{"no Sec-Fetch-Site, Origin null", secCSRFRequest{method: "POST", cookie: cookie, headers: map[string]string{"Origin": "null"}}, 403},
-		{"neither Sec-Fetch-Site nor Origin (not a browser)", secCSRFRequest{method: "POST", cookie: cookie}, 200},
+		{"no Sec-Fetch-Site, Origin matches Host", requestSpec{method: "POST", cookie: cookie, headers: map[string]string{"Origin": self}}, 200},
+		{"no Sec-Fetch-Site, foreign Origin", requestSpec{method: "POST", cookie: cookie, headers: map[string]string{"Origin": "https://evil.example"}}, 403},
+		{"no Sec-Fetch-Site, Origin on another port", requestSpec{method: "POST", cookie: cookie, headers: map[string]string{"Origin": "http://127.0.0.1:1"}}, 403},
+		{"no Sec-Fetch-Site, Origin null", requestSpec{method: "POST", cookie: cookie, headers: map[string]string{"Origin": "null"}}, 403},
+		{"neither Sec-Fetch-Site nor Origin (not a browser)", requestSpec{method: "POST", cookie: cookie}, 200},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			before := runs.Load()
-			status, body := secDo(t, srv, "/", c.rq)
+			status, body := doRequest(t, srv, "/", c.rq)
 			assert.Equal(t, c.want, status, "body: %s", body)
 			if c.want == http.StatusOK {
 				assert.Equal(t, "hello John", body)
@@ -125,7 +125,7 @@ func TestCrossOriginCookieRequests(t *testing.T) {
 			}
 			assert.Equal(t, before, runs.Load(), "the handler must not run")
 			if c.want == http.StatusForbidden {
-				assert.Equal(t, secDenyBody, body)
+				assert.Equal(t, denyBody, body)
 			}
 		})
 	}
@@ -137,8 +137,8 @@ func TestCrossOriginHEADWithCookie(t *testing.T) {
 	require.NoError(t, err)
 	tok, err := vault.CreateAccessToken(User{ID: 1, Name: "John"})
 	require.NoError(t, err)
-	srv, runs := secCSRFServer(t, vault)
-	status, _ := secDo(t, srv, "/", secCSRFRequest{method: "HEAD", cookie: authix.DefaultCookieName + "=" + tok,
+	srv, runs := csrfServer(t, vault)
+	status, _ := doRequest(t, srv, "/", requestSpec{method: "HEAD", cookie: authix.DefaultCookieName + "=" + tok,
 		headers: map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}})
 	assert.Equal(t, http.StatusOK, status)
 	assert.EqualValues(t, 1, runs.Load())
@@ -151,7 +151,7 @@ func TestCrossOriginTrustedOrigins(t *testing.T) {
 	require.NoError(t, err)
 	tok, err := vault.CreateAccessToken(User{ID: 1, Name: "John"})
 	require.NoError(t, err)
-	srv, runs := secCSRFServer(t, vault)
+	srv, runs := csrfServer(t, vault)
 	cookie := authix.DefaultCookieName + "=" + tok
 
 	for _, c := range []struct {
@@ -169,7 +169,7 @@ func TestCrossOriginTrustedOrigins(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			before := runs.Load()
-			status, body := secDo(t, srv, "/", secCSRFRequest{method: "POST", cookie: cookie, headers: c.headers})
+			status, body := doRequest(t, srv, "/", requestSpec{method: "POST", cookie: cookie, headers: c.headers})
 			assert.Equal(t, c.want, status, "body: %s", body)
 			wantRuns := before
 			if c.want == http.StatusOK {
@@ -191,8 +191,8 @@ func TestCrossOriginProtectionOff(t *testing.T) {
 	require.NoError(t, err)
 	tok, err := vault.CreateAccessToken(User{ID: 1, Name: "John"})
 	require.NoError(t, err)
-	srv, runs := secCSRFServer(t, vault)
-	status, body := secDo(t, srv, "/", secCSRFRequest{method: "POST", cookie: authix.DefaultCookieName + "=" + tok,
+	srv, runs := csrfServer(t, vault)
+	status, body := doRequest(t, srv, "/", requestSpec{method: "POST", cookie: authix.DefaultCookieName + "=" + tok,
 		headers: map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}})
 	assert.Equal(t, http.StatusOK, status)
 	assert.Equal(t, "hello John", body)
@@ -226,10 +226,10 @@ func TestCrossOriginDenyHandler(t *testing.T) {
 	require.NoError(t, err)
 	tok, err := vault.CreateAccessToken(User{ID: 1, Name: "John"})
 	require.NoError(t, err)
-	srv, runs := secCSRFServer(t, vault)
+	srv, runs := csrfServer(t, vault)
 	cross := map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}
 
-	status, body := secDo(t, srv, "/", secCSRFRequest{method: "POST", cookie: authix.DefaultCookieName + "=" + tok, headers: cross})
+	status, body := doRequest(t, srv, "/", requestSpec{method: "POST", cookie: authix.DefaultCookieName + "=" + tok, headers: cross})
 	assert.Equal(t, http.StatusTeapot, status)
 	assert.Equal(t, "denied", body)
 	assert.EqualValues(t, 1, denied.Load())
@@ -237,14 +237,14 @@ func TestCrossOriginDenyHandler(t *testing.T) {
 	assert.Zero(t, runs.Load())
 
 	// Token failures still go to the error handler.
-	status, _ = secDo(t, srv, "/", secCSRFRequest{method: "POST", apiKey: "garbage", headers: cross})
+	status, _ = doRequest(t, srv, "/", requestSpec{method: "POST", apiKey: "garbage", headers: cross})
 	assert.Equal(t, http.StatusUnauthorized, status)
 	assert.EqualValues(t, 1, errored.Load())
 	assert.ErrorIs(t, lastErr.Load().(error), authix.ErrInvalidToken)
 	assert.EqualValues(t, 1, denied.Load())
 
 	// A header token passes; the deny handler is not called.
-	status, _ = secDo(t, srv, "/", secCSRFRequest{method: "POST", apiKey: tok, headers: cross})
+	status, _ = doRequest(t, srv, "/", requestSpec{method: "POST", apiKey: tok, headers: cross})
 	assert.Equal(t, http.StatusOK, status)
 	assert.EqualValues(t, 1, denied.Load())
 	assert.EqualValues(t, 1, runs.Load())
@@ -261,11 +261,11 @@ func TestCrossOriginErrorReachesErrorHandler(t *testing.T) {
 	require.NoError(t, err)
 	tok, err := vault.CreateAccessToken(User{ID: 1, Name: "John"})
 	require.NoError(t, err)
-	srv, runs := secCSRFServer(t, vault)
-	status, body := secDo(t, srv, "/", secCSRFRequest{method: "POST", cookie: authix.DefaultCookieName + "=" + tok,
+	srv, runs := csrfServer(t, vault)
+	status, body := doRequest(t, srv, "/", requestSpec{method: "POST", cookie: authix.DefaultCookieName + "=" + tok,
 		headers: map[string]string{"Sec-Fetch-Site": "cross-site"}})
 	assert.Equal(t, http.StatusForbidden, status)
-	assert.Equal(t, secDenyBody, body)
+	assert.Equal(t, denyBody, body)
 	assert.Zero(t, runs.Load())
 	err, _ = got.Load().(error)
 	assert.ErrorIs(t, err, authix.ErrCrossOrigin)
@@ -327,13 +327,13 @@ func TestCrossOriginOptionalData(t *testing.T) {
 		}
 	})))
 	defer srv.Close()
-	status, _ := secDo(t, srv, "/", secCSRFRequest{method: "POST", cookie: authix.DefaultCookieName + "=" + tok,
+	status, _ := doRequest(t, srv, "/", requestSpec{method: "POST", cookie: authix.DefaultCookieName + "=" + tok,
 		headers: map[string]string{"Sec-Fetch-Site": "cross-site"}})
 	assert.Equal(t, http.StatusOK, status)
 	assert.EqualValues(t, 1, runs.Load())
 	assert.Zero(t, sawData.Load(), "a cross-site cookie request must be anonymous")
 
-	status, _ = secDo(t, srv, "/", secCSRFRequest{method: "POST", cookie: authix.DefaultCookieName + "=" + tok,
+	status, _ = doRequest(t, srv, "/", requestSpec{method: "POST", cookie: authix.DefaultCookieName + "=" + tok,
 		headers: map[string]string{"Sec-Fetch-Site": "same-origin"}})
 	assert.Equal(t, http.StatusOK, status)
 	assert.EqualValues(t, 1, sawData.Load())

@@ -32,14 +32,14 @@ import (
 	"github.com/fernet/fernet-go"
 )
 
-// secSpecNow and secSpecTTL are the Fernet specification's test clock and
+// specNow and specTTL are the Fernet specification's test clock and
 // TTL, so that its vectors keep their meaning in the fuzz seeds.
-var secSpecNow = time.Date(1985, 10, 26, 8, 20, 1, 0, time.UTC)
+var specNow = time.Date(1985, 10, 26, 8, 20, 1, 0, time.UTC)
 
-const secSpecTTL = 60 * time.Second
+const specTTL = 60 * time.Second
 
-// secSpecTokens returns every token of the specification's vectors.
-func secSpecTokens(tb testing.TB) []string {
+// specTokens returns every token of the specification's vectors.
+func specTokens(tb testing.TB) []string {
 	tb.Helper()
 	var toks []string
 	for _, name := range []string{"generate.json", "verify.json", "invalid.json"} {
@@ -63,19 +63,19 @@ func secSpecTokens(tb testing.TB) []string {
 	return toks
 }
 
-// secRefResult is what the reference model says about a token.
-type secRefResult struct {
+// refResult is what the reference model says about a token.
+type refResult struct {
 	class error // nil, ErrInvalidToken or ErrExpiredToken
 	plain []byte
 	key   int
 	ts    int64
 }
 
-// secRefOpen is an independent, plain reading of the Fernet specification
+// refOpen is an independent, plain reading of the Fernet specification
 // plus authix's documented limits (MaxTokenSize, 60 s skew, strict PKCS#7),
 // written with crypto/cipher's CBC mode, to check Fernet.Open against.
-func secRefOpen(token string, keys []string, ttl time.Duration, now time.Time) secRefResult {
-	invalid := secRefResult{class: authix.ErrInvalidToken, key: -1}
+func refOpen(token string, keys []string, ttl time.Duration, now time.Time) refResult {
+	invalid := refResult{class: authix.ErrInvalidToken, key: -1}
 	if len(token) > authix.MaxTokenSize {
 		return invalid
 	}
@@ -101,10 +101,10 @@ func secRefOpen(token string, keys []string, ttl time.Duration, now time.Time) s
 	ts := int64(binary.BigEndian.Uint64(raw[1:9]))
 	nowS, ttlS := now.Unix(), int64(ttl/time.Second)
 	if ts > nowS+60 {
-		return secRefResult{class: authix.ErrInvalidToken, key: key, ts: ts}
+		return refResult{class: authix.ErrInvalidToken, key: key, ts: ts}
 	}
 	if ts < math.MinInt64+ttlS || nowS > ts+ttlS { // now is a whole second
-		return secRefResult{class: authix.ErrExpiredToken, key: key, ts: ts}
+		return refResult{class: authix.ErrExpiredToken, key: key, ts: ts}
 	}
 	block, _ := aes.NewCipher(enc)
 	plain := append([]byte(nil), body[25:]...)
@@ -118,11 +118,11 @@ func secRefOpen(token string, keys []string, ttl time.Duration, now time.Time) s
 			return invalid
 		}
 	}
-	return secRefResult{plain: plain[:len(plain)-pad], key: key, ts: ts}
+	return refResult{plain: plain[:len(plain)-pad], key: key, ts: ts}
 }
 
-// secUnixToInternal is time's offset between year 1 and 1970, in seconds.
-const secUnixToInternal = (1969*365 + 1969/4 - 1969/100 + 1969/400) * 24 * 60 * 60
+// unixToInternal is time's offset between year 1 and 1970, in seconds.
+const unixToInternal = (1969*365 + 1969/4 - 1969/100 + 1969/400) * 24 * 60 * 60
 
 // TestFernetFarFutureTimestamp: stamps near the int64 limit, where time.Unix
 // arithmetic would overflow, are refused as from the future, not as expired.
@@ -131,7 +131,7 @@ func TestFernetFarFutureTimestamp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, ts := range []int64{math.MaxInt64, math.MaxInt64 - secUnixToInternal + 1, 1 << 62, testEpoch.Unix() + 61} {
+	for _, ts := range []int64{math.MaxInt64, math.MaxInt64 - unixToInternal + 1, 1 << 62, testEpoch.Unix() + 61} {
 		tok := sealRaw(t, keyA, time.Unix(ts, 0), pkcs7Pad([]byte("{}")))
 		_, _, err := fern.Open(nil, tok, testEpoch)
 		if !errors.Is(err, authix.ErrInvalidToken) {
@@ -147,25 +147,25 @@ func TestFernetFarFutureTimestamp(t *testing.T) {
 // padding, lengths).
 func FuzzFernetOpen(f *testing.F) {
 	keys := []string{keyA, keySpec}
-	fern, err := authix.NewFernet(secSpecTTL, keys...)
+	fern, err := authix.NewFernet(specTTL, keys...)
 	if err != nil {
 		f.Fatal(err)
 	}
 	fernetGoKeys := fernet.MustDecodeKeys(keys...)
 	signA, _ := keyHalves(f, keyA)
-	now := secSpecNow
+	now := specNow
 
-	for _, tok := range secSpecTokens(f) {
+	for _, tok := range specTokens(f) {
 		f.Add(tok, false)
 		f.Add(tok, true)
 	}
-	other, err := authix.NewFernet(secSpecTTL, keyOther)
+	other, err := authix.NewFernet(specTTL, keyOther)
 	if err != nil {
 		f.Fatal(err)
 	}
 	for _, c := range []*authix.Fernet{fern, other} {
 		for _, msg := range []string{"", "x", strings.Repeat("a", 15), strings.Repeat("b", 16), strings.Repeat("c", 17), `{"id":1,"name":"John","is_admin":true}`} {
-			for _, at := range []time.Duration{0, -secSpecTTL, -secSpecTTL - time.Second, 60 * time.Second, 61 * time.Second} {
+			for _, at := range []time.Duration{0, -specTTL, -specTTL - time.Second, 60 * time.Second, 61 * time.Second} {
 				tok, err := c.Seal(nil, []byte(msg), now.Add(at))
 				if err != nil {
 					f.Fatal(err)
@@ -187,7 +187,7 @@ func FuzzFernetOpen(f *testing.F) {
 				token = base64.URLEncoding.EncodeToString(resignTag(raw, signA))
 			}
 		}
-		want := secRefOpen(token, keys, secSpecTTL, now)
+		want := refOpen(token, keys, specTTL, now)
 
 		dst := append(make([]byte, 0, 64), "prefix"...)
 		out, info, err := fern.Open(dst, token, now)
@@ -214,7 +214,7 @@ func FuzzFernetOpen(f *testing.F) {
 		}
 		if errors.Is(err, authix.ErrExpiredToken) {
 			// Only authentic tokens are reported as expired, with their info.
-			if info.KeyIndex != want.key || info.IssuedAt.Unix() != want.ts || !info.ExpiresAt.Equal(info.IssuedAt.Add(secSpecTTL)) {
+			if info.KeyIndex != want.key || info.IssuedAt.Unix() != want.ts || !info.ExpiresAt.Equal(info.IssuedAt.Add(specTTL)) {
 				t.Fatalf("expired token's info %+v; want key %d, issued %d", info, want.key, want.ts)
 			}
 			if !info.ExpiresAt.Before(now) {
@@ -228,7 +228,7 @@ func FuzzFernetOpen(f *testing.F) {
 		if !bytes.Equal(plain, want.plain) {
 			t.Fatalf("plaintext %q; the reference says %q", plain, want.plain)
 		}
-		if info.KeyIndex != want.key || info.IssuedAt.Unix() != want.ts || !info.ExpiresAt.Equal(info.IssuedAt.Add(secSpecTTL)) {
+		if info.KeyIndex != want.key || info.IssuedAt.Unix() != want.ts || !info.ExpiresAt.Equal(info.IssuedAt.Add(specTTL)) {
 			t.Fatalf("info %+v; want key %d, issued at %d", info, want.key, want.ts)
 		}
 		if info.ID == ([32]byte{}) {
@@ -247,9 +247,9 @@ func FuzzFernetOpen(f *testing.F) {
 	})
 }
 
-// secFuzzVault builds the vault of FuzzAuthenticate and the tokens its
+// fuzzVault builds the vault of FuzzAuthenticate and the tokens its
 // seeds use.
-type secFuzzVault struct {
+type fuzzVault struct {
 	v       *authix.Vault[User]
 	store   *countingStore
 	issued  map[User]bool
@@ -257,10 +257,10 @@ type secFuzzVault struct {
 	toks    []string // john, ann, revoked, expired, other key, spec key
 }
 
-func newSecFuzzVault(tb testing.TB) *secFuzzVault {
+func newFuzzVault(tb testing.TB) *fuzzVault {
 	tb.Helper()
 	clock := newFakeClock(testEpoch)
-	s := &secFuzzVault{
+	s := &fuzzVault{
 		store:   &countingStore{inner: authix.NewMemoryStore(clock.Now)},
 		issued:  map[User]bool{},
 		revoked: User{ID: 99, Name: "Revoked"},
@@ -299,7 +299,7 @@ func newSecFuzzVault(tb testing.TB) *secFuzzVault {
 // requests built from fuzzed Cookie, X-API-Key and Authorization values,
 // with or without an unsafe cross-site method.
 func FuzzAuthenticate(f *testing.F) {
-	s := newSecFuzzVault(f)
+	s := newFuzzVault(f)
 	john, ann, revoked, expired, otherKey := s.toks[0], s.toks[1], s.toks[2], s.toks[3], s.toks[4]
 	cn := authix.DefaultCookieName + "="
 	for _, tok := range s.toks {
@@ -308,7 +308,7 @@ func FuzzAuthenticate(f *testing.F) {
 		f.Add("", "", "Bearer "+tok, true, true)
 		f.Add(cn+tok, "", "", true, true)
 	}
-	for _, tok := range secSpecTokens(f) {
+	for _, tok := range specTokens(f) {
 		f.Add(cn+tok, tok, "Bearer "+tok, false, false)
 	}
 	f.Add("", "", "", false, false)
@@ -506,7 +506,7 @@ func FuzzDecodePayload(f *testing.F) {
 			t.Fatalf("struct: failed decode returned %+v", gotUser)
 		}
 		if err == nil {
-			secRoundTrip(t, vStruct, gotUser)
+			checkReseal(t, vStruct, gotUser)
 		}
 
 		gotPtr, err := vPtr.DecodeAccessToken(tok)
@@ -520,11 +520,11 @@ func FuzzDecodePayload(f *testing.F) {
 		gotMap, err := vMap.DecodeAccessToken(tok)
 		check("map", err, jsonMapErr, func() bool { return gotMap != nil && reflect.DeepEqual(gotMap, wantMap) })
 		if err == nil {
-			secRoundTrip(t, vMap, gotMap)
+			checkReseal(t, vMap, gotMap)
 		}
 
 		var wantAny map[string]any
-		jsonAnyErr := secUnmarshalNumbers(plain, &wantAny)
+		jsonAnyErr := unmarshalNumbers(plain, &wantAny)
 		gotAny, err := vAny.DecodeAccessToken(tok)
 		check("any", err, jsonAnyErr, func() bool {
 			m, ok := gotAny.(map[string]any)
@@ -539,9 +539,9 @@ func FuzzDecodePayload(f *testing.F) {
 	})
 }
 
-// secUnmarshalNumbers is json.Unmarshal with numbers kept as json.Number,
+// unmarshalNumbers is json.Unmarshal with numbers kept as json.Number,
 // as authix decodes payloads that hold an interface.
-func secUnmarshalNumbers(data []byte, v any) error {
+func unmarshalNumbers(data []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	if err := dec.Decode(v); err != nil {
@@ -553,8 +553,8 @@ func secUnmarshalNumbers(data []byte, v any) error {
 	return nil
 }
 
-// secRoundTrip seals a decoded payload again and checks it comes back equal.
-func secRoundTrip[T any](t *testing.T, v *authix.Vault[T], payload T) {
+// checkReseal seals a decoded payload again and checks it comes back equal.
+func checkReseal[T any](t *testing.T, v *authix.Vault[T], payload T) {
 	t.Helper()
 	tok, err := v.CreateAccessToken(payload)
 	if errors.Is(err, authix.ErrTokenTooLarge) {

@@ -18,6 +18,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -209,6 +210,27 @@ func pkcs7Pad(msg []byte) []byte {
 		out = append(out, byte(n))
 	}
 	return out
+}
+
+// encodingAlias returns another encoding of tok that decodes to the same
+// bytes: the unused low bits of the last character before the padding are
+// set.
+func encodingAlias(t *testing.T, tok string) string {
+	t.Helper()
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	trimmed := strings.TrimRight(tok, "=")
+	pad := len(tok) - len(trimmed)
+	require.NotZero(t, pad, "the token has no padding, so no unused bits")
+	unused := map[int]int{1: 0x03, 2: 0x0f}[pad]
+	last := strings.IndexByte(alphabet, trimmed[len(trimmed)-1])
+	alias := trimmed[:len(trimmed)-1] + string(alphabet[last|unused]) + tok[len(trimmed):]
+	require.NotEqual(t, tok, alias)
+	a, err := base64.URLEncoding.DecodeString(tok)
+	require.NoError(t, err)
+	b, err := base64.URLEncoding.DecodeString(alias)
+	require.NoError(t, err)
+	require.Equal(t, a, b, "the alias must decode to the same bytes")
+	return alias
 }
 
 // recordingJar is a cookie jar that remembers the last URL it stored

@@ -17,9 +17,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// secKeyRenderings lists the ways a key could show up in text: the key
+// keyRenderings lists the ways a key could show up in text: the key
 // string, and its bytes and halves in the encodings fmt and logs use.
-func secKeyRenderings(t *testing.T, key string) []string {
+func keyRenderings(t *testing.T, key string) []string {
 	t.Helper()
 	sign, enc := keyHalves(t, key)
 	all := append(append([]byte(nil), sign...), enc...)
@@ -37,25 +37,25 @@ func secKeyRenderings(t *testing.T, key string) []string {
 	return out
 }
 
-// secAssertNoKey fails if text contains key or any rendering of it, or any
+// assertNoKey fails if text contains key or any rendering of it, or any
 // 12-character piece of the key string.
-func secAssertNoKey(t *testing.T, text, key, what string) {
+func assertNoKey(t *testing.T, text, key, what string) {
 	t.Helper()
-	for _, r := range secKeyRenderings(t, key) {
+	for _, r := range keyRenderings(t, key) {
 		if strings.Contains(text, r) {
-			t.Errorf("%s reveals the key (as %q): %s", what, r, secShorten(text))
+			t.Errorf("%s reveals the key (as %q): %s", what, r, shorten(text))
 			return
 		}
 	}
 	for i := 0; i+12 <= len(key); i++ {
 		if strings.Contains(text, key[i:i+12]) {
-			t.Errorf("%s reveals part of the key (%q): %s", what, key[i:i+12], secShorten(text))
+			t.Errorf("%s reveals part of the key (%q): %s", what, key[i:i+12], shorten(text))
 			return
 		}
 	}
 }
 
-func secShorten(s string) string {
+func shorten(s string) string {
 	if len(s) > 300 {
 		return s[:300] + "…"
 	}
@@ -100,9 +100,9 @@ func TestSecretsBadKeysNotInErrors(t *testing.T) {
 	}
 }
 
-// secFormatVerbs are the verbs the task asks about; each must print the
+// formatVerbs are the verbs the task asks about; each must print the
 // description, never the configuration.
-var secFormatVerbs = []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%10v", "%-40s"}
+var formatVerbs = []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%10v", "%-40s"}
 
 func TestSecretsNotInFormattedValues(t *testing.T) {
 	t.Parallel()
@@ -129,13 +129,13 @@ func TestSecretsNotInFormattedValues(t *testing.T) {
 		"[]Option":                 []authix.Option{authix.WithKeys(keyA), authix.WithTTL(time.Minute)},
 	}
 	for name, v := range values {
-		for _, verb := range secFormatVerbs {
+		for _, verb := range formatVerbs {
 			text := fmt.Sprintf(verb, v)
-			secAssertNoKey(t, text, keyA, name+" "+verb)
-			secAssertNoKey(t, text, keyOld, name+" "+verb)
+			assertNoKey(t, text, keyA, name+" "+verb)
+			assertNoKey(t, text, keyOld, name+" "+verb)
 		}
-		secAssertNoKey(t, fmt.Sprint(v), keyA, name+" Sprint")
-		secAssertNoKey(t, fmt.Sprintln(v), keyA, name+" Sprintln")
+		assertNoKey(t, fmt.Sprint(v), keyA, name+" Sprint")
+		assertNoKey(t, fmt.Sprintln(v), keyA, name+" Sprintln")
 	}
 	// The descriptions say something useful.
 	assert.Contains(t, fmt.Sprint(f), "keys: 2")
@@ -154,7 +154,7 @@ func TestSecretsNotInAnyFormatVerb(t *testing.T) {
 	require.NoError(t, err)
 	for name, val := range map[string]any{"*Fernet": f, "*Vault": v} {
 		for _, verb := range []string{"%d", "%o", "%b", "%t", "%c", "%e", "%U", "%p"} {
-			secAssertNoKey(t, fmt.Sprintf(verb, val), keyA, name+" "+verb)
+			assertNoKey(t, fmt.Sprintf(verb, val), keyA, name+" "+verb)
 		}
 	}
 }
@@ -188,7 +188,7 @@ func TestSecretsTokenNeverStored(t *testing.T) {
 	_, err = v.Authenticate(r)
 	require.ErrorIs(t, err, authix.ErrRevokedToken)
 	// The same bytes under another encoding are the same token.
-	disabled, err = v.IsTokenDisabled(ctx, secAlias(t, tok))
+	disabled, err = v.IsTokenDisabled(ctx, encodingAlias(t, tok))
 	require.NoError(t, err)
 	assert.True(t, disabled, "revocation must not depend on the token's encoding")
 	disabled, err = v.IsTokenDisabled(ctx, other)
@@ -232,7 +232,7 @@ func TestSecretsRejectionRevealsNothing(t *testing.T) {
 	bad, err := f.Seal(nil, []byte(`{"id":"x"}`), time.Now())
 	require.NoError(t, err)
 	for _, tok := range []string{"garbage", string(old), string(bad)} {
-		status, body := secDo(t, srv, "/", secCSRFRequest{method: "GET", cookie: authix.DefaultCookieName + "=" + tok})
+		status, body := doRequest(t, srv, "/", requestSpec{method: "GET", cookie: authix.DefaultCookieName + "=" + tok})
 		assert.Equal(t, http.StatusUnauthorized, status)
 		assert.Equal(t, rejectBody, body)
 		assert.NotContains(t, body, tok)
