@@ -17,11 +17,21 @@ import (
 // outside the process, ids cannot be chosen to collide. Two ids collide by
 // chance with odds of n/2^64 per lookup for n entries (about 5e-14 at a
 // million), and a collision reports a token revoked, never the reverse.
+//
+// The entries are spread over 64 shards, each a map behind its own lock, so
+// that a prune or a merge holds one shard at a time, never the whole mirror:
+// requests wait at most for one shard's pass.
 type mirror struct {
-	seed maphash.Seed
+	seed   maphash.Seed
+	shards [mirrorShards]mirrorShard
+}
 
+const mirrorShards = 64
+
+type mirrorShard struct {
 	mu sync.RWMutex
 	m  map[uint64]int64
+	_  [32]byte // one shard per cache line
 }
 
 // mirrorEntry is one revocation read from Redis, keyed by mirror.key.
@@ -31,56 +41,64 @@ type mirrorEntry struct {
 }
 
 func newMirror() *mirror {
-	return &mirror{seed: maphash.MakeSeed(), m: make(map[uint64]int64)}
+	m := &mirror{seed: maphash.MakeSeed()}
+	for i := range m.shards {
+		m.shards[i].m = make(map[uint64]int64)
+	}
+	return m
 }
 
 func (m *mirror) key(id *[32]byte) uint64 { return maphash.Bytes(m.seed, id[:]) }
+
+func (m *mirror) shard(k uint64) *mirrorShard { return &m.shards[k>>(64-6)] }
 
 // lookup returns the expiry recorded for id, if any. Expired entries may
 // still be returned; the caller compares with its clock.
 func (m *mirror) lookup(id [32]byte) (int64, bool) {
 	k := m.key(&id)
-	m.mu.RLock()
-	exp, ok := m.m[k]
-	m.mu.RUnlock()
+	s := m.shard(k)
+	s.mu.RLock()
+	exp, ok := s.m[k]
+	s.mu.RUnlock()
 	return exp, ok
 }
 
 // insert records id as revoked until expMs, keeping the later expiry.
-func (m *mirror) insert(id [32]byte, expMs int64) {
-	k := m.key(&id)
-	m.mu.Lock()
-	m.put(k, expMs)
-	m.mu.Unlock()
-}
+func (m *mirror) insert(id [32]byte, expMs int64) { m.put(m.key(&id), expMs) }
 
 // merge records every entry that has not expired at nowMs, keeping the later
 // expiry of each id. Entries already in the mirror stay.
 func (m *mirror) merge(entries []mirrorEntry, nowMs int64) {
-	m.mu.Lock()
 	for _, e := range entries {
 		if e.exp >= nowMs {
 			m.put(e.key, e.exp)
 		}
 	}
-	m.mu.Unlock()
 }
 
-// put needs m.mu held for writing.
 func (m *mirror) put(k uint64, expMs int64) {
-	if cur, ok := m.m[k]; !ok || cur < expMs {
-		m.m[k] = expMs
+	s := m.shard(k)
+	s.mu.Lock()
+	if cur, ok := s.m[k]; !ok || cur < expMs {
+		s.m[k] = expMs
 	}
+	s.mu.Unlock()
 }
 
 // prune drops entries that expired before nowMs and returns how many remain.
+// It locks one shard at a time.
 func (m *mirror) prune(nowMs int64) int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for k, exp := range m.m {
-		if exp < nowMs {
-			delete(m.m, k)
+	n := 0
+	for i := range m.shards {
+		s := &m.shards[i]
+		s.mu.Lock()
+		for k, exp := range s.m {
+			if exp < nowMs {
+				delete(s.m, k)
+			}
 		}
+		n += len(s.m)
+		s.mu.Unlock()
 	}
-	return len(m.m)
+	return n
 }
