@@ -308,13 +308,15 @@ func TestInteropGoTokenOpensInPython(t *testing.T) {
 	t.Parallel()
 	py := startPython(t)
 	key := authix.GenerateKey()
-	vault, err := authix.New[interopUser](authix.WithKeys(key))
+	// A fake clock stopped at the current second: Python opens the token
+	// by its own wall clock, so it must be fresh, and the test knows the
+	// exact second it was issued at.
+	issued := time.Now().Truncate(time.Second)
+	vault, err := authix.New[interopUser](authix.WithKeys(key), authix.WithClock(newFakeClock(issued).Now))
 	require.NoError(t, err)
 
-	before := time.Now().Unix()
 	rec := httptest.NewRecorder()
 	require.NoError(t, vault.SetAccessToken(rec, interopJohn))
-	after := time.Now().Unix()
 	cookies := rec.Result().Cookies()
 	require.Len(t, cookies, 1)
 	require.Equal(t, authix.DefaultCookieName, cookies[0].Name, "fastapi-authix reads this cookie")
@@ -328,8 +330,7 @@ func TestInteropGoTokenOpensInPython(t *testing.T) {
 		assert.Equal(t, interopSealed(res.IssuedAt+3600), interopInts(res.Payload), "same fields and values")
 		assert.True(t, strings.HasPrefix(res.Plaintext, `{"_authix":{"exp":`), "the sealed expiry leads: %s", res.Plaintext)
 		assert.NotContains(t, res.Plaintext, "\n", "compact JSON, as orjson writes")
-		assert.GreaterOrEqual(t, res.IssuedAt, before)
-		assert.LessOrEqual(t, res.IssuedAt, after)
+		assert.Equal(t, issued.Unix(), res.IssuedAt)
 	})
 	t.Run("Python refuses it under another key", func(t *testing.T) {
 		res := py.open([]string{authix.GenerateKey()}, token, 3600, 0)
@@ -340,7 +341,7 @@ func TestInteropGoTokenOpensInPython(t *testing.T) {
 		assert.Equal(t, "InvalidToken", res.Error)
 	})
 	t.Run("Python refuses it once older than its TTL", func(t *testing.T) {
-		res := py.open([]string{key}, token, 3600, after+3601)
+		res := py.open([]string{key}, token, 3600, issued.Unix()+3601)
 		assert.Equal(t, "InvalidToken", res.Error)
 	})
 }
@@ -440,7 +441,7 @@ func TestInteropExpiry(t *testing.T) {
 
 	// At a fixed clock, both sides agree on the last valid second.
 	now := time.Unix(1_767_225_600, 0) // 2026-01-01T00:00:00Z
-	vault, err := authix.New[interopUser](authix.WithKeys(key), authix.WithClock(func() time.Time { return now }))
+	vault, err := authix.New[interopUser](authix.WithKeys(key), authix.WithClock(newFakeClock(now).Now))
 	require.NoError(t, err)
 	for _, tc := range []struct {
 		age     int64
