@@ -61,7 +61,29 @@ type TokenInfo struct {
 	// KeyIndex is the position, in the cipher's key list, of the key that
 	// opened the token.
 	KeyIndex int
+
+	// The Vault fills in the rest; a Cipher leaves them zero.
+
+	// Source is where the request carried the token; empty for a token
+	// that did not come with a request.
+	Source TokenSource
+	// SessionExpiresAt is when the token's session ends whatever renewals
+	// do (WithSessionLifetime); zero when the token has no session limit.
+	SessionExpiresAt time.Time
+	// Remembered reports that the token was issued with RememberMe(true):
+	// its cookie is persistent and it lives for the remember-me lifetime.
+	Remembered bool
 }
+
+// TokenSource is where a request carried its token.
+type TokenSource string
+
+// The token sources a Vault reads, in the order it tries them.
+const (
+	SourceCookie TokenSource = "cookie" // the token cookie
+	SourceHeader TokenSource = "header" // the WithHeader header
+	SourceBearer TokenSource = "bearer" // Authorization: Bearer
+)
 
 // Fernet layout: version | timestamp | IV | AES-128-CBC ciphertext | HMAC-SHA256.
 const (

@@ -44,6 +44,11 @@ var (
 	// method came from another origin (see WithTrustedOrigins).
 	ErrCrossOrigin = errors.New("authix: cross-origin request")
 
+	// ErrSessionEnded means a sliding session's renewal found that the
+	// session must end: the WithRenewal callback failed (its error is
+	// wrapped). The session is revoked.
+	ErrSessionEnded = errors.New("authix: session ended")
+
 	// ErrInvalidOption means New was given a configuration it cannot use; the
 	// wrapping error says which option and what to fix.
 	ErrInvalidOption = errors.New("authix: invalid option")

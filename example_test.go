@@ -36,7 +36,14 @@ func ExampleNew() {
 	c := rec.Result().Cookies()[0]
 	fmt.Println("cookie:", c.Name)
 	fmt.Println("HttpOnly:", c.HttpOnly, "Secure:", c.Secure, "SameSite=Lax:", c.SameSite == http.SameSiteLaxMode)
-	fmt.Println("Max-Age:", c.MaxAge)
+	fmt.Println("browser-session cookie:", c.MaxAge == 0)
+
+	// "Remember me": a persistent cookie for the remember-me lifetime.
+	rec = httptest.NewRecorder()
+	if err := vault.SetAccessToken(rec, User{ID: 1, Name: "John"}, authix.RememberMe(true)); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("remembered for:", time.Duration(rec.Result().Cookies()[0].MaxAge)*time.Second)
 
 	configured, err := authix.New[User](
 		authix.WithKeys(authix.GenerateKey()), // os.Getenv("AUTHIX_KEYS")
@@ -52,7 +59,8 @@ func ExampleNew() {
 	// Output:
 	// cookie: access-token
 	// HttpOnly: true Secure: true SameSite=Lax: true
-	// Max-Age: 3600
+	// browser-session cookie: true
+	// remembered for: 720h0m0s
 	// TTL: 15m0s
 	// empty keys refused: true
 }

@@ -1,6 +1,7 @@
 package authix
 
 import (
+	"encoding/base64"
 	"fmt"
 	"strconv"
 	"time"
@@ -14,6 +15,11 @@ import (
 //
 //	{"_authix":{"exp":1767229200},"id":7,"name":"John"}
 //
+// A token of a sliding session also carries the session's absolute expiry,
+// its id, and whether the user asked to be remembered, in that order:
+//
+//	{"_authix":{"exp":1767229200,"abs":1767268800,"sid":"…22 characters…","rem":1},"id":7}
+//
 // Tokens without that member, such as those fastapi-authix seals, keep the
 // reader's TTL. Python readers see "_authix" as one more key of the payload
 // dict (pydantic models ignore it) and apply their own TTL.
@@ -21,19 +27,42 @@ import (
 // sealedPrefix opens every plaintext authix seals.
 const sealedPrefix = `{"_authix":{"exp":`
 
+// sealed is what a token says about its own life.
+type sealed struct {
+	exp int64    // when the token expires, Unix seconds
+	abs int64    // when its session ends whatever renewals do; 0: no session limit
+	sid [16]byte // the session the token belongs to; zero: none
+	rem bool     // the user asked to be remembered: a persistent cookie
+}
+
+const sidLen = 22 // base64 of 16 bytes, unpadded
+
 var (
 	errPayloadNotObject = fmt.Errorf("%w: payload must encode as a JSON object, as fastapi-authix payloads do", ErrUnsupportedPayload)
 	errSealedMeta       = fmt.Errorf("%w: malformed sealed lifetime", ErrInvalidToken)
+	sidEncoding         = base64.RawURLEncoding
 )
 
 // appendSealed appends to dst the plaintext for a payload object encoded as
-// payload, expiring at exp (Unix seconds).
-func appendSealed(dst []byte, exp int64, payload []byte) ([]byte, error) {
+// payload, with m sealed in front of it.
+func appendSealed(dst []byte, m sealed, payload []byte) ([]byte, error) {
 	if len(payload) < 2 || payload[0] != '{' {
 		return dst, errPayloadNotObject
 	}
 	dst = append(dst, sealedPrefix...)
-	dst = strconv.AppendInt(dst, exp, 10)
+	dst = strconv.AppendInt(dst, m.exp, 10)
+	if m.abs != 0 {
+		dst = append(dst, `,"abs":`...)
+		dst = strconv.AppendInt(dst, m.abs, 10)
+	}
+	if m.sid != ([16]byte{}) {
+		dst = append(dst, `,"sid":"`...)
+		dst = sidEncoding.AppendEncode(dst, m.sid[:])
+		dst = append(dst, '"')
+	}
+	if m.rem {
+		dst = append(dst, `,"rem":1`...)
+	}
 	dst = append(dst, '}')
 	if len(payload) == 2 { // {}
 		return append(dst, '}'), nil
@@ -42,52 +71,105 @@ func appendSealed(dst []byte, exp int64, payload []byte) ([]byte, error) {
 	return append(dst, payload[1:]...), nil
 }
 
-// splitSealed returns the expiry sealed in plain, if any, and the payload
-// object without it. It may rewrite plain in place. Only the leading member
-// counts, and only in the exact form appendSealed writes.
-func splitSealed(plain []byte) (exp int64, payload []byte, sealed bool, err error) {
+// splitSealed returns what plain seals about the token, if anything, and
+// the payload object without it. It may rewrite plain in place. Only the
+// leading member counts, and only in the exact form appendSealed writes.
+func splitSealed(plain []byte) (m sealed, payload []byte, ok bool, err error) {
 	if len(plain) < len(sealedPrefix) || string(plain[:len(sealedPrefix)]) != sealedPrefix {
-		return 0, plain, false, nil
+		return m, plain, false, nil
 	}
-	i := len(sealedPrefix)
-	start := i
-	for i < len(plain) && i-start < 18 && plain[i] >= '0' && plain[i] <= '9' {
-		exp = exp*10 + int64(plain[i]-'0')
-		i++
+	p := metaParser{b: plain, i: len(sealedPrefix)}
+	m.exp = p.number()
+	if p.take(`,"abs":`) {
+		m.abs = p.number()
 	}
-	if i == start || i+1 >= len(plain) || plain[i] != '}' {
-		return 0, nil, true, errSealedMeta
+	if p.take(`,"sid":"`) {
+		if p.i+sidLen+1 > len(plain) || plain[p.i+sidLen] != '"' {
+			return m, nil, true, errSealedMeta
+		}
+		if n, err := sidEncoding.Decode(m.sid[:], plain[p.i:p.i+sidLen]); err != nil || n != len(m.sid) {
+			return m, nil, true, errSealedMeta
+		}
+		p.i += sidLen + 1
 	}
-	switch plain[i+1] {
+	m.rem = p.take(`,"rem":1`)
+	if p.bad || !p.take("}") || p.i >= len(plain) {
+		return m, nil, true, errSealedMeta
+	}
+	switch plain[p.i] {
 	case ',':
-		plain[i+1] = '{'
-		return exp, plain[i+1:], true, nil
+		plain[p.i] = '{'
+		return m, plain[p.i:], true, nil
 	case '}':
-		if i+2 == len(plain) {
-			plain[i] = '{'
-			return exp, plain[i : i+2], true, nil
+		if p.i+1 == len(plain) {
+			plain[p.i-1] = '{'
+			return m, plain[p.i-1 : p.i+1], true, nil
 		}
 	}
-	return 0, nil, true, errSealedMeta
+	return m, nil, true, errSealedMeta
+}
+
+type metaParser struct {
+	b   []byte
+	i   int
+	bad bool
+}
+
+func (p *metaParser) take(s string) bool {
+	if len(p.b)-p.i >= len(s) && string(p.b[p.i:p.i+len(s)]) == s {
+		p.i += len(s)
+		return true
+	}
+	return false
+}
+
+// number reads up to 18 digits, so that it cannot overflow.
+func (p *metaParser) number() int64 {
+	var n int64
+	start := p.i
+	for p.i < len(p.b) && p.i-start < 18 && p.b[p.i] >= '0' && p.b[p.i] <= '9' {
+		n = n*10 + int64(p.b[p.i]-'0')
+		p.i++
+	}
+	if p.i == start {
+		p.bad = true
+	}
+	return n
+}
+
+// sessionKey is the revocation id of a whole session: its random id, then
+// a label. A token's id is a SHA-256 output, so the two never meet.
+func sessionKey(sid [16]byte) TokenID {
+	var id TokenID
+	copy(id[:], sid[:])
+	copy(id[16:], "authix session\x00\x00")
+	return id
 }
 
 // openToken opens token at now and finds its payload and lifetime: the
-// sealed expiry when there is one, else the cipher's. An authentic token
-// past its expiry fails with ErrExpiredToken and a filled-in TokenInfo.
-func (v *Vault[T]) openToken(dst []byte, token string, now time.Time) (plain, payload []byte, info TokenInfo, err error) {
+// sealed expiry when there is one, else the vault's TTL. An authentic token
+// past its expiry fails with ErrExpiredToken, and info and m are filled in
+// as far as the token could be read.
+func (v *Vault[T]) openToken(dst []byte, token string, now time.Time) (plain, payload []byte, info TokenInfo, m sealed, err error) {
 	plain, info, err = v.cipher.Open(dst, token, now)
 	if err != nil {
-		return plain, nil, info, err
+		return plain, nil, info, m, err
 	}
-	exp, payload, sealed, err := splitSealed(plain[len(dst):])
+	m, payload, ok, err := splitSealed(plain[len(dst):])
 	if err != nil {
-		return plain, nil, TokenInfo{}, err
+		return plain, nil, TokenInfo{}, m, err
 	}
-	if sealed {
-		info.ExpiresAt = time.Unix(exp, 0)
+	if ok {
+		info.ExpiresAt = time.Unix(m.exp, 0)
+		if m.abs != 0 {
+			info.SessionExpiresAt = time.Unix(m.abs, 0)
+		}
+		info.Remembered = m.rem
+	} else {
+		info.ExpiresAt = info.IssuedAt.Add(v.ttl)
 	}
 	if now.After(info.ExpiresAt) {
-		return plain, nil, info, errTokenExpired
+		return plain, nil, info, m, errTokenExpired
 	}
-	return plain, payload, info, nil
+	return plain, payload, info, m, nil
 }

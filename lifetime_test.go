@@ -57,11 +57,17 @@ func TestSealedLifetimeForms(t *testing.T) {
 		})
 	}
 
-	t.Run("a reader's shorter TTL still applies", func(t *testing.T) {
+	t.Run("no token outlives the reader's longest lifetime", func(t *testing.T) {
 		tok := seal(fmt.Sprintf(`{"_authix":{"exp":%d},"id":7}`, in(48*time.Hour)))
+		clk.Advance(2 * time.Hour)
+		_, err := v.DecodeAccessToken(tok)
+		require.NoError(t, err, "longer than the TTL, within the remember-me lifetime")
+		clk.Advance(-2 * time.Hour)
+		short, err := authix.New[User](authix.WithKeys(keyA), authix.WithClock(clk.Now), authix.WithRememberMe(time.Hour))
+		require.NoError(t, err)
 		clk.Advance(time.Hour + time.Second)
 		defer clk.Advance(-time.Hour - time.Second)
-		_, err := v.DecodeAccessToken(tok)
+		_, err = short.DecodeAccessToken(tok)
 		require.ErrorIs(t, err, authix.ErrExpiredToken)
 	})
 	t.Run("what CreateAccessToken seals", func(t *testing.T) {

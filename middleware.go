@@ -20,31 +20,60 @@ const (
 
 // SetAccessToken seals payload and sets it as the token cookie on w, with
 // the template's attributes (DefaultCookie: HttpOnly, Secure, SameSite=Lax,
-// Path=/, Max-Age = TTL). A Set-Cookie header over MaxTokenSize bytes, which
-// browsers would drop, is ErrTokenTooLarge and nothing is written. With
-// WithoutCookie it fails, and callers send CreateAccessToken's token
-// themselves.
-func (v *Vault[T]) SetAccessToken(w http.ResponseWriter, payload T) error {
+// Path=/, no Max-Age). A normal login gets a browser-session cookie whose
+// token expires on the server after the TTL; RememberMe(true) gets a
+// persistent cookie for the remember-me lifetime. The response also gets
+// Cache-Control: no-store and Vary: Cookie, so that no shared cache keeps
+// the Set-Cookie. A Set-Cookie header over MaxTokenSize bytes, which
+// browsers would drop, is ErrTokenTooLarge and nothing is written. It
+// fails as IssueAccessToken does, and with ErrInvalidOption under
+// WithoutCookie, where callers send IssueAccessToken's token themselves.
+func (v *Vault[T]) SetAccessToken(w http.ResponseWriter, payload T, opts ...LoginOption) error {
 	if !v.useCookie {
-		return fmt.Errorf("%w: SetAccessToken: the vault has no cookie (WithoutCookie); send the token from CreateAccessToken instead", ErrInvalidOption)
+		return fmt.Errorf("%w: SetAccessToken: the vault has no cookie (WithoutCookie); send the token from IssueAccessToken instead", ErrInvalidOption)
 	}
-	tok, err := v.CreateAccessToken(payload)
+	tok, info, err := v.IssueAccessToken(payload, opts...)
 	if err != nil {
 		return err
 	}
+	return v.setCookie(w, tok, info, v.now())
+}
+
+// setCookie writes tok as the token cookie: persistent until the token
+// expires for a remembered login, else as the template says.
+func (v *Vault[T]) setCookie(w http.ResponseWriter, tok string, info TokenInfo, now time.Time) error {
 	c := v.cookie
 	c.Value = tok
+	if info.Remembered {
+		c.MaxAge = max(1, int((info.ExpiresAt.Sub(now)+time.Second-1)/time.Second)) // rounded up
+	}
 	line := c.String()
 	if len(line) > MaxTokenSize {
 		return fmt.Errorf("%w: Set-Cookie would be %d bytes, browsers keep %d", ErrTokenTooLarge, len(line), MaxTokenSize)
 	}
-	w.Header().Add("Set-Cookie", line)
+	h := w.Header()
+	h.Add("Set-Cookie", line)
+	noStore(h)
 	return nil
 }
 
+// noStore keeps shared caches from storing a response that sets a cookie.
+func noStore(h http.Header) {
+	h.Set("Cache-Control", "no-store")
+	for _, v := range h.Values("Vary") {
+		for f := range strings.SplitSeq(v, ",") {
+			if f = strings.TrimSpace(f); f == "*" || strings.EqualFold(f, "Cookie") {
+				return
+			}
+		}
+	}
+	h.Add("Vary", "Cookie")
+}
+
 // RemoveAccessToken tells the browser to delete the token cookie: same name,
-// path and domain, Max-Age=0. It does not revoke the token; see
-// DisableAccessToken. With WithoutCookie it does nothing.
+// path and domain, Max-Age=0, with the caching headers SetAccessToken
+// writes. It does not revoke the token; Logout does both. With
+// WithoutCookie it does nothing.
 func (v *Vault[T]) RemoveAccessToken(w http.ResponseWriter) {
 	if !v.useCookie {
 		return
@@ -53,7 +82,95 @@ func (v *Vault[T]) RemoveAccessToken(w http.ResponseWriter) {
 	c.Value = ""
 	c.MaxAge = -1
 	c.Expires = time.Unix(0, 0)
-	w.Header().Add("Set-Cookie", c.String())
+	h := w.Header()
+	h.Add("Set-Cookie", c.String())
+	noStore(h)
+}
+
+// Logout ends the session of the request r: it revokes the token r carries
+// and, for a sliding session, every token of that session, whether the
+// token is valid or has expired, and always clears the cookie. It never
+// writes a status or a body, so it needs no RequireData in front, and it is
+// idempotent. A token that does not open has nothing to revoke. A cookie
+// request from another origin is refused with ErrCrossOrigin and changes
+// nothing (logout CSRF); a store failure wraps ErrRevocationStore, and the
+// cookie is cleared all the same.
+func (v *Vault[T]) Logout(w http.ResponseWriter, r *http.Request) error {
+	tok, src := v.extract(r)
+	if src == fromCookie && v.cop != nil {
+		if err := v.cop.Check(r); err != nil {
+			return fmt.Errorf("%w: %w", ErrCrossOrigin, err)
+		}
+	}
+	v.RemoveAccessToken(w)
+	if src == fromNone {
+		return nil
+	}
+	now := v.now()
+	info, m, expired, err := v.openInfo(tok, now)
+	if err != nil {
+		return nil
+	}
+	ctx := r.Context()
+	var errs []error
+	if !expired {
+		errs = append(errs, v.revoke(ctx, info.ID, info.ExpiresAt))
+	}
+	errs = append(errs, v.endSession(ctx, m, now))
+	return errors.Join(errs...)
+}
+
+// RenewAccessToken exchanges a valid token for a fresh one of the same
+// session, and ends the old one: what RequireData does for a cookie under
+// WithSliding, for clients that send the token in a header or as Bearer.
+// The new token lives one lifetime from now (the TTL, or the remember-me
+// lifetime), never past the session's absolute lifetime, and carries the
+// payload WithRenewal reloads, if set. It fails as Authenticate does, with
+// ErrExpiredToken once the session's absolute lifetime has passed, and
+// with ErrSessionEnded when the reload fails.
+func (v *Vault[T]) RenewAccessToken(ctx context.Context, token string) (string, TokenInfo, error) {
+	now := v.now()
+	data, info, m, err := v.authenticate(ctx, token, now)
+	if err != nil {
+		return "", TokenInfo{}, err
+	}
+	next, ok := v.renewal(m, now)
+	if !ok {
+		return "", TokenInfo{}, fmt.Errorf("%w: the session's absolute lifetime has passed", ErrExpiredToken)
+	}
+	tok, fresh, err := v.reseal(ctx, data, next, now)
+	if err != nil {
+		return "", TokenInfo{}, err
+	}
+	if err := v.revoke(ctx, info.ID, info.ExpiresAt); err != nil {
+		return "", TokenInfo{}, err
+	}
+	return tok, fresh, nil
+}
+
+// renewal is what the token after one with m seals, issued at now, and
+// whether it would live at all.
+func (v *Vault[T]) renewal(m sealed, now time.Time) (sealed, bool) {
+	next := m
+	next.exp = now.Add(v.lifetime(m)).Unix()
+	if m.abs != 0 {
+		next.exp = min(next.exp, m.abs)
+	}
+	return next, next.exp > now.Unix()
+}
+
+// reseal seals the payload of a renewed token, reloaded if WithRenewal is
+// set; a failed reload ends the session.
+func (v *Vault[T]) reseal(ctx context.Context, data T, next sealed, now time.Time) (string, TokenInfo, error) {
+	if v.reload != nil {
+		fresh, err := v.reload(ctx, data)
+		if err != nil {
+			err = fmt.Errorf("%w: %w", ErrSessionEnded, err)
+			return "", TokenInfo{}, errors.Join(err, v.endSession(ctx, next, now))
+		}
+		data = fresh
+	}
+	return v.seal(data, next, now)
 }
 
 // ExtractAccessToken returns the token r carries, without checking it: the
@@ -111,55 +228,111 @@ func cookieValue(lines []string, name string) string {
 // its payload, without writing a response. In order: a token must be present
 // (ErrMissingToken); a cookie token on an unsafe cross-origin request is
 // refused (ErrCrossOrigin); the token must open (ErrInvalidToken,
-// ErrExpiredToken), must not be revoked (ErrRevokedToken, or
-// ErrRevocationStore when the store fails), and must decode into T.
+// ErrExpiredToken), must not be revoked, nor its session (ErrRevokedToken,
+// or ErrRevocationStore when the store fails), and must decode into T. It
+// never renews a token.
 func (v *Vault[T]) Authenticate(r *http.Request) (T, error) {
+	data, _, _, _, err := v.authenticateRequest(r, v.now())
+	return data, err
+}
+
+func (v *Vault[T]) authenticateRequest(r *http.Request, now time.Time) (T, TokenInfo, sealed, source, error) {
 	tok, src := v.extract(r)
 	switch {
 	case src == fromNone:
 		var zero T
-		return zero, ErrMissingToken
+		return zero, TokenInfo{}, sealed{}, src, ErrMissingToken
 	case src == fromCookie && v.cop != nil:
 		if err := v.cop.Check(r); err != nil {
 			var zero T
-			return zero, fmt.Errorf("%w: %w", ErrCrossOrigin, err)
+			return zero, TokenInfo{}, sealed{}, src, fmt.Errorf("%w: %w", ErrCrossOrigin, err)
 		}
 	}
-	return v.authenticate(r.Context(), tok)
+	data, info, m, err := v.authenticate(r.Context(), tok, now)
+	info.Source = src.name()
+	return data, info, m, src, err
 }
 
-func (v *Vault[T]) authenticate(ctx context.Context, token string) (T, error) {
+func (s source) name() TokenSource {
+	switch s {
+	case fromCookie:
+		return SourceCookie
+	case fromHeader:
+		return SourceHeader
+	case fromBearer:
+		return SourceBearer
+	}
+	return ""
+}
+
+func (v *Vault[T]) authenticate(ctx context.Context, token string, now time.Time) (T, TokenInfo, sealed, error) {
 	var out T
 	bp := v.bufs.Get().(*[]byte)
-	plain, payload, info, err := v.openToken((*bp)[:0], token, v.now())
+	plain, payload, info, m, err := v.openToken((*bp)[:0], token, now)
 	if err == nil {
-		var revoked bool
-		revoked, err = v.isRevoked(ctx, info.ID)
-		if err == nil && revoked {
-			err = ErrRevokedToken
-		}
+		err = v.checkRevoked(ctx, info.ID, m)
 	}
 	if err == nil {
 		out, err = v.decode(payload)
 	}
 	v.putBuf(bp, plain)
-	return out, err
+	return out, info, m, err
 }
 
 // RequireData is middleware that lets a request through only with a valid
-// token, and puts its payload into the request context for Data. Otherwise
-// the handler does not run: the error handler answers (DefaultErrorHandler:
-// 401, or 403 for a cross-origin request). Use it as
-// vault.RequireData(handler), or with routers as r.Use(vault.RequireData).
+// token, and puts its payload into the request context for Data and its
+// TokenInfo for Info. Otherwise the handler does not run: the error handler
+// answers (DefaultErrorHandler: 401, or 403 for a cross-origin request).
+// Under WithSliding it renews a cookie token past its renewal age. Use it
+// as vault.RequireData(handler), or with routers as r.Use(vault.RequireData).
 func (v *Vault[T]) RequireData(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		data, err := v.Authenticate(r)
+		data, info, err := v.admit(w, r)
 		if err != nil {
 			v.Reject(w, r, err)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(v.WithData(r.Context(), data)))
+		next.ServeHTTP(w, r.WithContext(v.withData(r.Context(), data, info)))
 	})
+}
+
+// admit authenticates r and, for a sliding cookie session past its renewal
+// age, sets a fresh token on w.
+func (v *Vault[T]) admit(w http.ResponseWriter, r *http.Request) (T, TokenInfo, error) {
+	now := v.now()
+	data, info, m, src, err := v.authenticateRequest(r, now)
+	if err != nil || !v.sliding || src != fromCookie || m.sid == ([16]byte{}) {
+		return data, info, err
+	}
+	renewAt := v.renewAt
+	if renewAt == 0 {
+		renewAt = info.ExpiresAt.Sub(info.IssuedAt) / 2
+	}
+	if now.Sub(info.IssuedAt) < renewAt {
+		return data, info, nil
+	}
+	next, ok := v.renewal(m, now)
+	if !ok || next.exp <= m.exp {
+		return data, info, nil // the session's absolute lifetime allows no more
+	}
+	if v.reload != nil {
+		fresh, err := v.reload(r.Context(), data)
+		if err != nil {
+			v.RemoveAccessToken(w)
+			var zero T
+			return zero, TokenInfo{}, errors.Join(fmt.Errorf("%w: %w", ErrSessionEnded, err), v.endSession(r.Context(), m, now))
+		}
+		data = fresh
+	}
+	tok, fresh, err := v.seal(data, next, now)
+	if err != nil {
+		return data, info, nil // keep the valid token this request came with
+	}
+	if v.setCookie(w, tok, fresh, now) != nil {
+		return data, info, nil
+	}
+	fresh.Source = info.Source
+	return data, fresh, nil
 }
 
 // Reject answers a request that Authenticate refused with err, as
@@ -176,12 +349,12 @@ func (v *Vault[T]) Reject(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // OptionalData is middleware that never rejects: with a valid token the
-// payload is in the context as with RequireData; without one, Data reports
-// false.
+// payload and its TokenInfo are in the context as with RequireData, and a
+// sliding session is renewed as there; without one, Data reports false.
 func (v *Vault[T]) OptionalData(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if data, err := v.Authenticate(r); err == nil {
-			r = r.WithContext(v.WithData(r.Context(), data))
+		if data, info, err := v.admit(w, r); err == nil {
+			r = r.WithContext(v.withData(r.Context(), data, info))
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -190,28 +363,51 @@ func (v *Vault[T]) OptionalData(next http.Handler) http.Handler {
 // Data returns the payload RequireData or OptionalData put into ctx for
 // this vault. It reports false, and never panics, when there is none.
 func (v *Vault[T]) Data(ctx context.Context) (T, bool) {
-	if ctx != nil {
-		if c, ok := ctx.Value(v).(*dataContext[T]); ok {
-			return c.data, true
-		}
+	if c := v.dataOf(ctx); c != nil {
+		return c.data, true
 	}
 	var zero T
 	return zero, false
 }
 
-// WithData returns a copy of ctx that carries data for this vault's Data,
-// as RequireData does; handy for testing handlers.
-func (v *Vault[T]) WithData(ctx context.Context, data T) context.Context {
-	return &dataContext[T]{Context: ctx, vault: v, data: data}
+// Info returns what the token of the request said about itself, as
+// RequireData or OptionalData put it into ctx for this vault: its id, when
+// it was issued and expires, where it came from, its session's limit. After
+// a renewal it describes the new token. It reports false, and never panics,
+// when there is none.
+func (v *Vault[T]) Info(ctx context.Context) (TokenInfo, bool) {
+	if c := v.dataOf(ctx); c != nil {
+		return c.info, true
+	}
+	return TokenInfo{}, false
 }
 
-// dataContext holds the payload inline, so attaching it costs one
-// allocation. Its key is the vault itself, so vaults never see each other's
-// payloads.
+func (v *Vault[T]) dataOf(ctx context.Context) *dataContext[T] {
+	if ctx == nil {
+		return nil
+	}
+	c, _ := ctx.Value(v).(*dataContext[T])
+	return c
+}
+
+// WithData returns a copy of ctx that carries data for this vault's Data,
+// as RequireData does, with a zero TokenInfo; handy for testing handlers.
+func (v *Vault[T]) WithData(ctx context.Context, data T) context.Context {
+	return v.withData(ctx, data, TokenInfo{})
+}
+
+func (v *Vault[T]) withData(ctx context.Context, data T, info TokenInfo) context.Context {
+	return &dataContext[T]{Context: ctx, vault: v, data: data, info: info}
+}
+
+// dataContext holds the payload and its token's info inline, so attaching
+// them costs one allocation. Its key is the vault itself, so vaults never
+// see each other's payloads.
 type dataContext[T any] struct {
 	context.Context
 	vault *Vault[T]
 	data  T
+	info  TokenInfo
 }
 
 func (c *dataContext[T]) Value(key any) any {

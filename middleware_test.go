@@ -184,10 +184,12 @@ func TestCookieAttributes(t *testing.T) {
 	rec := httptest.NewRecorder()
 	require.NoError(t, v.SetAccessToken(rec, User{Name: "John"}))
 	line := rec.Header().Get("Set-Cookie")
-	for _, attr := range []string{"access-token=gAAAAA", "Path=/", "Max-Age=3600", "HttpOnly", "Secure", "SameSite=Lax"} {
+	for _, attr := range []string{"access-token=gAAAAA", "Path=/", "HttpOnly", "Secure", "SameSite=Lax"} {
 		assert.Contains(t, line, attr)
 	}
 	assert.NotContains(t, line, "Domain=")
+	assert.NotContains(t, line, "Max-Age", "a normal login's cookie lasts for the browser session")
+	assert.NotContains(t, line, "Expires")
 
 	rec = httptest.NewRecorder()
 	v.RemoveAccessToken(rec)
@@ -203,7 +205,7 @@ func TestCookieAttributes(t *testing.T) {
 	rec = httptest.NewRecorder()
 	require.NoError(t, v.SetAccessToken(rec, User{Name: "John"}))
 	line = rec.Header().Get("Set-Cookie")
-	for _, attr := range []string{"sid=gAAAAA", "Path=/app", "Domain=example.com", "Max-Age=900", "HttpOnly", "Secure", "SameSite=Strict"} {
+	for _, attr := range []string{"sid=gAAAAA", "Path=/app", "Domain=example.com", "HttpOnly", "Secure", "SameSite=Strict"} {
 		assert.Contains(t, line, attr)
 	}
 	rec = httptest.NewRecorder()

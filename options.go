@@ -1,6 +1,7 @@
 package authix
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"time"
@@ -33,6 +34,12 @@ type config struct {
 	store          RevocationStore
 	onError        func(http.ResponseWriter, *http.Request, error)
 	now            func() time.Time
+	remember       time.Duration
+	rememberSet    bool
+	sliding        bool
+	renewAfter     time.Duration
+	sessionLife    time.Duration
+	reload         any // func(context.Context, T) (T, error), checked by New
 	trusted        []string
 	deny           http.Handler
 	noCOP          bool
@@ -44,8 +51,10 @@ func invalid(option, format string, args ...any) error {
 
 // DefaultCookie returns the cookie template a Vault uses unless WithCookie
 // replaces it: named "access-token", Path "/", HttpOnly, Secure, SameSite=Lax,
-// and Max-Age equal to the TTL (a zero MaxAge in a template means the TTL).
-// Browsers and curl accept Secure cookies from http://localhost.
+// and no Max-Age, so a normal login's cookie lasts for the browser session,
+// as fastapi-authix's does, while its token still expires on the server
+// after the TTL. A login with RememberMe(true) gets a persistent cookie
+// instead. Browsers and curl accept Secure cookies from http://localhost.
 func DefaultCookie() http.Cookie {
 	return http.Cookie{
 		Name:     DefaultCookieName,
@@ -113,17 +122,18 @@ func WithTTL(ttl time.Duration) Option {
 
 // WithCookie replaces the cookie template (DefaultCookie) that
 // SetAccessToken and RemoveAccessToken write and that requests are read
-// from. An empty Name, Path or SameSite takes the default, and a zero MaxAge
-// means the TTL. Start from DefaultCookie and change what you need: a
-// template that turns off HttpOnly or Secure is refused unless
-// WithInsecureCookie is also given.
+// from. An empty Name, Path or SameSite takes the default. A zero MaxAge
+// makes a normal login's cookie a browser-session cookie (no Max-Age); a
+// positive one gives it that Max-Age. Start from DefaultCookie and change
+// what you need: a template that turns off HttpOnly or Secure is refused
+// unless WithInsecureCookie is also given.
 func WithCookie(template http.Cookie) Option {
 	return func(cfg *config) error {
 		if template.Value != "" || !template.Expires.IsZero() || template.RawExpires != "" || template.Raw != "" || len(template.Unparsed) > 0 {
 			return invalid("WithCookie", "set only attributes in the template: Value and Expires are written by the Vault")
 		}
 		if template.MaxAge < 0 {
-			return invalid("WithCookie", "MaxAge must not be negative (zero means the TTL)")
+			return invalid("WithCookie", "MaxAge must not be negative (it would delete the cookie); 0 makes a browser-session cookie")
 		}
 		if template.Name == "" {
 			template.Name = DefaultCookieName
@@ -141,6 +151,81 @@ func WithCookie(template http.Cookie) Option {
 		}
 		cfg.cookie = template
 		cfg.noCookie = false
+		return nil
+	}
+}
+
+// DefaultRememberMe is how long a token issued with RememberMe(true) lives,
+// and its persistent cookie with it, unless WithRememberMe changes it.
+const DefaultRememberMe = 30 * 24 * time.Hour
+
+// DefaultSessionLifetime is how long a sliding session lasts at most,
+// however active its user, unless WithSessionLifetime changes it.
+const DefaultSessionLifetime = 12 * time.Hour
+
+// WithRememberMe sets how long a token issued with RememberMe(true) lives
+// (DefaultRememberMe, 30 days, unless set): its cookie is persistent, with
+// that Max-Age, and a sliding session never renews it beyond that time
+// after the login. It must be at least the TTL.
+func WithRememberMe(lifetime time.Duration) Option {
+	return func(cfg *config) error {
+		if lifetime < time.Second {
+			return invalid("WithRememberMe", "lifetime must be at least one second, got %v", lifetime)
+		}
+		cfg.remember = lifetime
+		cfg.rememberSet = true
+		return nil
+	}
+}
+
+// WithSliding makes RequireData renew a cookie session: once a token is
+// older than renewAfter (zero: half its lifetime), the response carries a
+// fresh token of the same session, so an active user stays logged in and
+// an idle one is logged out when the token lifetime (the TTL, or the
+// remember-me lifetime) passes without a request. No renewal outlives the
+// session's absolute lifetime (WithSessionLifetime), and Logout ends every
+// token of the session at once. Header and Bearer clients get no cookie;
+// they renew with RenewAccessToken. Off by default: tokens then live for
+// their lifetime from login.
+func WithSliding(renewAfter time.Duration) Option {
+	return func(cfg *config) error {
+		if renewAfter < 0 {
+			return invalid("WithSliding", "renewAfter must not be negative, got %v", renewAfter)
+		}
+		cfg.sliding = true
+		cfg.renewAfter = renewAfter
+		return nil
+	}
+}
+
+// WithSessionLifetime sets the absolute lifetime of a sliding session
+// (DefaultSessionLifetime, 12 hours, unless set): sealed into the first
+// token at login, it ends the session whatever renewals do. A remember-me
+// session lasts for the remember-me lifetime instead. It needs WithSliding
+// and must be at least the TTL.
+func WithSessionLifetime(lifetime time.Duration) Option {
+	return func(cfg *config) error {
+		if lifetime < time.Second {
+			return invalid("WithSessionLifetime", "lifetime must be at least one second, got %v", lifetime)
+		}
+		cfg.sessionLife = lifetime
+		return nil
+	}
+}
+
+// WithRenewal makes each renewal of a sliding session (and RenewAccessToken)
+// call reload with the payload the old token carries, and seal the payload
+// it returns instead: roles change, a deleted user's session ends. When
+// reload fails, the session ends: the request is refused (ErrSessionEnded
+// wrapping reload's error), the session is revoked and the cookie cleared.
+// T must be the vault's payload type. Without it, a renewal seals the same
+// payload again.
+func WithRenewal[T any](reload func(ctx context.Context, payload T) (T, error)) Option {
+	return func(cfg *config) error {
+		if reload == nil {
+			return invalid("WithRenewal", "reload is nil")
+		}
+		cfg.reload = reload
 		return nil
 	}
 }

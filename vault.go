@@ -3,6 +3,7 @@ package authix
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,7 +23,12 @@ type Vault[T any] struct {
 	cipher    Cipher
 	ser       Serializer // nil: encoding/json directly
 	store     RevocationStore
-	ttl       int64 // seconds: the lifetime sealed into each new token
+	ttl       time.Duration // a normal login's token lifetime
+	remember  time.Duration // a remember-me token's lifetime
+	sliding   bool
+	renewAt   time.Duration // 0: half the token's lifetime
+	session   time.Duration // a sliding session's absolute lifetime
+	reload    func(context.Context, T) (T, error)
 	now       func() time.Time
 	onError   func(http.ResponseWriter, *http.Request, error)
 	cookie    http.Cookie
@@ -86,6 +92,12 @@ func New[T any](opts ...Option) (*Vault[T], error) {
 	}
 	v.numbers = holdsInterface(t)
 
+	// The cipher holds every token to the longest lifetime the vault seals;
+	// the vault holds each to its own.
+	v.ttl, v.remember = cfg.ttl, DefaultRememberMe
+	if cfg.rememberSet {
+		v.remember = cfg.remember
+	}
 	switch {
 	case cfg.cipher != nil && cfg.keysSet:
 		return nil, invalid("WithCipher", "cannot be combined with WithKeys: give the keys to the cipher")
@@ -93,12 +105,41 @@ func New[T any](opts ...Option) (*Vault[T], error) {
 		return nil, invalid("WithCipher", "cannot be combined with WithTTL: the cipher sets the TTL")
 	case cfg.cipher != nil:
 		v.cipher = cfg.cipher
+		v.ttl = cfg.cipher.TTL()
+		if !cfg.rememberSet {
+			v.remember = v.ttl
+		} else if v.remember > v.ttl {
+			return nil, invalid("WithRememberMe", "lifetime %v is longer than the cipher's TTL %v, which bounds every token", v.remember, v.ttl)
+		}
 	default:
-		f, err := NewFernet(cfg.ttl, cfg.keys...)
+		if v.remember < v.ttl {
+			if cfg.rememberSet {
+				return nil, invalid("WithRememberMe", "lifetime %v is shorter than the TTL %v", v.remember, v.ttl)
+			}
+			v.remember = v.ttl
+		}
+		f, err := NewFernet(max(v.ttl, v.remember), cfg.keys...)
 		if err != nil {
 			return nil, err
 		}
 		v.cipher = f
+	}
+	v.sliding, v.renewAt, v.session = cfg.sliding, cfg.renewAfter, DefaultSessionLifetime
+	switch {
+	case cfg.sessionLife != 0 && !cfg.sliding:
+		return nil, invalid("WithSessionLifetime", "needs WithSliding: without renewals a session lasts one token lifetime")
+	case cfg.sessionLife != 0 && cfg.sessionLife < v.ttl:
+		return nil, invalid("WithSessionLifetime", "lifetime %v is shorter than the TTL %v", cfg.sessionLife, v.ttl)
+	case cfg.sessionLife != 0:
+		v.session = cfg.sessionLife
+	}
+	v.session = max(v.session, v.ttl)
+	if cfg.reload != nil {
+		reload, ok := cfg.reload.(func(context.Context, T) (T, error))
+		if !ok {
+			return nil, invalid("WithRenewal", "reload takes and returns %s, the vault's payload type", t)
+		}
+		v.reload = reload
 	}
 
 	if v.useCookie {
@@ -107,9 +148,6 @@ func New[T any](opts ...Option) (*Vault[T], error) {
 		}
 		if v.cookie.SameSite == http.SameSiteNoneMode && !v.cookie.Secure {
 			return nil, invalid("WithCookie", "SameSite=None requires Secure; browsers drop the cookie otherwise")
-		}
-		if v.cookie.MaxAge == 0 {
-			v.cookie.MaxAge = int(v.cipher.TTL() / time.Second)
 		}
 	} else if v.header == "" && !v.bearer {
 		return nil, invalid("WithoutCookie", "no token source left; add WithHeader or WithBearer")
@@ -123,7 +161,6 @@ func New[T any](opts ...Option) (*Vault[T], error) {
 	if v.store == nil {
 		v.store = NewMemoryStore(cfg.now)
 	}
-	v.ttl = int64(v.cipher.TTL() / time.Second)
 	if v.onError == nil {
 		v.onError = DefaultErrorHandler
 	}
@@ -156,7 +193,7 @@ func (v *Vault[T]) String() string {
 	if v.bearer {
 		src += " bearer"
 	}
-	return fmt.Sprintf("authix.Vault[%s]{ttl: %v, sources:%s}", v.name, v.cipher.TTL(), src)
+	return fmt.Sprintf("authix.Vault[%s]{ttl: %v, sources:%s}", v.name, v.ttl, src)
 }
 
 // GoString describes the vault without revealing keys.
@@ -165,17 +202,67 @@ func (v *Vault[T]) GoString() string { return v.String() }
 // Format prints String for every verb, so that no verb reveals key bytes.
 func (v *Vault[T]) Format(s fmt.State, _ rune) { _, _ = io.WriteString(s, v.String()) }
 
-// TTL reports how long the tokens this vault seals stay valid.
-func (v *Vault[T]) TTL() time.Duration { return v.cipher.TTL() }
+// TTL reports how long the tokens of a normal login stay valid.
+func (v *Vault[T]) TTL() time.Duration { return v.ttl }
 
-// CreateAccessToken seals payload into a token that expires one TTL from
-// now, whatever TTL its readers have. It fails with ErrPayloadType for a nil
-// payload or, in auto mode, a payload of another type than the first, with
-// ErrUnsupportedPayload for a payload that does not encode as a JSON
-// object, and with ErrTokenTooLarge for a token over MaxTokenSize bytes.
+// LoginOption chooses, per login, what SetAccessToken and IssueAccessToken
+// seal.
+type LoginOption func(*login)
+
+type login struct{ remember bool }
+
+// RememberMe(true) makes a login's token live for the remember-me lifetime
+// (WithRememberMe, DefaultRememberMe) in a persistent cookie, instead of
+// the TTL in a browser-session cookie. RememberMe(false) is a normal login,
+// so a form's checkbox can be passed as it is.
+func RememberMe(remember bool) LoginOption { return func(l *login) { l.remember = remember } }
+
+// CreateAccessToken seals payload into the token of a normal login, which
+// expires one TTL from now whatever TTL its readers have. It fails with
+// ErrPayloadType for a nil payload or, in auto mode, a payload of another
+// type than the first, with ErrUnsupportedPayload for a payload that does
+// not encode as a JSON object, and with ErrTokenTooLarge for a token over
+// MaxTokenSize bytes.
 func (v *Vault[T]) CreateAccessToken(payload T) (string, error) {
+	tok, _, err := v.IssueAccessToken(payload)
+	return tok, err
+}
+
+// IssueAccessToken is CreateAccessToken for a login chosen by opts, and
+// also returns what the token says about itself, such as its ExpiresAt for
+// an API login to answer with. It fails as CreateAccessToken does.
+func (v *Vault[T]) IssueAccessToken(payload T, opts ...LoginOption) (string, TokenInfo, error) {
+	var l login
+	for _, o := range opts {
+		if o != nil {
+			o(&l)
+		}
+	}
+	now := v.now()
+	m := sealed{rem: l.remember}
+	life := v.lifetime(m)
+	m.exp = now.Add(life).Unix()
+	if v.sliding {
+		if _, err := rand.Read(m.sid[:]); err != nil {
+			return "", TokenInfo{}, fmt.Errorf("authix: reading a random session id: %w", err)
+		}
+		m.abs = now.Add(max(v.session, life)).Unix()
+	}
+	return v.seal(payload, m, now)
+}
+
+// lifetime is how long each token of a login lives.
+func (v *Vault[T]) lifetime(m sealed) time.Duration {
+	if m.rem {
+		return v.remember
+	}
+	return v.ttl
+}
+
+// seal makes the token for payload with m sealed in it, issued at now.
+func (v *Vault[T]) seal(payload T, m sealed, now time.Time) (string, TokenInfo, error) {
 	if err := v.checkPayload(payload); err != nil {
-		return "", err
+		return "", TokenInfo{}, err
 	}
 	var (
 		enc []byte
@@ -187,11 +274,10 @@ func (v *Vault[T]) CreateAccessToken(payload T) (string, error) {
 		enc, err = json.Marshal(payload)
 	}
 	if err != nil {
-		return "", fmt.Errorf("%w: %w", ErrUnsupportedPayload, err)
+		return "", TokenInfo{}, fmt.Errorf("%w: %w", ErrUnsupportedPayload, err)
 	}
-	now := v.now()
 	pp, tp := v.bufs.Get().(*[]byte), v.bufs.Get().(*[]byte)
-	plain, err := appendSealed((*pp)[:0], now.Unix()+v.ttl, enc)
+	plain, err := appendSealed((*pp)[:0], m, enc)
 	var tok []byte
 	if err == nil {
 		tok, err = v.cipher.Seal((*tp)[:0], plain, now)
@@ -200,12 +286,19 @@ func (v *Vault[T]) CreateAccessToken(payload T) (string, error) {
 	v.putBuf(pp, plain)
 	v.putBuf(tp, tok)
 	if err != nil {
-		return "", err
+		return "", TokenInfo{}, err
 	}
 	if len(s) > MaxTokenSize {
-		return "", errSealTooLarge
+		return "", TokenInfo{}, errSealTooLarge
 	}
-	return s, nil
+	// The token opens as it was sealed; its info is what a reader will see.
+	bp := v.bufs.Get().(*[]byte)
+	opened, _, info, _, err := v.openToken((*bp)[:0], s, now)
+	v.putBuf(bp, opened)
+	if err != nil {
+		return "", TokenInfo{}, err
+	}
+	return s, info, nil
 }
 
 func (v *Vault[T]) checkPayload(payload T) error {
@@ -254,7 +347,7 @@ func (v *Vault[T]) putBuf(bp *[]byte, used []byte) {
 // ErrInvalidToken or ErrExpiredToken.
 func (v *Vault[T]) DecodeAccessToken(token string) (T, error) {
 	bp := v.bufs.Get().(*[]byte)
-	plain, payload, _, err := v.openToken((*bp)[:0], token, v.now())
+	plain, payload, _, _, err := v.openToken((*bp)[:0], token, v.now())
 	var out T
 	if err == nil {
 		out, err = v.decode(payload)
@@ -318,48 +411,78 @@ func (v *Vault[T]) unmarshal(data []byte, dst any) error {
 }
 
 // DisableAccessToken revokes token until it would have expired, so that
-// Authenticate and RequireData refuse it even though it is authentic. An
-// already expired token is left alone (nil error). A token that does not
-// open is ErrInvalidToken; a store failure wraps ErrRevocationStore.
+// Authenticate and RequireData refuse it even though it is authentic. Other
+// tokens of its session stay valid; Logout ends them all. An already
+// expired token is left alone (nil error). A token that does not open is
+// ErrInvalidToken; a store failure wraps ErrRevocationStore.
 func (v *Vault[T]) DisableAccessToken(ctx context.Context, token string) error {
-	info, expired, err := v.openInfo(token, v.now())
+	info, _, expired, err := v.openInfo(token, v.now())
 	if err != nil || expired {
 		return err
 	}
-	if err := v.store.Revoke(ctx, info.ID, info.ExpiresAt); err != nil {
+	return v.revoke(ctx, info.ID, info.ExpiresAt)
+}
+
+func (v *Vault[T]) revoke(ctx context.Context, id TokenID, until time.Time) error {
+	if err := v.store.Revoke(ctx, id, until); err != nil {
 		return fmt.Errorf("%w: %w", ErrRevocationStore, err)
 	}
 	return nil
 }
 
-// IsTokenDisabled reports whether token was revoked with DisableAccessToken
-// and has not yet expired. A token that does not open is ErrInvalidToken; a
+// endSession revokes every token of m's session: the ones issued so far
+// live until now plus one lifetime at most, and no more are issued.
+func (v *Vault[T]) endSession(ctx context.Context, m sealed, now time.Time) error {
+	if m.sid == ([16]byte{}) {
+		return nil
+	}
+	until := now.Add(v.lifetime(m))
+	if abs := time.Unix(m.abs, 0); m.abs != 0 && abs.Before(until) {
+		until = abs
+	}
+	return v.revoke(ctx, sessionKey(m.sid), until)
+}
+
+// IsTokenDisabled reports whether token, or its session, was revoked and
+// has not yet expired. A token that does not open is ErrInvalidToken; a
 // store failure wraps ErrRevocationStore.
 func (v *Vault[T]) IsTokenDisabled(ctx context.Context, token string) (bool, error) {
-	info, expired, err := v.openInfo(token, v.now())
+	info, m, expired, err := v.openInfo(token, v.now())
 	if err != nil || expired {
 		return false, err
 	}
-	return v.isRevoked(ctx, info.ID)
+	err = v.checkRevoked(ctx, info.ID, m)
+	if errors.Is(err, ErrRevokedToken) {
+		return true, nil
+	}
+	return false, err
 }
 
 // openInfo opens token for what it says about itself. An authentic token
 // past its expiry is reported as expired, not as an error: no revocation
 // concerns it any more.
-func (v *Vault[T]) openInfo(token string, now time.Time) (info TokenInfo, expired bool, err error) {
+func (v *Vault[T]) openInfo(token string, now time.Time) (info TokenInfo, m sealed, expired bool, err error) {
 	bp := v.bufs.Get().(*[]byte)
-	plain, _, info, err := v.openToken((*bp)[:0], token, now)
+	plain, _, info, m, err := v.openToken((*bp)[:0], token, now)
 	v.putBuf(bp, plain)
 	if errors.Is(err, ErrExpiredToken) {
-		return info, true, nil
+		return info, m, true, nil
 	}
-	return info, false, err
+	return info, m, false, err
 }
 
-func (v *Vault[T]) isRevoked(ctx context.Context, id TokenID) (bool, error) {
+// checkRevoked asks the store about the token and its session: nil, or an
+// error wrapping ErrRevokedToken or ErrRevocationStore.
+func (v *Vault[T]) checkRevoked(ctx context.Context, id TokenID, m sealed) error {
 	revoked, err := v.store.IsRevoked(ctx, id)
-	if err != nil {
-		return false, fmt.Errorf("%w: %w", ErrRevocationStore, err)
+	if err == nil && !revoked && m.sid != ([16]byte{}) {
+		revoked, err = v.store.IsRevoked(ctx, sessionKey(m.sid))
 	}
-	return revoked, nil
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w: %w", ErrRevocationStore, err)
+	case revoked:
+		return ErrRevokedToken
+	}
+	return nil
 }
