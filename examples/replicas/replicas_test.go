@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -117,4 +118,75 @@ func percentiles(lat []time.Duration) string {
 	slices.Sort(s)
 	pct := func(p int) time.Duration { return s[(len(s)*p+99)/100-1] } // nearest rank
 	return fmt.Sprintf("p50 %v, p99 %v, max %v", pct(50), pct(99), s[len(s)-1])
+}
+
+// TestLogoutEndsSessionOnEveryReplica: a sliding session renewed three
+// times, then logged out through replica A; replica B refuses every token
+// the session ever held, once A's announcement has arrived.
+func TestLogoutEndsSessionOnEveryReplica(t *testing.T) {
+	srv := redistest.Start(t)
+	keys := authix.GenerateKey()
+	var clock atomic.Int64
+	clock.Store(time.Now().UnixNano())
+	now := func() time.Time { return time.Unix(0, clock.Load()) }
+	replica := func() *authix.Vault[User] {
+		store, err := redisstore.New(replicaClient(t, srv))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = store.Close() })
+		v, err := authix.New[User](authix.WithKeys(keys), authix.WithRevocationStore(store),
+			authix.WithClock(now), authix.WithSliding(15*time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	a, b := replica(), replica()
+
+	login := httptest.NewRecorder()
+	if err := a.SetAccessToken(login, User{Name: "John"}); err != nil {
+		t.Fatal(err)
+	}
+	tokens := []string{login.Result().Cookies()[0].Value}
+	home := a.RequireData(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	for i := range 3 {
+		clock.Add(int64(16 * time.Minute))
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodGet, "/home", nil)
+		req.AddCookie(&http.Cookie{Name: authix.DefaultCookieName, Value: tokens[len(tokens)-1]})
+		home.ServeHTTP(rec, req)
+		cookies := rec.Result().Cookies()
+		if rec.Code != http.StatusOK || len(cookies) != 1 {
+			t.Fatalf("renewal %d: status %d, %d cookies; want 200 and one", i+1, rec.Code, len(cookies))
+		}
+		tokens = append(tokens, cookies[0].Value)
+	}
+	request := func(tok string) *http.Request {
+		req := httptest.NewRequest(http.MethodGet, "/home", nil)
+		req.AddCookie(&http.Cookie{Name: authix.DefaultCookieName, Value: tok})
+		return req
+	}
+	for i, tok := range tokens {
+		if _, err := b.Authenticate(request(tok)); err != nil {
+			t.Fatalf("token %d before the logout, on B: %v", i, err)
+		}
+	}
+
+	if err := a.Logout(httptest.NewRecorder(), request(tokens[len(tokens)-1])); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(propagationWait)
+	for i, tok := range tokens {
+		for {
+			_, err := b.Authenticate(request(tok))
+			if errors.Is(err, authix.ErrRevokedToken) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("token %d on B after the logout on A: %v; want ErrRevokedToken", i, err)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
 }
