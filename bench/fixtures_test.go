@@ -41,6 +41,7 @@ type userClaims struct {
 // same random secret where the formats allow.
 type peers struct {
 	vault     *authix.Vault[User]
+	sliding   *authix.Vault[User] // the same keys, with WithSliding
 	fernet    *authix.Fernet
 	fernetKey *fernet.Key
 	fernetKs  []*fernet.Key
@@ -60,6 +61,10 @@ func newPeers(tb testing.TB) *peers {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	sliding, err := authix.New[User](authix.WithKeys(enc), authix.WithSliding(0))
+	if err != nil {
+		tb.Fatal(err)
+	}
 	f, err := authix.NewFernet(ttl, enc)
 	if err != nil {
 		tb.Fatal(err)
@@ -71,6 +76,7 @@ func newPeers(tb testing.TB) *peers {
 	sc.MaxAge(int(ttl / time.Second))
 	return &peers{
 		vault:     vault,
+		sliding:   sliding,
 		fernet:    f,
 		fernetKey: &k,
 		fernetKs:  []*fernet.Key{&k},
@@ -83,6 +89,7 @@ func newPeers(tb testing.TB) *peers {
 // tokens are one token per library, all for user, sealed now.
 type tokens struct {
 	authix       string
+	sliding      string // a fresh token of a sliding session
 	fernetGo     []byte
 	securecookie string
 	golangJWT    string
@@ -94,6 +101,9 @@ func (p *peers) tokens(tb testing.TB) tokens {
 	var t tokens
 	var err error
 	if t.authix, err = p.vault.CreateAccessToken(user); err != nil {
+		tb.Fatal(err)
+	}
+	if t.sliding, err = p.sliding.CreateAccessToken(user); err != nil {
 		tb.Fatal(err)
 	}
 	if t.fernetGo, err = fernet.EncryptAndSign([]byte(plaintext), p.fernetKey); err != nil {

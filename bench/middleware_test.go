@@ -118,6 +118,13 @@ func routes(tb testing.TB) []route {
 			u, ok := p.vault.Data(r.Context())
 			answer(w, ok && u == user)
 		})), withCookie(t.authix)},
+		// A sliding session: the renewal age check and the session's
+		// revocation lookup on every request; the token is fresh, so no
+		// renewal is due.
+		{"authix-sliding", p.sliding.RequireData(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			u, ok := p.sliding.Data(r.Context())
+			answer(w, ok && u == user)
+		})), withCookie(t.sliding)},
 		{"bare", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			answer(w, true)
 		}), withCookie(t.authix)},
