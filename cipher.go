@@ -32,8 +32,8 @@ const DefaultTTL = time.Hour
 // Cipher turns plaintext into tokens and back. Implementations must be safe
 // for concurrent use, must authenticate a token before reporting anything
 // about it, and must never panic on malformed input. A Vault holds a token
-// to the earlier of the cipher's TTL and the expiry it sealed inside the
-// plaintext.
+// to the expiry it sealed inside the plaintext, and a token without one to
+// the vault's TTL; the cipher's TTL bounds them all.
 type Cipher interface {
 	// Seal appends to dst a token for plaintext, issued at now.
 	Seal(dst, plaintext []byte, now time.Time) ([]byte, error)

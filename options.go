@@ -101,14 +101,14 @@ func WithKeys(keys ...string) Option {
 }
 
 // WithTTL sets how long a token stays valid after it is sealed: DefaultTTL
-// (one hour) unless set. The cookie's Max-Age follows it. It must be at
+// (one hour) unless set; under WithSliding it is the idle timeout. It must be at
 // least one second, since Fernet timestamps have a resolution of one second.
 //
-// Each token the vault seals carries its expiry inside, so a reader with a
-// longer TTL (a redeploy that raises it) never extends it, and a logout
-// lasts as long as the token can; a reader with a shorter TTL still ends it
-// sooner. Tokens without a sealed expiry, such as fastapi-authix's, live
-// for the reader's TTL.
+// Each token the vault seals carries its expiry inside, so no reader's TTL
+// (a redeploy that raises it) extends it, and a logout lasts as long as the
+// token can; a reader accepts no token older than its longest lifetime (the
+// TTL or the remember-me lifetime). Tokens without a sealed expiry, such as
+// fastapi-authix's, live for the reader's TTL.
 func WithTTL(ttl time.Duration) Option {
 	return func(cfg *config) error {
 		if ttl < time.Second {
