@@ -97,15 +97,14 @@ func TestBrowser(t *testing.T) {
 		if c == nil {
 			return fmt.Errorf("the browser has no %s cookie for %s", authix.DefaultCookieName, basic)
 		}
-		expires := time.Unix(int64(c.Expires), 0)
-		inAnHour := time.Now().Add(time.Hour)
-		if !c.HTTPOnly || !c.Secure || c.SameSite != network.CookieSameSiteLax || c.Path != "/" || c.Session ||
-			expires.Before(inAnHour.Add(-2*time.Minute)) || expires.After(inAnHour.Add(time.Minute)) {
-			return fmt.Errorf("cookie httpOnly=%v secure=%v sameSite=%q path=%q session=%v expires=%s; want HttpOnly, Secure, Lax, /, expiring about %s",
-				c.HTTPOnly, c.Secure, c.SameSite, c.Path, c.Session, expires.Format(time.RFC3339), inAnHour.Format(time.RFC3339))
+		// A normal login's cookie lasts for the browser session; its token
+		// expires on the server after the TTL.
+		if !c.HTTPOnly || !c.Secure || c.SameSite != network.CookieSameSiteLax || c.Path != "/" || !c.Session {
+			return fmt.Errorf("cookie httpOnly=%v secure=%v sameSite=%q path=%q session=%v; want HttpOnly, Secure, Lax, /, a browser-session cookie",
+				c.HTTPOnly, c.Secure, c.SameSite, c.Path, c.Session)
 		}
-		t.Logf("step 2: document.cookie=%q; cookie store: %s HttpOnly Secure SameSite=%s Path=%s expires in %s",
-			seen, c.Name, c.SameSite, c.Path, time.Until(expires).Round(time.Second))
+		t.Logf("step 2: document.cookie=%q; cookie store: %s HttpOnly Secure SameSite=%s Path=%s, a browser-session cookie",
+			seen, c.Name, c.SameSite, c.Path)
 		token = c.Value
 		return nil
 	})
