@@ -18,7 +18,7 @@ import (
 // A token of a sliding session also carries the session's absolute expiry,
 // its id, and whether the user asked to be remembered, in that order:
 //
-//	{"_authix":{"exp":1767229200,"abs":1767268800,"sid":"…22 characters…","rem":1},"id":7}
+//	{"_authix":{"exp":1767229200,"abs":1767268800,"sid":"…16 characters…","rem":1},"id":7}
 //
 // Tokens without that member, such as those fastapi-authix seals, keep the
 // reader's TTL. Python readers see "_authix" as one more key of the payload
@@ -31,11 +31,18 @@ const sealedPrefix = `{"_authix":{"exp":`
 type sealed struct {
 	exp int64    // when the token expires, Unix seconds
 	abs int64    // when its session ends whatever renewals do; 0: no session limit
-	sid [16]byte // the session the token belongs to; zero: none
+	sid sessionID // the session the token belongs to; zero: none
 	rem bool     // the user asked to be remembered: a persistent cookie
 }
 
-const sidLen = 22 // base64 of 16 bytes, unpadded
+// sessionID names a session: 96 random bits, drawn at login, whose 16
+// base64 characters keep a session token one AES block shorter than 128
+// bits would.
+type sessionID [12]byte
+
+const sidLen = 16 // base64 of 12 bytes
+
+func (m sealed) hasSession() bool { return m.sid != sessionID{} }
 
 var (
 	errPayloadNotObject = fmt.Errorf("%w: payload must encode as a JSON object, as fastapi-authix payloads do", ErrUnsupportedPayload)
@@ -55,7 +62,7 @@ func appendSealed(dst []byte, m sealed, payload []byte) ([]byte, error) {
 		dst = append(dst, `,"abs":`...)
 		dst = strconv.AppendInt(dst, m.abs, 10)
 	}
-	if m.sid != ([16]byte{}) {
+	if m.hasSession() {
 		dst = append(dst, `,"sid":"`...)
 		dst = sidEncoding.AppendEncode(dst, m.sid[:])
 		dst = append(dst, '"')
@@ -139,10 +146,10 @@ func (p *metaParser) number() int64 {
 
 // sessionKey is the revocation id of a whole session: its random id, then
 // a label. A token's id is a SHA-256 output, so the two never meet.
-func sessionKey(sid [16]byte) TokenID {
+func sessionKey(sid sessionID) TokenID {
 	var id TokenID
 	copy(id[:], sid[:])
-	copy(id[16:], "authix session\x00\x00")
+	copy(id[len(sid):], "authix session\x00\x00\x00\x00\x00\x00")
 	return id
 }
 

@@ -130,7 +130,11 @@ func (v *Vault[T]) Logout(w http.ResponseWriter, r *http.Request) error {
 // with ErrSessionEnded when the reload fails.
 func (v *Vault[T]) RenewAccessToken(ctx context.Context, token string) (string, TokenInfo, error) {
 	now := v.now()
-	data, info, m, err := v.authenticate(ctx, token, now)
+	var (
+		data T
+		info TokenInfo
+	)
+	m, err := v.authenticate(ctx, token, now, &data, &info)
 	if err != nil {
 		return "", TokenInfo{}, err
 	}
@@ -232,25 +236,29 @@ func cookieValue(lines []string, name string) string {
 // or ErrRevocationStore when the store fails), and must decode into T. It
 // never renews a token.
 func (v *Vault[T]) Authenticate(r *http.Request) (T, error) {
-	data, _, _, _, err := v.authenticateRequest(r, v.now())
+	var (
+		data T
+		info TokenInfo
+	)
+	_, _, err := v.authenticateRequest(r, v.now(), &data, &info)
 	return data, err
 }
 
-func (v *Vault[T]) authenticateRequest(r *http.Request, now time.Time) (T, TokenInfo, sealed, source, error) {
+// authenticateRequest is Authenticate writing into *data and *info, so that
+// RequireData decodes straight into the context value it hands on.
+func (v *Vault[T]) authenticateRequest(r *http.Request, now time.Time, data *T, info *TokenInfo) (sealed, source, error) {
 	tok, src := v.extract(r)
 	switch {
 	case src == fromNone:
-		var zero T
-		return zero, TokenInfo{}, sealed{}, src, ErrMissingToken
+		return sealed{}, src, ErrMissingToken
 	case src == fromCookie && v.cop != nil:
 		if err := v.cop.Check(r); err != nil {
-			var zero T
-			return zero, TokenInfo{}, sealed{}, src, fmt.Errorf("%w: %w", ErrCrossOrigin, err)
+			return sealed{}, src, fmt.Errorf("%w: %w", ErrCrossOrigin, err)
 		}
 	}
-	data, info, m, err := v.authenticate(r.Context(), tok, now)
+	m, err := v.authenticate(r.Context(), tok, now, data, info)
 	info.Source = src.name()
-	return data, info, m, src, err
+	return m, src, err
 }
 
 func (s source) name() TokenSource {
@@ -265,18 +273,18 @@ func (s source) name() TokenSource {
 	return ""
 }
 
-func (v *Vault[T]) authenticate(ctx context.Context, token string, now time.Time) (T, TokenInfo, sealed, error) {
-	var out T
+func (v *Vault[T]) authenticate(ctx context.Context, token string, now time.Time, out *T, info *TokenInfo) (sealed, error) {
 	bp := v.bufs.Get().(*[]byte)
-	plain, payload, info, m, err := v.openToken((*bp)[:0], token, now)
+	plain, payload, ti, m, err := v.openToken((*bp)[:0], token, now)
+	*info = ti
 	if err == nil {
 		err = v.checkRevoked(ctx, info.ID, m)
 	}
 	if err == nil {
-		out, err = v.decode(payload)
+		err = v.decode(payload, out)
 	}
 	v.putBuf(bp, plain)
-	return out, info, m, err
+	return m, err
 }
 
 // RequireData is middleware that lets a request through only with a valid
@@ -287,52 +295,52 @@ func (v *Vault[T]) authenticate(ctx context.Context, token string, now time.Time
 // as vault.RequireData(handler), or with routers as r.Use(vault.RequireData).
 func (v *Vault[T]) RequireData(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		data, info, err := v.admit(w, r)
+		c, err := v.admit(w, r)
 		if err != nil {
 			v.Reject(w, r, err)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(v.withData(r.Context(), data, info)))
+		next.ServeHTTP(w, r.WithContext(c))
 	})
 }
 
-// admit authenticates r and, for a sliding cookie session past its renewal
-// age, sets a fresh token on w.
-func (v *Vault[T]) admit(w http.ResponseWriter, r *http.Request) (T, TokenInfo, error) {
+// admit authenticates r into the context value RequireData hands on and,
+// for a sliding cookie session past its renewal age, sets a fresh token on
+// w.
+func (v *Vault[T]) admit(w http.ResponseWriter, r *http.Request) (*dataContext[T], error) {
+	c := &dataContext[T]{Context: r.Context(), vault: v}
 	now := v.now()
-	data, info, m, src, err := v.authenticateRequest(r, now)
-	if err != nil || !v.sliding || src != fromCookie || m.sid == ([16]byte{}) {
-		return data, info, err
+	m, src, err := v.authenticateRequest(r, now, &c.data, &c.info)
+	if err != nil || !v.sliding || src != fromCookie || !m.hasSession() {
+		return c, err
 	}
 	renewAt := v.renewAt
 	if renewAt == 0 {
-		renewAt = info.ExpiresAt.Sub(info.IssuedAt) / 2
+		renewAt = c.info.ExpiresAt.Sub(c.info.IssuedAt) / 2
 	}
-	if now.Sub(info.IssuedAt) < renewAt {
-		return data, info, nil
+	if now.Sub(c.info.IssuedAt) < renewAt {
+		return c, nil
 	}
 	next, ok := v.renewal(m, now)
 	if !ok || next.exp <= m.exp {
-		return data, info, nil // the session's absolute lifetime allows no more
+		return c, nil // the session's absolute lifetime allows no more
 	}
+	data := c.data
 	if v.reload != nil {
 		fresh, err := v.reload(r.Context(), data)
 		if err != nil {
 			v.RemoveAccessToken(w)
-			var zero T
-			return zero, TokenInfo{}, errors.Join(fmt.Errorf("%w: %w", ErrSessionEnded, err), v.endSession(r.Context(), m, now))
+			return nil, errors.Join(fmt.Errorf("%w: %w", ErrSessionEnded, err), v.endSession(r.Context(), m, now))
 		}
 		data = fresh
 	}
 	tok, fresh, err := v.seal(data, next, now)
-	if err != nil {
-		return data, info, nil // keep the valid token this request came with
+	if err != nil || v.setCookie(w, tok, fresh, now) != nil {
+		return c, nil // keep the valid token this request came with
 	}
-	if v.setCookie(w, tok, fresh, now) != nil {
-		return data, info, nil
-	}
-	fresh.Source = info.Source
-	return data, fresh, nil
+	fresh.Source = c.info.Source
+	c.data, c.info = data, fresh
+	return c, nil
 }
 
 // Reject answers a request that Authenticate refused with err, as
@@ -353,8 +361,8 @@ func (v *Vault[T]) Reject(w http.ResponseWriter, r *http.Request, err error) {
 // sliding session is renewed as there; without one, Data reports false.
 func (v *Vault[T]) OptionalData(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if data, info, err := v.admit(w, r); err == nil {
-			r = r.WithContext(v.withData(r.Context(), data, info))
+		if c, err := v.admit(w, r); err == nil {
+			r = r.WithContext(c)
 		}
 		next.ServeHTTP(w, r)
 	})

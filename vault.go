@@ -350,7 +350,7 @@ func (v *Vault[T]) DecodeAccessToken(token string) (T, error) {
 	plain, payload, _, _, err := v.openToken((*bp)[:0], token, v.now())
 	var out T
 	if err == nil {
-		out, err = v.decode(payload)
+		err = v.decode(payload, &out)
 	}
 	v.putBuf(bp, plain)
 	return out, err
@@ -358,36 +358,40 @@ func (v *Vault[T]) DecodeAccessToken(token string) (T, error) {
 
 var jsonNull = []byte("null")
 
-// decode reads a payload object into T. The buffer is the vault's, reused
-// by later requests: encoding/json copies what it keeps, and a custom
-// Serializer gets a copy of its own.
-func (v *Vault[T]) decode(payload []byte) (T, error) {
-	var out T
-	if bytes.Equal(bytes.TrimSpace(payload), jsonNull) {
-		return out, fmt.Errorf("%w: payload is null", ErrInvalidToken)
+// decode reads a payload object into *out, or leaves it zero and fails.
+// The buffer is the vault's, reused by later requests: encoding/json copies
+// what it keeps, and a custom Serializer gets a copy of its own.
+func (v *Vault[T]) decode(payload []byte, out *T) error {
+	var err error
+	switch {
+	case bytes.Equal(bytes.TrimSpace(payload), jsonNull):
+		err = fmt.Errorf("%w: payload is null", ErrInvalidToken)
+	case v.auto:
+		err = v.decodeAuto(payload, out)
+	default:
+		if err = v.unmarshal(payload, out); err != nil {
+			err = fmt.Errorf("%w: payload does not decode into %s: %w", ErrInvalidToken, v.name, err)
+		}
 	}
-	if v.auto {
-		return v.decodeAuto(payload)
-	}
-	if err := v.unmarshal(payload, &out); err != nil {
+	if err != nil {
 		var zero T
-		return zero, fmt.Errorf("%w: payload does not decode into %s: %w", ErrInvalidToken, v.name, err)
+		*out = zero
 	}
-	return out, nil
+	return err
 }
 
-func (v *Vault[T]) decodeAuto(payload []byte) (T, error) {
-	var zero T
+func (v *Vault[T]) decodeAuto(payload []byte, out *T) error {
 	target := reflect.TypeFor[map[string]any]()
 	if rec := v.autoType.Load(); rec != nil {
 		target = *rec
 	}
 	p := reflect.New(target)
 	if err := v.unmarshal(payload, p.Interface()); err != nil {
-		return zero, fmt.Errorf("%w: payload does not decode into %s: %w", ErrInvalidToken, target, err)
+		return fmt.Errorf("%w: payload does not decode into %s: %w", ErrInvalidToken, target, err)
 	}
 	// New refuses interfaces with methods, so every target is a T.
-	return p.Elem().Interface().(T), nil
+	*out = p.Elem().Interface().(T)
+	return nil
 }
 
 func (v *Vault[T]) unmarshal(data []byte, dst any) error {
@@ -433,7 +437,7 @@ func (v *Vault[T]) revoke(ctx context.Context, id TokenID, until time.Time) erro
 // endSession revokes every token of m's session: the ones issued so far
 // live until now plus one lifetime at most, and no more are issued.
 func (v *Vault[T]) endSession(ctx context.Context, m sealed, now time.Time) error {
-	if m.sid == ([16]byte{}) {
+	if !m.hasSession() {
 		return nil
 	}
 	until := now.Add(v.lifetime(m))
@@ -475,7 +479,7 @@ func (v *Vault[T]) openInfo(token string, now time.Time) (info TokenInfo, m seal
 // error wrapping ErrRevokedToken or ErrRevocationStore.
 func (v *Vault[T]) checkRevoked(ctx context.Context, id TokenID, m sealed) error {
 	revoked, err := v.store.IsRevoked(ctx, id)
-	if err == nil && !revoked && m.sid != ([16]byte{}) {
+	if err == nil && !revoked && m.hasSession() {
 		revoked, err = v.store.IsRevoked(ctx, sessionKey(m.sid))
 	}
 	switch {
