@@ -29,10 +29,10 @@ const sealedPrefix = `{"_authix":{"exp":`
 
 // sealed is what a token says about its own life.
 type sealed struct {
-	exp int64    // when the token expires, Unix seconds
-	abs int64    // when its session ends whatever renewals do; 0: no session limit
+	exp int64     // when the token expires, Unix seconds
+	abs int64     // when its session ends whatever renewals do; 0: no session limit
 	sid sessionID // the session the token belongs to; zero: none
-	rem bool     // the user asked to be remembered: a persistent cookie
+	rem bool      // the user asked to be remembered: a persistent cookie
 }
 
 // sessionID names a session: 96 random bits, drawn at login, whose 16
