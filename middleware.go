@@ -2,6 +2,7 @@ package authix
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net/http"
@@ -137,6 +138,14 @@ func (v *Vault[T]) RenewAccessToken(ctx context.Context, token string) (string, 
 	m, err := v.authenticate(ctx, token, now, &data, &info)
 	if err != nil {
 		return "", TokenInfo{}, err
+	}
+	if !m.hasSession() {
+		// A token sealed outside a session starts one, bounded from its
+		// issue time as a login would be.
+		if _, err := rand.Read(m.sid[:]); err != nil {
+			return "", TokenInfo{}, fmt.Errorf("authix: reading a random session id: %w", err)
+		}
+		m.abs = info.IssuedAt.Add(max(v.session, v.lifetime(m))).Unix()
 	}
 	next, ok := v.renewal(m, now)
 	if !ok {

@@ -173,6 +173,33 @@ func TestSlidingSession(t *testing.T) {
 	})
 }
 
+// Renewing a token of a vault without sliding sessions starts a session
+// bounded from the token's issue time: renewals cannot go on for ever.
+func TestRenewWithoutSliding(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock(testEpoch)
+	v, err := authix.New[User](authix.WithKeys(keyA), authix.WithClock(clk.Now), authix.WithoutCookie(), authix.WithBearer())
+	require.NoError(t, err)
+	tok, err := v.CreateAccessToken(User{ID: 7})
+	require.NoError(t, err)
+	ctx := context.Background()
+	renewals := 0
+	var last authix.TokenInfo
+	for range 100 {
+		clk.Advance(50 * time.Minute)
+		next, info, err := v.RenewAccessToken(ctx, tok)
+		if err != nil {
+			require.ErrorIs(t, err, authix.ErrExpiredToken)
+			break
+		}
+		tok, last = next, info
+		renewals++
+	}
+	assert.Equal(t, 14, renewals, "renewed until the session lifetime, 12 hours from the first token")
+	assert.Equal(t, testEpoch.Add(12*time.Hour).Unix(), last.ExpiresAt.Unix(), "the last token ends with the session")
+	assert.Equal(t, testEpoch.Add(12*time.Hour).Unix(), last.SessionExpiresAt.Unix())
+}
+
 // A logout after renewals ends every token the session ever held.
 func TestLogoutEndsTheSession(t *testing.T) {
 	t.Parallel()
