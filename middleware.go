@@ -33,7 +33,7 @@ func (v *Vault[T]) SetAccessToken(w http.ResponseWriter, payload T, opts ...Logi
 	if !v.useCookie {
 		return fmt.Errorf("%w: SetAccessToken: the vault has no cookie (WithoutCookie); send the token from IssueAccessToken instead", ErrInvalidOption)
 	}
-	tok, info, err := v.IssueAccessToken(payload, opts...)
+	tok, info, err := v.issue(payload, opts, false)
 	if err != nil {
 		return err
 	}
@@ -183,7 +183,7 @@ func (v *Vault[T]) reseal(ctx context.Context, data T, next sealed, now time.Tim
 		}
 		data = fresh
 	}
-	return v.seal(data, next, now)
+	return v.seal(data, next, now, true)
 }
 
 // ExtractAccessToken returns the token r carries, without checking it: the
@@ -343,7 +343,7 @@ func (v *Vault[T]) admit(w http.ResponseWriter, r *http.Request) (*dataContext[T
 		}
 		data = fresh
 	}
-	tok, fresh, err := v.seal(data, next, now)
+	tok, fresh, err := v.seal(data, next, now, true)
 	if err != nil || v.setCookie(w, tok, fresh, now) != nil {
 		return c, nil // keep the valid token this request came with
 	}

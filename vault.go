@@ -206,16 +206,18 @@ func (v *Vault[T]) Format(s fmt.State, _ rune) { _, _ = io.WriteString(s, v.Stri
 func (v *Vault[T]) TTL() time.Duration { return v.ttl }
 
 // LoginOption chooses, per login, what SetAccessToken and IssueAccessToken
-// seal.
-type LoginOption func(*login)
-
-type login struct{ remember bool }
+// seal. It is a value, not a function, so that issuing a token does not
+// allocate for it; the zero LoginOption changes nothing.
+type LoginOption struct {
+	remember bool
+	set      bool
+}
 
 // RememberMe(true) makes a login's token live for the remember-me lifetime
 // (WithRememberMe, DefaultRememberMe) in a persistent cookie, instead of
 // the TTL in a browser-session cookie. RememberMe(false) is a normal login,
 // so a form's checkbox can be passed as it is.
-func RememberMe(remember bool) LoginOption { return func(l *login) { l.remember = remember } }
+func RememberMe(remember bool) LoginOption { return LoginOption{remember: remember, set: true} }
 
 // CreateAccessToken seals payload into the token of a normal login, which
 // expires one TTL from now whatever TTL its readers have. It fails with
@@ -224,7 +226,7 @@ func RememberMe(remember bool) LoginOption { return func(l *login) { l.remember 
 // not encode as a JSON object, and with ErrTokenTooLarge for a token over
 // MaxTokenSize bytes.
 func (v *Vault[T]) CreateAccessToken(payload T) (string, error) {
-	tok, _, err := v.IssueAccessToken(payload)
+	tok, _, err := v.issue(payload, nil, false)
 	return tok, err
 }
 
@@ -232,14 +234,17 @@ func (v *Vault[T]) CreateAccessToken(payload T) (string, error) {
 // also returns what the token says about itself, such as its ExpiresAt for
 // an API login to answer with. It fails as CreateAccessToken does.
 func (v *Vault[T]) IssueAccessToken(payload T, opts ...LoginOption) (string, TokenInfo, error) {
-	var l login
+	return v.issue(payload, opts, true)
+}
+
+func (v *Vault[T]) issue(payload T, opts []LoginOption, withID bool) (string, TokenInfo, error) {
+	var m sealed
 	for _, o := range opts {
-		if o != nil {
-			o(&l)
+		if o.set {
+			m.rem = o.remember
 		}
 	}
 	now := v.now()
-	m := sealed{rem: l.remember}
 	life := v.lifetime(m)
 	m.exp = now.Add(life).Unix()
 	if v.sliding {
@@ -248,7 +253,7 @@ func (v *Vault[T]) IssueAccessToken(payload T, opts ...LoginOption) (string, Tok
 		}
 		m.abs = now.Add(max(v.session, life)).Unix()
 	}
-	return v.seal(payload, m, now)
+	return v.seal(payload, m, now, withID)
 }
 
 // lifetime is how long each token of a login lives.
@@ -259,8 +264,9 @@ func (v *Vault[T]) lifetime(m sealed) time.Duration {
 	return v.ttl
 }
 
-// seal makes the token for payload with m sealed in it, issued at now.
-func (v *Vault[T]) seal(payload T, m sealed, now time.Time) (string, TokenInfo, error) {
+// seal makes the token for payload with m sealed in it, issued at now, and
+// what it says about itself; its id (one more Open) only when withID is set.
+func (v *Vault[T]) seal(payload T, m sealed, now time.Time, withID bool) (string, TokenInfo, error) {
 	if err := v.checkPayload(payload); err != nil {
 		return "", TokenInfo{}, err
 	}
@@ -291,12 +297,19 @@ func (v *Vault[T]) seal(payload T, m sealed, now time.Time) (string, TokenInfo, 
 	if len(s) > MaxTokenSize {
 		return "", TokenInfo{}, errSealTooLarge
 	}
-	// The token opens as it was sealed; its info is what a reader will see.
-	bp := v.bufs.Get().(*[]byte)
-	opened, _, info, _, err := v.openToken((*bp)[:0], s, now)
-	v.putBuf(bp, opened)
-	if err != nil {
-		return "", TokenInfo{}, err
+	info := TokenInfo{IssuedAt: time.Unix(now.Unix(), 0), ExpiresAt: time.Unix(m.exp, 0), Remembered: m.rem}
+	if m.abs != 0 {
+		info.SessionExpiresAt = time.Unix(m.abs, 0)
+	}
+	if withID {
+		// The id is the cipher's to compute: open the token as a reader will.
+		bp := v.bufs.Get().(*[]byte)
+		opened, _, read, _, err := v.openToken((*bp)[:0], s, now)
+		v.putBuf(bp, opened)
+		if err != nil {
+			return "", TokenInfo{}, err
+		}
+		info.ID, info.KeyIndex = read.ID, read.KeyIndex
 	}
 	return s, info, nil
 }
