@@ -267,3 +267,20 @@ func (j *recordingJar) value(name string) string {
 	}
 	return ""
 }
+
+// lifeCycleTokens seals under v, at clk's time (where clk is left), a valid
+// token, one revoked through v, and one that expired an hour ago.
+func lifeCycleTokens(t *testing.T, v *authix.Vault[User], clk *fakeClock) (valid, revoked, expired string) {
+	t.Helper()
+	var err error
+	valid, err = v.CreateAccessToken(User{ID: 1})
+	require.NoError(t, err)
+	revoked, err = v.CreateAccessToken(User{ID: 2})
+	require.NoError(t, err)
+	require.NoError(t, v.DisableAccessToken(context.Background(), revoked))
+	clk.Advance(-2 * time.Hour)
+	defer clk.Advance(2 * time.Hour)
+	expired, err = v.CreateAccessToken(User{ID: 3})
+	require.NoError(t, err)
+	return valid, revoked, expired
+}

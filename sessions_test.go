@@ -268,15 +268,7 @@ func TestLogout(t *testing.T) {
 	v, err := authix.New[User](authix.WithKeys(keyA), authix.WithClock(clk.Now))
 	require.NoError(t, err)
 	ctx := context.Background()
-	valid, err := v.CreateAccessToken(User{ID: 1})
-	require.NoError(t, err)
-	revoked, err := v.CreateAccessToken(User{ID: 2})
-	require.NoError(t, err)
-	require.NoError(t, v.DisableAccessToken(ctx, revoked))
-	clk.Advance(-2 * time.Hour)
-	expired, err := v.CreateAccessToken(User{ID: 3})
-	require.NoError(t, err)
-	clk.Advance(2 * time.Hour)
+	valid, revoked, expired := lifeCycleTokens(t, v, clk)
 
 	for name, tok := range map[string]string{"valid": valid, "expired": expired, "revoked": revoked, "garbage": "not-a-token", "none": ""} {
 		t.Run(name, func(t *testing.T) {
