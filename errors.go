@@ -44,6 +44,10 @@ var (
 	// method came from another origin (see WithTrustedOrigins).
 	ErrCrossOrigin = errors.New("authix: cross-origin request")
 
+	// ErrForbidden means an authenticated request's payload does not
+	// satisfy a Require guard. DefaultErrorHandler answers 403.
+	ErrForbidden = errors.New("authix: forbidden")
+
 	// ErrSessionEnded means a sliding session's renewal found that the
 	// session must end: the WithRenewal callback failed (its error is
 	// wrapped). The session is revoked.

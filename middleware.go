@@ -355,12 +355,17 @@ func (v *Vault[T]) admit(w http.ResponseWriter, r *http.Request) (*dataContext[T
 // Reject answers a request that Authenticate refused with err, as
 // RequireData does: the cross-origin deny handler for ErrCrossOrigin when one
 // is set, otherwise the error handler (DefaultErrorHandler unless
-// WithErrorHandler replaced it). Adapters for frameworks whose middleware is
+// WithErrorHandler replaced it), after a WWW-Authenticate: Bearer header
+// when the vault reads Bearer tokens and err is not ErrForbidden. Adapters for frameworks whose middleware is
 // not func(http.Handler) http.Handler call Authenticate, then Reject.
 func (v *Vault[T]) Reject(w http.ResponseWriter, r *http.Request, err error) {
 	if v.deny != nil && errors.Is(err, ErrCrossOrigin) {
 		v.deny.ServeHTTP(w, r)
 		return
+	}
+	if v.bearer && !errors.Is(err, ErrCrossOrigin) && !errors.Is(err, ErrForbidden) {
+		// RFC 6750: a 401 names the scheme the client should use.
+		w.Header().Set("WWW-Authenticate", "Bearer")
 	}
 	v.onError(w, r, err)
 }
@@ -437,7 +442,8 @@ func (c *dataContext[T]) Value(key any) any {
 func (c *dataContext[T]) String() string { return "authix.WithData" }
 
 // DefaultErrorHandler is how RequireData rejects a request unless
-// WithErrorHandler replaces it: 403 for ErrCrossOrigin, otherwise 401, with
+// WithErrorHandler replaces it: 403 for ErrCrossOrigin and ErrForbidden,
+// otherwise 401, with
 // a JSON body that is the same for every token failure so that clients learn
 // nothing about which check failed, and Cache-Control: no-store.
 func DefaultErrorHandler(w http.ResponseWriter, _ *http.Request, err error) {
@@ -445,9 +451,14 @@ func DefaultErrorHandler(w http.ResponseWriter, _ *http.Request, err error) {
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
-	if errors.Is(err, ErrCrossOrigin) {
+	switch {
+	case errors.Is(err, ErrCrossOrigin):
 		w.WriteHeader(http.StatusForbidden)
 		_, _ = w.Write([]byte(`{"detail":"Cross-origin request denied"}` + "\n"))
+		return
+	case errors.Is(err, ErrForbidden):
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = w.Write([]byte(`{"detail":"Forbidden"}` + "\n"))
 		return
 	}
 	w.WriteHeader(http.StatusUnauthorized)
