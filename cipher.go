@@ -162,15 +162,29 @@ func NewFernet(ttl time.Duration, keys ...string) (*Fernet, error) {
 			return nil, fmt.Errorf("%w: NewFernet: no keys given (is AUTHIX_KEYS empty?); generate one with authix.GenerateKey", ErrInvalidOption)
 		}
 		for i, s := range list {
-			k, err := fernet.DecodeKey(s)
-			if err != nil {
+			k, ok := decodeKey(s)
+			if !ok {
 				// The key itself is never echoed.
-				return nil, fmt.Errorf("%w: NewFernet: key %d of %d is not 32 bytes of URL-safe base64; generate one with authix.GenerateKey", ErrInvalidOption, i+1, len(list))
+				return nil, fmt.Errorf("%w: NewFernet: key %d of %d is not 32 bytes of URL-safe base64 (44 characters, as Python's Fernet.generate_key() prints; hex and standard base64 are refused); generate one with authix.GenerateKey", ErrInvalidOption, i+1, len(list))
 			}
 			parsed = append(parsed, k)
 		}
 	}
 	return newFernet(ttl, parsed), nil
+}
+
+// decodeKey reads a key only in the form Python's Fernet writes it: 32
+// bytes in padded URL-safe base64. fernet-go also takes hex and standard
+// base64, which a Python service sharing the keys would refuse.
+func decodeKey(s string) (*fernet.Key, bool) {
+	if len(s) != b64.EncodedLen(32) {
+		return nil, false
+	}
+	k := new(fernet.Key)
+	if n, err := b64.Strict().Decode(k[:], []byte(s)); err != nil || n != len(k) {
+		return nil, false
+	}
+	return k, true
 }
 
 func splitKeys(keys []string) []string {

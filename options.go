@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -149,6 +150,13 @@ func WithCookie(template http.Cookie) Option {
 		if err := probe.Valid(); err != nil {
 			return invalid("WithCookie", "%v", err)
 		}
+		// Browsers drop a cookie that breaks the rules of its name's prefix.
+		switch name := strings.ToLower(template.Name); {
+		case strings.HasPrefix(name, "__host-") && (!template.Secure || template.Path != "/" || template.Domain != ""):
+			return invalid("WithCookie", "a __Host- cookie needs Secure, Path \"/\" and no Domain, or browsers drop it")
+		case strings.HasPrefix(name, "__secure-") && !template.Secure:
+			return invalid("WithCookie", "a __Secure- cookie needs Secure, or browsers drop it")
+		}
 		cfg.cookie = template
 		cfg.noCookie = false
 		return nil
@@ -259,6 +267,9 @@ func WithHeader(name string) Option {
 	return func(cfg *config) error {
 		if !validHeaderName(name) {
 			return invalid("WithHeader", "%q is not a valid header name", name)
+		}
+		if http.CanonicalHeaderKey(name) == "Authorization" {
+			return invalid("WithHeader", "Authorization carries a scheme; use WithBearer to read Authorization: Bearer <token>")
 		}
 		cfg.header = http.CanonicalHeaderKey(name)
 		return nil
