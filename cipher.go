@@ -3,6 +3,7 @@ package authix
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -149,28 +150,53 @@ func NewFernet(ttl time.Duration, keys ...string) (*Fernet, error) {
 	if ttl < time.Second {
 		return nil, fmt.Errorf("%w: NewFernet: TTL must be at least one second, got %v", ErrInvalidOption, ttl)
 	}
-	var parsed []*fernet.Key
+	parsed, err := parseKeys(keys)
+	if err != nil {
+		return nil, err
+	}
+	return newFernet(ttl, parsed), nil
+}
+
+// parseKeys decodes keys as NewFernet takes them, or makes one random key
+// when there are none.
+func parseKeys(keys []string) ([]*fernet.Key, error) {
 	if len(keys) == 0 {
 		k := new(fernet.Key)
 		if err := k.Generate(); err != nil {
 			return nil, fmt.Errorf("authix: generating a key: %w", err)
 		}
-		parsed = append(parsed, k)
-	} else {
-		list := splitKeys(keys)
-		if len(list) == 0 {
-			return nil, fmt.Errorf("%w: NewFernet: no keys given (is AUTHIX_KEYS empty?); generate one with authix.GenerateKey", ErrInvalidOption)
-		}
-		for i, s := range list {
-			k, ok := decodeKey(s)
-			if !ok {
-				// The key itself is never echoed.
-				return nil, fmt.Errorf("%w: NewFernet: key %d of %d is not 32 bytes of URL-safe base64 (44 characters, as Python's Fernet.generate_key() prints; hex and standard base64 are refused); generate one with authix.GenerateKey", ErrInvalidOption, i+1, len(list))
-			}
-			parsed = append(parsed, k)
-		}
+		return []*fernet.Key{k}, nil
 	}
-	return newFernet(ttl, parsed), nil
+	list := splitKeys(keys)
+	if len(list) == 0 {
+		return nil, fmt.Errorf("%w: NewFernet: no keys given (is AUTHIX_KEYS empty?); generate one with authix.GenerateKey", ErrInvalidOption)
+	}
+	parsed := make([]*fernet.Key, 0, len(list))
+	for i, s := range list {
+		k, ok := decodeKey(s)
+		if !ok {
+			// The key itself is never echoed.
+			return nil, fmt.Errorf("%w: NewFernet: key %d of %d is not 32 bytes of URL-safe base64 (44 characters, as Python's Fernet.generate_key() prints; hex and standard base64 are refused); generate one with authix.GenerateKey", ErrInvalidOption, i+1, len(list))
+		}
+		parsed = append(parsed, k)
+	}
+	return parsed, nil
+}
+
+// purposeKeys derives from each key another one for purpose, with
+// HKDF-SHA256, so that vaults bound to different purposes share no key and
+// never open each other's tokens.
+func purposeKeys(keys []*fernet.Key, purpose string) ([]*fernet.Key, error) {
+	out := make([]*fernet.Key, len(keys))
+	for i, k := range keys {
+		d, err := hkdf.Key(sha256.New, k[:], nil, "authix purpose\x00"+purpose, len(k))
+		if err != nil {
+			return nil, fmt.Errorf("authix: deriving the keys of purpose %q: %w", purpose, err)
+		}
+		out[i] = new(fernet.Key)
+		copy(out[i][:], d)
+	}
+	return out, nil
 }
 
 // decodeKey reads a key only in the form Python's Fernet writes it: 32

@@ -41,6 +41,7 @@ type config struct {
 	renewAfter     time.Duration
 	sessionLife    time.Duration
 	reload         any // func(context.Context, T) (T, error), checked by New
+	purpose        string
 	trusted        []string
 	deny           http.Handler
 	noCOP          bool
@@ -170,6 +171,24 @@ const DefaultRememberMe = 30 * 24 * time.Hour
 // DefaultSessionLifetime is how long a sliding session lasts at most,
 // however active its user, unless WithSessionLifetime changes it.
 const DefaultSessionLifetime = 12 * time.Hour
+
+// WithPurpose binds the vault to a purpose, such as "invite" or
+// "password-reset": its keys are derived from the configured ones with
+// HKDF-SHA256 and the purpose, so a token sealed for one purpose never
+// opens in a vault of another, even with the same WithKeys (an invite link
+// is no session cookie). Without it (the default purpose) the keys are used
+// as they are, which is what fastapi-authix shares; tokens of a named
+// purpose open only in authix vaults of that purpose. It cannot be combined
+// with WithCipher.
+func WithPurpose(purpose string) Option {
+	return func(cfg *config) error {
+		if purpose == "" {
+			return invalid("WithPurpose", "purpose is empty; omit the option for the default purpose")
+		}
+		cfg.purpose = purpose
+		return nil
+	}
+}
 
 // WithRememberMe sets how long a token issued with RememberMe(true) lives
 // (DefaultRememberMe, 30 days, unless set): its cookie is persistent, with

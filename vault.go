@@ -103,6 +103,8 @@ func New[T any](opts ...Option) (*Vault[T], error) {
 		return nil, invalid("WithCipher", "cannot be combined with WithKeys: give the keys to the cipher")
 	case cfg.cipher != nil && cfg.ttlSet:
 		return nil, invalid("WithCipher", "cannot be combined with WithTTL: the cipher sets the TTL")
+	case cfg.cipher != nil && cfg.purpose != "":
+		return nil, invalid("WithCipher", "cannot be combined with WithPurpose: give the cipher keys of its own")
 	case cfg.cipher != nil:
 		v.cipher = cfg.cipher
 		v.ttl = cfg.cipher.TTL()
@@ -118,11 +120,14 @@ func New[T any](opts ...Option) (*Vault[T], error) {
 			}
 			v.remember = v.ttl
 		}
-		f, err := NewFernet(max(v.ttl, v.remember), cfg.keys...)
+		keys, err := parseKeys(cfg.keys)
+		if err == nil && cfg.purpose != "" {
+			keys, err = purposeKeys(keys, cfg.purpose)
+		}
 		if err != nil {
 			return nil, err
 		}
-		v.cipher = f
+		v.cipher = newFernet(max(v.ttl, v.remember), keys)
 	}
 	v.sliding, v.renewAt, v.session = cfg.sliding, cfg.renewAfter, DefaultSessionLifetime
 	switch {
