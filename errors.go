@@ -41,7 +41,7 @@ var (
 	ErrTokenTooLarge = errors.New("authix: access token too large")
 
 	// ErrCrossOrigin means a cookie-authenticated request with an unsafe
-	// method came from another origin (see WithTrustedOrigins).
+	// method came from another origin (see WithCrossOriginProtection).
 	ErrCrossOrigin = errors.New("authix: cross-origin request")
 
 	// ErrForbidden means an authenticated request's payload does not

@@ -98,9 +98,9 @@ func (v *Vault[T]) RemoveAccessToken(w http.ResponseWriter) {
 // cookie is cleared all the same.
 func (v *Vault[T]) Logout(w http.ResponseWriter, r *http.Request) error {
 	tok, src := v.extract(r)
-	if src == fromCookie && v.cop != nil {
-		if err := v.cop.Check(r); err != nil {
-			return fmt.Errorf("%w: %w", ErrCrossOrigin, err)
+	if src == fromCookie {
+		if err := v.checkOrigin(r); err != nil {
+			return err
 		}
 	}
 	v.RemoveAccessToken(w)
@@ -260,15 +260,47 @@ func (v *Vault[T]) authenticateRequest(r *http.Request, now time.Time, data *T, 
 	switch {
 	case src == fromNone:
 		return sealed{}, src, ErrMissingToken
-	case src == fromCookie && v.cop != nil:
-		if err := v.cop.Check(r); err != nil {
-			return sealed{}, src, fmt.Errorf("%w: %w", ErrCrossOrigin, err)
+	case src == fromCookie:
+		if err := v.checkOrigin(r); err != nil {
+			return sealed{}, src, err
 		}
 	}
 	m, err := v.authenticate(r.Context(), tok, now, data, info)
 	info.Source = src.name()
 	return m, src, err
 }
+
+var errOriginUserinfo = fmt.Errorf("%w: Origin header carries userinfo, which no browser sends", ErrCrossOrigin)
+
+// checkOrigin applies the vault's cross-origin protection to a request
+// authenticated by the cookie, and refuses an unsafe request whose Origin
+// carries userinfo: net/http compares only its host with Host.
+func (v *Vault[T]) checkOrigin(r *http.Request) error {
+	if v.cop == nil {
+		return nil
+	}
+	if err := v.cop.Check(r); err != nil {
+		return fmt.Errorf("%w: %w", ErrCrossOrigin, err)
+	}
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return nil
+	}
+	if strings.Contains(r.Header.Get("Origin"), "@") {
+		return errOriginUserinfo
+	}
+	return nil
+}
+
+// CrossOriginProtection returns the protection the vault applies to
+// cookie-authenticated requests (see WithCrossOriginProtection), or nil
+// when it is off, so that routes not behind RequireData, such as a login
+// form's POST (login CSRF), are protected the same way:
+//
+//	mux.Handle("POST /login", vault.CrossOriginProtection().Handler(login))
+//
+// It is safe for concurrent use; changing it changes the vault's checks.
+func (v *Vault[T]) CrossOriginProtection() *http.CrossOriginProtection { return v.cop }
 
 func (s source) name() TokenSource {
 	switch s {
@@ -353,14 +385,19 @@ func (v *Vault[T]) admit(w http.ResponseWriter, r *http.Request) (*dataContext[T
 }
 
 // Reject answers a request that Authenticate refused with err, as
-// RequireData does: the cross-origin deny handler for ErrCrossOrigin when one
-// is set, otherwise the error handler (DefaultErrorHandler unless
-// WithErrorHandler replaced it), after a WWW-Authenticate: Bearer header
+// RequireData does: for ErrCrossOrigin under a WithCrossOriginProtection of
+// the caller's, as that protection's Handler answers; otherwise the error
+// handler (DefaultErrorHandler unless WithErrorHandler replaced it), after a WWW-Authenticate: Bearer header
 // when the vault reads Bearer tokens and err is not ErrForbidden. Adapters for frameworks whose middleware is
 // not func(http.Handler) http.Handler call Authenticate, then Reject.
 func (v *Vault[T]) Reject(w http.ResponseWriter, r *http.Request, err error) {
-	if v.deny != nil && errors.Is(err, ErrCrossOrigin) {
-		v.deny.ServeHTTP(w, r)
+	if v.ownCOP && v.cop != nil && errors.Is(err, ErrCrossOrigin) {
+		// The caller's protection answers as its Handler would: its deny
+		// handler, or net/http's 403. A request it lets through (an Origin
+		// with userinfo) goes to the error handler.
+		v.cop.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			v.onError(w, r, err)
+		})).ServeHTTP(w, r)
 		return
 	}
 	if v.bearer && !errors.Is(err, ErrCrossOrigin) && !errors.Is(err, ErrForbidden) {

@@ -337,14 +337,16 @@ func get(t *testing.T, c *http.Client, url string) (string, int) {
 func TestRejectUsesConfiguredHandlers(t *testing.T) {
 	t.Parallel()
 	var got error
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusConflict)
+	}))
 	v, err := authix.New[User](
 		authix.WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) {
 			got = err
 			w.WriteHeader(http.StatusTeapot)
 		}),
-		authix.WithCrossOriginDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.WriteHeader(http.StatusConflict)
-		})),
+		authix.WithCrossOriginProtection(cop),
 	)
 	require.NoError(t, err)
 	r := httptest.NewRequest(http.MethodGet, "/", nil)
@@ -352,7 +354,9 @@ func TestRejectUsesConfiguredHandlers(t *testing.T) {
 	v.Reject(rec, r, authix.ErrExpiredToken)
 	assert.Equal(t, http.StatusTeapot, rec.Code)
 	assert.ErrorIs(t, got, authix.ErrExpiredToken)
+	cross := httptest.NewRequest(http.MethodPost, "/", nil)
+	cross.Header.Set("Sec-Fetch-Site", "cross-site")
 	rec = httptest.NewRecorder()
-	v.Reject(rec, r, authix.ErrCrossOrigin)
-	assert.Equal(t, http.StatusConflict, rec.Code, "the deny handler answers cross-origin rejections")
+	v.Reject(rec, cross, authix.ErrCrossOrigin)
+	assert.Equal(t, http.StatusConflict, rec.Code, "the protection's deny handler answers cross-origin rejections")
 }

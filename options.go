@@ -42,9 +42,8 @@ type config struct {
 	sessionLife    time.Duration
 	reload         any // func(context.Context, T) (T, error), checked by New
 	purpose        string
-	trusted        []string
-	deny           http.Handler
-	noCOP          bool
+	cop            *http.CrossOriginProtection
+	copSet         bool
 }
 
 func invalid(option, format string, args ...any) error {
@@ -354,45 +353,25 @@ func WithClock(now func() time.Time) Option {
 	}
 }
 
-// WithTrustedOrigins lets cookie-authenticated requests with unsafe methods
-// come from these origins ("scheme://host[:port]"), besides the same origin.
+// WithCrossOriginProtection sets how requests authenticated by the cookie
+// are protected against use from other origins (CSRF). By default the
+// vault uses http.NewCrossOriginProtection() as it comes: a POST, PUT,
+// PATCH or DELETE whose Sec-Fetch-Site, or else Origin against Host, says
+// it came from another origin is refused with ErrCrossOrigin, which
+// DefaultErrorHandler answers with 403; tokens from a header or Bearer are
+// never checked, since browsers do not attach them on their own. An Origin
+// that carries userinfo ("https://user@host"), which no browser sends, is
+// refused too.
 //
-// Cross-origin protection is on by default: browsers attach cookies to
-// requests that other sites start, so a cookie-authenticated POST, PUT,
-// PATCH or DELETE from another origin is rejected with ErrCrossOrigin (403 by
-// default), as http.CrossOriginProtection decides from Sec-Fetch-Site, then
-// Origin against Host. Tokens from a header or Bearer are never checked.
-func WithTrustedOrigins(origins ...string) Option {
+// Pass a protection of your own for trusted origins (AddTrustedOrigin),
+// bypass patterns (AddInsecureBypassPattern) or a deny handler
+// (SetDenyHandler): requests are then checked, and refused, exactly as its
+// Handler would. Pass nil to turn the check off, only behind another CSRF
+// defence. The protection is the caller's to share: changing it later
+// changes the vault's checks (its methods are safe for concurrent use).
+func WithCrossOriginProtection(p *http.CrossOriginProtection) Option {
 	return func(cfg *config) error {
-		probe := http.NewCrossOriginProtection()
-		for _, o := range origins {
-			if err := probe.AddTrustedOrigin(o); err != nil {
-				return invalid("WithTrustedOrigins", "%v", err)
-			}
-		}
-		cfg.trusted = append(cfg.trusted, origins...)
-		return nil
-	}
-}
-
-// WithCrossOriginDenyHandler makes RequireData answer a rejected
-// cross-origin request with h instead of the error handler.
-func WithCrossOriginDenyHandler(h http.Handler) Option {
-	return func(cfg *config) error {
-		if h == nil {
-			return invalid("WithCrossOriginDenyHandler", "handler is nil")
-		}
-		cfg.deny = h
-		return nil
-	}
-}
-
-// WithoutCrossOriginProtection turns off the cross-origin check of
-// cookie-authenticated requests (see WithTrustedOrigins). Do this only when
-// something else in front of the handlers protects against CSRF.
-func WithoutCrossOriginProtection() Option {
-	return func(cfg *config) error {
-		cfg.noCOP = true
+		cfg.cop, cfg.copSet = p, true
 		return nil
 	}
 }

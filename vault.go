@@ -36,7 +36,7 @@ type Vault[T any] struct {
 	header    string // canonical; empty when off
 	bearer    bool
 	cop       *http.CrossOriginProtection // nil when off
-	deny      http.Handler
+	ownCOP    bool                        // cop is the caller's: refuse as its Handler does
 
 	nilable  bool // T is a pointer, map, slice or interface
 	numbers  bool // T holds an interface: JSON numbers decode as json.Number
@@ -53,7 +53,7 @@ type Vault[T any] struct {
 // valid for DefaultTTL (one hour), carried in the "access-token" cookie
 // (DefaultCookie), revoked in memory (NewMemoryStore), rejected with
 // DefaultErrorHandler, and cookie-authenticated requests are protected
-// against cross-origin use (see WithTrustedOrigins).
+// against cross-origin use (see WithCrossOriginProtection).
 //
 // T may be a struct, a pointer to a struct, a map such as map[string]string,
 // or an interface such as any: then the first payload's dynamic type is
@@ -79,7 +79,6 @@ func New[T any](opts ...Option) (*Vault[T], error) {
 		useCookie: !cfg.noCookie,
 		header:    cfg.header,
 		bearer:    cfg.bearer,
-		deny:      cfg.deny,
 		auto:      t.Kind() == reflect.Interface,
 		name:      t.String(),
 	}
@@ -169,15 +168,9 @@ func New[T any](opts ...Option) (*Vault[T], error) {
 	if v.onError == nil {
 		v.onError = DefaultErrorHandler
 	}
-	if !cfg.noCOP {
-		v.cop = http.NewCrossOriginProtection()
-		for _, o := range cfg.trusted {
-			if err := v.cop.AddTrustedOrigin(o); err != nil {
-				return nil, invalid("WithTrustedOrigins", "%v", err)
-			}
-		}
-	} else if len(cfg.trusted) > 0 || cfg.deny != nil {
-		return nil, invalid("WithoutCrossOriginProtection", "cannot be combined with WithTrustedOrigins or WithCrossOriginDenyHandler")
+	v.cop = http.NewCrossOriginProtection()
+	if cfg.copSet {
+		v.cop, v.ownCOP = cfg.cop, true
 	}
 	v.bufs.New = func() any {
 		b := make([]byte, 0, fernetMaxRaw)

@@ -175,14 +175,10 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		"cookie negative max-age":   {authix.WithCookie(http.Cookie{MaxAge: -1, HttpOnly: true, Secure: true})},
 		"insecure cookie":           {authix.WithCookie(http.Cookie{Name: "sid"})},
 		"samesite none without tls": {authix.WithCookie(http.Cookie{SameSite: http.SameSiteNoneMode, HttpOnly: true}), authix.WithInsecureCookie()},
-		"bad trusted origin":        {authix.WithTrustedOrigins("not an origin")},
 		"nil store":                 {authix.WithRevocationStore(nil)},
 		"nil serializer":            {authix.WithSerializer(nil)},
 		"nil clock":                 {authix.WithClock(nil)},
 		"nil error handler":         {authix.WithErrorHandler(nil)},
-		"nil deny handler":          {authix.WithCrossOriginDenyHandler(nil)},
-		"cop off with trust":        {authix.WithoutCrossOriginProtection(), authix.WithTrustedOrigins("https://a.example")},
-		"cop off with deny handler": {authix.WithoutCrossOriginProtection(), authix.WithCrossOriginDenyHandler(http.NotFoundHandler())},
 		"cipher ttl below a second": {authix.WithCipher(shortCipher{f})},
 	}
 	for name, opts := range cases {
