@@ -19,7 +19,7 @@ func TestConfigurationThatCannotSilentlyBreak(t *testing.T) {
 	raw, err := base64.URLEncoding.DecodeString(keyA)
 	require.NoError(t, err)
 	stdKey := base64.StdEncoding.EncodeToString(raw)
-	for strings.IndexAny(stdKey, "+/") < 0 { // make sure the standard form differs
+	for !strings.ContainsAny(stdKey, "+/") { // make sure the standard form differs
 		raw[0]++
 		stdKey = base64.StdEncoding.EncodeToString(raw)
 	}
