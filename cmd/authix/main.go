@@ -6,22 +6,27 @@
 //	go install github.com/authix-go/authix/cmd/authix@latest
 //
 //	authix keygen [-n N]
-//	authix seal [-keys K[,K2...]] [-ttl 1h] JSON|-
-//	authix inspect [-keys K[,K2...]] [-ttl 1h] TOKEN|-
+//	authix seal [-keys-file FILE|-] [-ttl 1h] JSON|-
+//	authix inspect [-keys-file FILE|-] [-ttl 1h] TOKEN|-
 //
-// Keys come from -keys, or from the AUTHIX_KEYS environment variable when
-// -keys is absent; the first key seals, every key opens. No key is ever
-// printed, except by keygen.
+// Keys come from the file -keys-file names ("-" for standard input), or else
+// from the AUTHIX_KEYS environment variable: comma-separated (in a file, also
+// one a line); the first key seals, every key opens. Keys are never taken on
+// the command line, which ps shows to every user: the former -keys flag is
+// refused with a usage error. A key file readable by group or others draws a
+// warning. No key, nor any part of a bad one, is ever printed, except by
+// keygen.
 //
 // Exit status: 0 on success; 1 when the input is refused (a payload that is
 // not a JSON object, a token that does not open, or an authentic token that
 // has expired, which inspect still shows); 2 for a usage error (unknown
-// command or flag, missing or extra argument, bad -keys or -ttl).
+// command or flag, missing or extra argument, missing or bad keys, an
+// unreadable -keys-file, a bad -ttl, or standard input asked to carry both
+// the keys and the argument).
 package main
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -30,6 +35,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -58,6 +64,9 @@ Commands:
   seal      seal a JSON object into a token
   inspect   open a token and show what it carries
 
+Keys come from -keys-file FILE (or - for standard input), else from
+$AUTHIX_KEYS; never from the command line, which ps shows.
+
 Run "authix <command> -h" for a command's flags.
 Exit status: 0 success, 1 input refused (bad payload, invalid or expired
 token), 2 usage error.
@@ -74,7 +83,7 @@ Flags:
   -n N   how many keys to print, 1 to 1000 (default 1)
 `
 
-const sealUsage = `usage: authix seal [-keys K[,K2...]] [-ttl 1h] JSON|-
+const sealUsage = `usage: authix seal [-keys-file FILE|-] [-ttl 1h] JSON|-
 
 Seals a JSON object under the first key and prints the token on standard
 output. With "-" the JSON is read from standard input. The token opens in
@@ -84,11 +93,13 @@ sealed inside as the object's leading "_authix" member, so no reader's TTL
 extends it. seal notes on standard error when the token expires.
 
 Flags:
-  -keys K[,K2...]  comma-separated keys; the first seals (default: $AUTHIX_KEYS)
+  -keys-file FILE  read the keys from FILE, or from standard input with "-"
+                   (default: $AUTHIX_KEYS); the first key seals
   -ttl D           the token's lifetime (default 1h)
-`
 
-const inspectUsage = `usage: authix inspect [-keys K[,K2...]] [-ttl 1h] TOKEN|-
+` + keysHelp
+
+const inspectUsage = `usage: authix inspect [-keys-file FILE|-] [-ttl 1h] TOKEN|-
 
 Opens a token and prints when it was issued, when it expires and whether
 that has passed, which key opened it (its position in the list, never the
@@ -102,20 +113,22 @@ token that has expired, which is still shown, marked EXPIRED, so scripts can
 trust the status alone. 2 for a usage error.
 
 Flags:
-  -keys K[,K2...]  comma-separated keys; all are tried (default: $AUTHIX_KEYS)
+  -keys-file FILE  read the keys from FILE, or from standard input with "-"
+                   (default: $AUTHIX_KEYS); every key is tried
   -ttl D           the reader's WithTTL (default 1h): the lifetime of tokens
                    with none sealed inside (fastapi-authix's), and an upper
                    bound for the others
-`
+
+` + keysHelp
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	os.Exit(run(os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr))
 }
 
-// run is the whole command: it parses args, reads stdin when an argument
-// is "-", writes results to stdout and errors to stderr, and returns the
-// exit status.
-func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+// run is the whole command: it parses args, reads the environment through
+// getenv, reads stdin when asked to ("-"), writes results to stdout and
+// errors to stderr, and returns the exit status.
+func run(args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, mainUsage)
 		return exitUsage
@@ -144,11 +157,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		return usageError(stderr, "authix", mainUsage, what+showArg(name))
 	}
-	return cmd(&env{name: "authix " + name, usage: usage, stdin: stdin, stdout: stdout, stderr: stderr}, rest)
+	return cmd(&env{name: "authix " + name, usage: usage, getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}, rest)
 }
 
 type env struct {
 	name, usage    string
+	getenv         func(string) string
 	stdin          io.Reader
 	stdout, stderr io.Writer
 }
@@ -174,22 +188,29 @@ func showArg(s string) string {
 	return fmt.Sprintf("%q", s)
 }
 
-// base64Word matches a word of URL-safe base64 with its padding: a whole
-// key, or a whole token, never part of one.
-var base64Word = regexp.MustCompile(`[A-Za-z0-9_-]+=*`)
+// keyWords match the words of a message that may be a whole key: base64 of
+// either alphabet, then URL-safe base64 alone (a key after a "/"), then hex.
+// A whole key, or a whole token, never part of one.
+var keyWords = []*regexp.Regexp{
+	regexp.MustCompile(`[A-Za-z0-9_+/-]+=*`),
+	regexp.MustCompile(`[A-Za-z0-9_-]+=*`),
+	regexp.MustCompile(`[0-9A-Fa-f]+`),
+}
 
-// redact replaces every word of msg that decodes as a Fernet key, so that no
-// error message repeats a key, even one given in the wrong place.
+// redact replaces every word of msg that is 32 bytes of key material in any
+// form a key is read in (isKey), so that no error message repeats a key,
+// even one given in the wrong place. Messages are written not to hold keys;
+// this is the second line of defence.
 func redact(msg string) string {
-	return base64Word.ReplaceAllStringFunc(msg, func(s string) string {
-		if len(s) != 44 {
+	for _, re := range keyWords {
+		msg = re.ReplaceAllStringFunc(msg, func(s string) string {
+			if isKey(s) {
+				return "<key not shown>"
+			}
 			return s
-		}
-		if b, err := base64.URLEncoding.DecodeString(s); err == nil && len(b) == 32 {
-			return "<key not shown>"
-		}
-		return s
-	})
+		})
+	}
+	return msg
 }
 
 // usageError reports a usage error, then the usage, on stderr.
@@ -254,14 +275,33 @@ func (e *env) parse(fs *flag.FlagSet, args []string, want int, what string) (pos
 	return pos, 0, false
 }
 
-// flagError words a flag package error without echoing a long flag, which
-// may be a misplaced key.
+// invalidValue matches the flag package's error for a bad flag value.
+var invalidValue = regexp.MustCompile(`^invalid (?:boolean )?value (".*") for (?:flag )?(-[^ :]+): (.*)$`)
+
+// flagError words a flag package error without echoing a long flag or
+// value, which may be a misplaced key, and refuses -keys.
 func flagError(err error) string {
-	const undefined = "flag provided but not defined: "
-	if name, ok := strings.CutPrefix(err.Error(), undefined); ok {
+	msg := err.Error()
+	if msg == "flag needs an argument: -keys" {
+		return keysFlagGone
+	}
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: "); ok {
 		return "unknown flag " + showArg(name)
 	}
-	return err.Error()
+	if arg, ok := strings.CutPrefix(msg, "bad flag syntax: "); ok {
+		return "bad flag syntax: " + showArg(arg)
+	}
+	if m := invalidValue.FindStringSubmatch(msg); m != nil {
+		if m[2] == "-keys" {
+			return keysFlagGone
+		}
+		value, uerr := strconv.Unquote(m[1])
+		if uerr != nil {
+			return "invalid value for flag " + m[2]
+		}
+		return fmt.Sprintf("invalid value %s for flag %s: %s", showArg(value), m[2], m[3])
+	}
+	return msg
 }
 
 func keygen(e *env, args []string) int {
@@ -284,51 +324,6 @@ func keygen(e *env, args []string) int {
 	return exitOK
 }
 
-// cipherFlags are the flags seal and inspect share.
-type cipherFlags struct {
-	keys *string
-	ttl  *time.Duration
-	fs   *flag.FlagSet
-}
-
-func (e *env) cipherFlags() cipherFlags {
-	fs := e.flagSet()
-	return cipherFlags{
-		keys: fs.String("keys", "", ""),
-		ttl:  fs.Duration("ttl", authix.DefaultTTL, ""),
-		fs:   fs,
-	}
-}
-
-// fernet builds the cipher from -keys, or AUTHIX_KEYS when -keys is absent,
-// and -ttl, and returns it with the number of keys. On a bad key list or TTL
-// it reports a usage error and returns a nil cipher and the exit status.
-func (e *env) fernet(c cipherFlags) (*authix.Fernet, int, int) {
-	raw, from := *c.keys, "-keys"
-	set := false
-	c.fs.Visit(func(f *flag.Flag) { set = set || f.Name == "keys" })
-	if !set {
-		raw, from = os.Getenv("AUTHIX_KEYS"), "AUTHIX_KEYS"
-		if raw == "" {
-			return nil, 0, e.usageError("no keys: give -keys or set AUTHIX_KEYS (make one with: authix keygen)")
-		}
-	}
-	var keys []string
-	for k := range strings.SplitSeq(raw, ",") {
-		if k = strings.TrimSpace(k); k != "" {
-			keys = append(keys, k)
-		}
-	}
-	if len(keys) == 0 {
-		return nil, 0, e.usageError("%s holds no keys (make one with: authix keygen)", from)
-	}
-	f, err := authix.NewFernet(*c.ttl, keys...)
-	if err != nil {
-		return nil, 0, e.usageError("%s: %s", from, errText(err))
-	}
-	return f, len(keys), 0
-}
-
 // input returns arg, or standard input when arg is "-".
 func (e *env) input(arg string) (string, error) {
 	if arg != "-" {
@@ -345,12 +340,12 @@ func (e *env) input(arg string) (string, error) {
 }
 
 func seal(e *env, args []string) int {
-	c := e.cipherFlags()
+	c := e.cipherFlags("JSON payload")
 	pos, code, done := e.parse(c.fs, args, 1, "JSON payload (or - to read it from standard input)")
 	if done {
 		return code
 	}
-	f, _, code := e.fernet(c)
+	f, _, code := e.fernet(c, pos[0])
 	if f == nil {
 		return code
 	}
@@ -414,12 +409,12 @@ func jsonKind(v any) string {
 }
 
 func inspect(e *env, args []string) int {
-	c := e.cipherFlags()
+	c := e.cipherFlags("token")
 	pos, code, done := e.parse(c.fs, args, 1, "TOKEN (or - to read it from standard input)")
 	if done {
 		return code
 	}
-	f, nkeys, code := e.fernet(c)
+	f, nkeys, code := e.fernet(c, pos[0])
 	if f == nil {
 		return code
 	}

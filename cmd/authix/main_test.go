@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,16 +26,33 @@ type result struct {
 	stdout, stderr string
 }
 
-// cli runs the command in-process, with stdin as standard input.
+// cli runs the command in-process, with stdin as standard input and an
+// empty environment.
 func cli(stdin string, args ...string) result {
+	return cliEnv(nil, stdin, args...)
+}
+
+// cliKeys runs the command with AUTHIX_KEYS=keys as its only environment.
+func cliKeys(keys, stdin string, args ...string) result {
+	return cliEnv(map[string]string{"AUTHIX_KEYS": keys}, stdin, args...)
+}
+
+// cliEnv runs the command with environ as its environment: the process's
+// own is never read or changed, so tests run in parallel.
+func cliEnv(environ map[string]string, stdin string, args ...string) result {
 	var out, errOut bytes.Buffer
-	code := run(args, strings.NewReader(stdin), &out, &errOut)
+	code := run(args, func(k string) string { return environ[k] }, strings.NewReader(stdin), &out, &errOut)
 	return result{code, out.String(), errOut.String()}
 }
 
-// noKeys clears AUTHIX_KEYS for the test, so that only -keys counts.
-func noKeys(t *testing.T) {
-	t.Setenv("AUTHIX_KEYS", "")
+// keysFile writes content to a new file with permissions perm and returns
+// its name.
+func keysFile(t *testing.T, content string, perm os.FileMode) string {
+	t.Helper()
+	name := filepath.Join(t.TempDir(), "keys")
+	require.NoError(t, os.WriteFile(name, []byte(content), perm))
+	require.NoError(t, os.Chmod(name, perm), "whatever the umask")
+	return name
 }
 
 func keygenLines(t *testing.T, n string) []string {
@@ -71,12 +90,12 @@ func TestKeygen(t *testing.T) {
 }
 
 func TestSealInspectRoundTrip(t *testing.T) {
-	noKeys(t)
+	t.Parallel()
 	keys := keygenLines(t, "2")
 	k1, k2 := keys[0], keys[1]
 	payload := `{"name": "Jöhn", "id": 12345678901234567890, "admin": true, "roles": ["a", "b"]}`
 
-	sealed := cli("", "seal", "-keys", k1+","+k2, payload)
+	sealed := cliKeys(k1+","+k2, "", "seal", payload)
 	require.Equal(t, 0, sealed.code, sealed.stderr)
 	token := strings.TrimSuffix(sealed.stdout, "\n")
 	assert.NotContains(t, token, "\n", "one line: the token")
@@ -99,7 +118,7 @@ func TestSealInspectRoundTrip(t *testing.T) {
 		{"sealing key alone, with spaces", " " + k1 + " ", "key:     1 of 1\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := cli("", "inspect", "-keys", tc.keys, token)
+			r := cliKeys(tc.keys, "", "inspect", token)
 			require.Equal(t, 0, r.code, r.stderr)
 			assert.Empty(t, r.stderr)
 			assert.Contains(t, r.stdout, "status:  valid\n")
@@ -113,28 +132,47 @@ func TestSealInspectRoundTrip(t *testing.T) {
 	}
 
 	t.Run("standard input", func(t *testing.T) {
-		s := cli(payload, "seal", "-keys", k1, "-")
+		s := cliKeys(k1, payload, "seal", "-")
 		require.Equal(t, 0, s.code, s.stderr)
-		r := cli(s.stdout, "inspect", "-", "-keys", k1) // trailing newline, flags after the argument
+		r := cliKeys(k1, s.stdout, "inspect", "-") // with its trailing newline
 		require.Equal(t, 0, r.code, r.stderr)
 		assert.Contains(t, r.stdout, `"name": "Jöhn"`)
 	})
 
-	t.Run("AUTHIX_KEYS when -keys is absent", func(t *testing.T) {
-		t.Setenv("AUTHIX_KEYS", k2+","+k1)
-		s := cli("", "seal", `{"a":1}`)
+	t.Run("keys from a file", func(t *testing.T) {
+		file := keysFile(t, k2+"\n"+k1+"\n", 0o600)
+		s := cli(payload, "seal", "-", "-keys-file", file) // flags after the argument
 		require.Equal(t, 0, s.code, s.stderr)
-		r := cli("", "inspect", "-keys", k2, strings.TrimSpace(s.stdout))
-		require.Equal(t, 0, r.code, "sealed with the first key of AUTHIX_KEYS: %s", r.stderr)
-		r = cli("", "inspect", strings.TrimSpace(sealed.stdout))
+		r := cliKeys(k2, "", "inspect", strings.TrimSpace(s.stdout))
+		require.Equal(t, 0, r.code, "sealed with the file's first key: %s", r.stderr)
+		r = cli("", "inspect", "-keys-file", file, token)
+		require.Equal(t, 0, r.code, r.stderr)
+		assert.Empty(t, r.stderr)
+		assert.Contains(t, r.stdout, "key:     2 of 2\n")
+	})
+
+	t.Run("keys from standard input", func(t *testing.T) {
+		s := cli(k2+","+k1+"\n", "seal", "-keys-file", "-", `{"a":1}`)
+		require.Equal(t, 0, s.code, s.stderr)
+		r := cliKeys(k2, "", "inspect", strings.TrimSpace(s.stdout))
+		require.Equal(t, 0, r.code, "sealed with the first key read: %s", r.stderr)
+		r = cli(k2+"\n"+k1, "inspect", "-keys-file", "-", token)
 		require.Equal(t, 0, r.code, r.stderr)
 		assert.Contains(t, r.stdout, "key:     2 of 2\n")
-		r = cli("", "inspect", "-keys", k2, strings.TrimSpace(sealed.stdout))
-		assert.Equal(t, 1, r.code, "-keys wins over AUTHIX_KEYS")
+	})
+
+	t.Run("-keys-file wins over AUTHIX_KEYS", func(t *testing.T) {
+		r := cliKeys(k1, "", "inspect", "-keys-file", keysFile(t, k2, 0o600), token)
+		assert.Equal(t, 1, r.code, "only k2, from the file, is tried")
+		assert.Contains(t, r.stderr, "MAC does not verify")
+		r = cliKeys("", k1, "inspect", "-keys-file", "-", token)
+		assert.Equal(t, 0, r.code, "an empty AUTHIX_KEYS is no obstacle: %s", r.stderr)
 	})
 
 	t.Run("-- ends the flags", func(t *testing.T) {
-		r := cli("", "inspect", "-keys", k1, "--", token)
+		r := cliKeys(k1, "", "inspect", "--", token)
+		assert.Equal(t, 0, r.code, r.stderr)
+		r = cli(k1, "inspect", "-keys-file", "-", "--", token)
 		assert.Equal(t, 0, r.code, r.stderr)
 	})
 }
@@ -150,7 +188,7 @@ func (s *recordingStore) Revoke(_ context.Context, id authix.TokenID, _ time.Tim
 func (s *recordingStore) IsRevoked(context.Context, authix.TokenID) (bool, error) { return false, nil }
 
 func TestInspectIDIsTheRevocationID(t *testing.T) {
-	noKeys(t)
+	t.Parallel()
 	key := authix.GenerateKey()
 	store := new(recordingStore)
 	vault, err := authix.New[map[string]string](authix.WithKeys(key), authix.WithRevocationStore(store))
@@ -160,13 +198,13 @@ func TestInspectIDIsTheRevocationID(t *testing.T) {
 	require.NoError(t, vault.DisableAccessToken(context.Background(), token))
 	require.Len(t, store.ids, 1)
 
-	r := cli("", "inspect", "-keys", key, token)
+	r := cliKeys(key, "", "inspect", token)
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "id:      "+store.ids[0]+"\n")
 }
 
 func TestSealRefusesPayloads(t *testing.T) {
-	noKeys(t)
+	t.Parallel()
 	key := authix.GenerateKey()
 	for _, tc := range []struct{ name, payload, msg string }{
 		{"array", `[1,2]`, "payload must be a JSON object, got an array"},
@@ -179,7 +217,7 @@ func TestSealRefusesPayloads(t *testing.T) {
 		{"too large", `{"a":"` + strings.Repeat("x", 4000) + `"}`, "too large"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := cli("", "seal", "-keys", key, tc.payload)
+			r := cliKeys(key, "", "seal", tc.payload)
 			assert.Equal(t, 1, r.code)
 			assert.Empty(t, r.stdout)
 			assert.Contains(t, r.stderr, tc.msg)
@@ -189,9 +227,9 @@ func TestSealRefusesPayloads(t *testing.T) {
 }
 
 func TestInspectRefusesTokens(t *testing.T) {
-	noKeys(t)
+	t.Parallel()
 	key, other := authix.GenerateKey(), authix.GenerateKey()
-	s := cli("", "seal", "-keys", key, `{"name":"John"}`)
+	s := cliKeys(key, "", "seal", `{"name":"John"}`)
 	require.Equal(t, 0, s.code, s.stderr)
 	token := strings.TrimSpace(s.stdout)
 
@@ -204,7 +242,7 @@ func TestInspectRefusesTokens(t *testing.T) {
 		{"oversized", key, strings.Repeat("A", 5000), "invalid access token"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := cli("", "inspect", "-keys", tc.keys, tc.token)
+			r := cliKeys(tc.keys, "", "inspect", tc.token)
 			assert.Equal(t, 1, r.code)
 			assert.Empty(t, r.stdout, "nothing about an invalid token")
 			assert.True(t, strings.HasPrefix(r.stderr, "authix inspect: "), r.stderr)
@@ -227,7 +265,7 @@ func tamper(token string) string {
 }
 
 func TestInspectExpired(t *testing.T) {
-	noKeys(t)
+	t.Parallel()
 	key := authix.GenerateKey()
 	f, err := authix.NewFernet(time.Hour, key)
 	require.NoError(t, err)
@@ -235,7 +273,7 @@ func TestInspectExpired(t *testing.T) {
 	tok, err := f.Seal(nil, []byte(`{"name":"John"}`), issued)
 	require.NoError(t, err)
 
-	r := cli("", "inspect", "-keys", key, string(tok))
+	r := cliKeys(key, "", "inspect", string(tok))
 	assert.Equal(t, 1, r.code, "expired: exit 1")
 	assert.Contains(t, r.stdout, "status:  EXPIRED\n")
 	assert.Contains(t, r.stdout, "issued:  "+issued.UTC().Format(time.RFC3339)+" (2h0m")
@@ -245,7 +283,7 @@ func TestInspectExpired(t *testing.T) {
 	assert.Contains(t, r.stdout, "payload:\n{\n  \"name\": \"John\"\n}\n", "an authentic expired token is still shown")
 	assert.Regexp(t, `^authix inspect: token expired 1h0m\d+s ago, at \S+Z\n$`, r.stderr)
 
-	r = cli("", "inspect", "-keys", key, "-ttl", "3h", string(tok))
+	r = cliKeys(key, "", "inspect", "-ttl", "3h", string(tok))
 	assert.Equal(t, 0, r.code, "valid for a reader with a longer TTL: %s", r.stderr)
 	assert.Contains(t, r.stdout, "status:  valid\n")
 	assert.Contains(t, r.stdout, "; TTL 3h0m0s)\n")
@@ -256,7 +294,7 @@ func TestInspectExpired(t *testing.T) {
 	require.NoError(t, err)
 	sealed, err := v.CreateAccessToken(map[string]string{"name": "John"})
 	require.NoError(t, err)
-	r = cli("", "inspect", "-keys", key, "-ttl", "3h", sealed)
+	r = cliKeys(key, "", "inspect", "-ttl", "3h", sealed)
 	assert.Equal(t, 1, r.code, "expired by its sealed lifetime")
 	assert.Contains(t, r.stdout, "status:  EXPIRED\n")
 	assert.Contains(t, r.stdout, "expires: "+issued.Add(time.Hour).UTC().Format(time.RFC3339)+" (1h0m")
@@ -264,65 +302,88 @@ func TestInspectExpired(t *testing.T) {
 	assert.Contains(t, r.stdout, "payload:\n{\n  \"name\": \"John\"\n}\n")
 
 	// Tampered and expired: invalid, never reported as expired.
-	r = cli("", "inspect", "-keys", key, tamper(string(tok)))
+	r = cliKeys(key, "", "inspect", tamper(string(tok)))
 	assert.Equal(t, 1, r.code)
 	assert.Empty(t, r.stdout)
 	assert.NotContains(t, r.stderr, "expired")
 }
 
 func TestInspectFutureToken(t *testing.T) {
-	noKeys(t)
+	t.Parallel()
 	key := authix.GenerateKey()
 	f, err := authix.NewFernet(time.Hour, key)
 	require.NoError(t, err)
 	soon, err := f.Seal(nil, []byte(`{}`), time.Now().Add(30*time.Second))
 	require.NoError(t, err)
-	r := cli("", "inspect", "-keys", key, string(soon))
+	r := cliKeys(key, "", "inspect", string(soon))
 	require.Equal(t, 0, r.code, "within the allowed clock skew: %s", r.stderr)
 	assert.Regexp(t, `issued:  \S+ \(in \d+s\)\n`, r.stdout)
 
 	later, err := f.Seal(nil, []byte(`{}`), time.Now().Add(time.Hour))
 	require.NoError(t, err)
-	r = cli("", "inspect", "-keys", key, string(later))
+	r = cliKeys(key, "", "inspect", string(later))
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.stderr, "future")
 }
 
 func TestUsage(t *testing.T) {
-	noKeys(t)
+	t.Parallel()
 	key := authix.GenerateKey()
-	token := strings.TrimSpace(cli("", "seal", "-keys", key, `{}`).stdout)
+	token := strings.TrimSpace(cliKeys(key, "", "seal", `{}`).stdout)
+	dir := t.TempDir()
+	empty := keysFile(t, " \n,\n\n", 0o600)
+	big := keysFile(t, strings.Repeat(key+"\n", 64<<10/45+1), 0o600)
 	for _, tc := range []struct {
-		name string
-		args []string
-		msg  string
+		name  string
+		keys  string // AUTHIX_KEYS
+		stdin string
+		args  []string
+		msg   string
 	}{
-		{"no command", nil, ""},
-		{"unknown command", []string{"frobnicate"}, `unknown command "frobnicate"`},
-		{"unknown top-level flag", []string{"-v"}, `unknown flag "-v"`},
-		{"help for an unknown command", []string{"help", "frobnicate"}, `unknown command "frobnicate"`},
-		{"keygen unknown flag", []string{"keygen", "-x"}, `unknown flag "-x"`},
-		{"keygen argument", []string{"keygen", "3"}, "too many arguments"},
-		{"keygen -n 0", []string{"keygen", "-n", "0"}, "-n must be between 1 and 1000"},
-		{"keygen -n too many", []string{"keygen", "-n", "1001"}, "-n must be between 1 and 1000"},
-		{"keygen -n not a number", []string{"keygen", "-n", "three"}, "invalid value"},
-		{"keygen -n without value", []string{"keygen", "-n"}, "flag needs an argument"},
-		{"seal unknown flag", []string{"seal", "-keys", key, "-x", `{}`}, `unknown flag "-x"`},
-		{"seal no payload", []string{"seal", "-keys", key}, "missing JSON payload"},
-		{"seal two payloads", []string{"seal", "-keys", key, `{}`, `{}`}, "too many arguments: want 1, got 2"},
-		{"seal no keys", []string{"seal", `{}`}, "no keys: give -keys or set AUTHIX_KEYS"},
-		{"seal empty -keys", []string{"seal", "-keys", " , ", `{}`}, "-keys holds no keys"},
-		{"seal bad key", []string{"seal", "-keys", "c2VjcmV0", `{}`}, "key 1 of 1 is not 32 bytes"},
-		{"seal bad ttl", []string{"seal", "-keys", key, "-ttl", "soon", `{}`}, "invalid value"},
-		{"seal short ttl", []string{"seal", "-keys", key, "-ttl", "10ms", `{}`}, "TTL must be at least one second"},
-		{"inspect unknown flag", []string{"inspect", "--verbose", "-keys", key, token}, `unknown flag "-verbose"`},
-		{"inspect no token", []string{"inspect", "-keys", key}, "missing TOKEN"},
-		{"inspect two tokens", []string{"inspect", "-keys", key, token, token}, "too many arguments"},
-		{"inspect no keys", []string{"inspect", token}, "no keys"},
-		{"inspect second key bad", []string{"inspect", "-keys", key + ",nope", token}, "key 2 of 2 is not 32 bytes"},
+		{"no command", "", "", nil, ""},
+		{"unknown command", "", "", []string{"frobnicate"}, `unknown command "frobnicate"`},
+		{"unknown top-level flag", "", "", []string{"-v"}, `unknown flag "-v"`},
+		{"help for an unknown command", "", "", []string{"help", "frobnicate"}, `unknown command "frobnicate"`},
+		{"keygen unknown flag", "", "", []string{"keygen", "-x"}, `unknown flag "-x"`},
+		{"keygen argument", "", "", []string{"keygen", "3"}, "too many arguments"},
+		{"keygen -n 0", "", "", []string{"keygen", "-n", "0"}, "-n must be between 1 and 1000"},
+		{"keygen -n too many", "", "", []string{"keygen", "-n", "1001"}, "-n must be between 1 and 1000"},
+		{"keygen -n not a number", "", "", []string{"keygen", "-n", "three"}, `invalid value "three" for flag -n: parse error`},
+		{"keygen -n without value", "", "", []string{"keygen", "-n"}, "flag needs an argument"},
+		{"keygen takes no keys", key, "", []string{"keygen", "-keys-file", "-"}, `unknown flag "-keys-file"`},
+		{"bad flag syntax", key, "", []string{"seal", "---x", `{}`}, `bad flag syntax: "---x"`},
+		{"seal unknown flag", key, "", []string{"seal", "-x", `{}`}, `unknown flag "-x"`},
+		{"seal no payload", key, "", []string{"seal"}, "missing JSON payload"},
+		{"seal two payloads", key, "", []string{"seal", `{}`, `{}`}, "too many arguments: want 1, got 2"},
+		{"seal no keys", "", "", []string{"seal", `{}`}, "no keys: set AUTHIX_KEYS or give -keys-file FILE"},
+		{"seal empty AUTHIX_KEYS", " , ", "", []string{"seal", `{}`}, "AUTHIX_KEYS holds no keys"},
+		{"seal bad key", "c2VjcmV0", "", []string{"seal", `{}`}, "AUTHIX_KEYS: key 1 of 1 is not a Fernet key (32 bytes of URL-safe base64): it decodes to 6 bytes; make one with: authix keygen"},
+		{"seal bad ttl", key, "", []string{"seal", "-ttl", "soon", `{}`}, `invalid value "soon" for flag -ttl`},
+		{"seal short ttl", key, "", []string{"seal", "-ttl", "10ms", `{}`}, "TTL must be at least one second"},
+		{"seal -keys", "", "", []string{"seal", "-keys", key, `{}`}, "-keys is not accepted: a command line is visible to other users (ps); set AUTHIX_KEYS or use -keys-file FILE"},
+		{"seal -keys=", key, "", []string{"seal", "-keys=" + key, `{}`}, "-keys is not accepted"},
+		{"seal --keys after the argument", key, "", []string{"seal", `{}`, "--keys", key}, "-keys is not accepted"},
+		{"seal -keys without value", key, "", []string{"seal", `{}`, "-keys"}, "-keys is not accepted"},
+		{"seal keys and payload from standard input", "", key, []string{"seal", "-keys-file", "-", "-"}, "standard input cannot carry both the keys (-keys-file -) and the JSON payload (-)"},
+		{"seal -keys-file without value", key, "", []string{"seal", `{}`, "-keys-file"}, "flag needs an argument: -keys-file"},
+		{"seal -keys-file empty name", key, "", []string{"seal", "-keys-file", "", `{}`}, "-keys-file needs a file name"},
+		{"seal -keys-file missing", key, "", []string{"seal", "-keys-file", filepath.Join(dir, "missing"), `{}`}, "-keys-file: cannot open it: no such file or directory"},
+		{"seal -keys-file a directory", key, "", []string{"seal", "-keys-file", dir, `{}`}, "-keys-file: cannot read the file: is a directory"},
+		{"seal -keys-file empty", key, "", []string{"seal", "-keys-file", empty, `{}`}, "-keys-file holds no keys"},
+		{"seal -keys-file too large", "", "", []string{"seal", "-keys-file", big, `{}`}, "-keys-file: the file is over 65536 bytes"},
+		{"seal empty standard input for keys", key, "", []string{"seal", "-keys-file", "-", `{}`}, "-keys-file - (standard input) holds no keys"},
+		{"seal standard input for keys too large", "", strings.Repeat(key+",", 64<<10/45+1), []string{"seal", "-keys-file", "-", `{}`}, "-keys-file -: standard input is over 65536 bytes"},
+		{"inspect unknown flag", key, "", []string{"inspect", "--verbose", token}, `unknown flag "-verbose"`},
+		{"inspect no token", key, "", []string{"inspect"}, "missing TOKEN"},
+		{"inspect two tokens", key, "", []string{"inspect", token, token}, "too many arguments"},
+		{"inspect no keys", "", "", []string{"inspect", token}, "no keys"},
+		{"inspect second key bad", key + ",nope", "", []string{"inspect", token}, "AUTHIX_KEYS: key 2 of 2 is not a Fernet key (32 bytes of URL-safe base64): it decodes to 3 bytes; make one"},
+		{"inspect -keys", "", "", []string{"inspect", "-keys", key, token}, "-keys is not accepted"},
+		{"inspect keys and token from standard input", "", key, []string{"inspect", "-", "-keys-file", "-"}, "standard input cannot carry both the keys (-keys-file -) and the token (-)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := cli("", tc.args...)
+			t.Parallel()
+			r := cliKeys(tc.keys, tc.stdin, tc.args...)
 			assert.Equal(t, 2, r.code)
 			assert.Empty(t, r.stdout)
 			assert.Contains(t, r.stderr, tc.msg)
@@ -332,6 +393,7 @@ func TestUsage(t *testing.T) {
 }
 
 func TestHelp(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -342,7 +404,7 @@ func TestHelp(t *testing.T) {
 		{[]string{"help", "seal"}, "usage: authix seal "},
 		{[]string{"keygen", "-h"}, "usage: authix keygen "},
 		{[]string{"seal", "-h"}, "usage: authix seal "},
-		{[]string{"seal", "-keys", "whatever", "-help"}, "usage: authix seal "},
+		{[]string{"seal", "-keys-file", "whatever", "-help"}, "usage: authix seal "},
 		{[]string{"inspect", "-h"}, "usage: authix inspect "},
 		{[]string{"inspect", "--help"}, "usage: authix inspect "},
 	} {
@@ -355,53 +417,231 @@ func TestHelp(t *testing.T) {
 	}
 }
 
-// TestNoKeyPrinted runs every command, right and wrong, including keys put
-// in the wrong place, and looks for the keys in everything printed.
-func TestNoKeyPrinted(t *testing.T) {
-	noKeys(t)
-	k1, k2 := authix.GenerateKey(), authix.GenerateKey()
-	// A key that starts with "-" looks like a flag when misplaced.
-	dash := "-" + authix.GenerateKey()[1:]
-	token := strings.TrimSpace(cli("", "seal", "-keys", k1, `{"a":1}`).stdout)
-	require.NotEmpty(t, token)
+// TestKeysFile covers what a key file may hold and what its permissions
+// draw.
+func TestKeysFile(t *testing.T) {
+	t.Parallel()
+	keys := keygenLines(t, "3")
+	k1, k2, k3 := keys[0], keys[1], keys[2]
+	s := cliKeys(k3, "", "seal", `{"a":1}`)
+	require.Equal(t, 0, s.code, s.stderr)
+	token := strings.TrimSpace(s.stdout)
 
-	runs := [][]string{
-		{"seal", "-keys", k1 + "," + k2, `{"a":1}`},
-		{"seal", "-keys", k1, k2, `{"a":1}`}, // space instead of comma
-		{"seal", "-keys", k1, dash},
-		{"seal", "-keys", k1, `{"key":"` + k2 + `"}`, "extra"},
-		{"seal", "-keys", k1 + ";" + k2, `{}`},
-		{"seal", "-ttl", k1, `{}`},
-		{"inspect", "-keys", k2 + "," + k1, token},
-		{"inspect", "-keys", k2, token},
-		{"inspect", "-keys", k1, k2},
-		{"inspect", "-keys", k1, dash},
-		{"inspect", dash, token},
-		{"keygen", "-n", k1},
-		{k1},
-		{dash},
-		{"help", k2},
+	t.Run("lines, commas, CRLF, blank lines and a byte-order mark", func(t *testing.T) {
+		t.Parallel()
+		file := keysFile(t, "\ufeff"+k1+"\r\n\r\n  "+k2+" , "+k3+"\r\n", 0o600)
+		r := cli("", "inspect", "-keys-file", file, token)
+		require.Equal(t, 0, r.code, r.stderr)
+		assert.Empty(t, r.stderr)
+		assert.Contains(t, r.stdout, "key:     3 of 3\n")
+	})
+
+	t.Run("keygen's output is a key file", func(t *testing.T) {
+		t.Parallel()
+		file := keysFile(t, cli("", "keygen", "-n", "3").stdout, 0o600)
+		r := cli("", "seal", "-keys-file", file, `{}`)
+		assert.Equal(t, 0, r.code, r.stderr)
+	})
+
+	t.Run("AUTHIX_KEYS is split on commas only, as authix.WithKeys splits it", func(t *testing.T) {
+		t.Parallel()
+		r := cliKeys(k1+"\n"+k3, "", "inspect", token)
+		assert.Equal(t, 2, r.code)
+		assert.Contains(t, r.stderr, "AUTHIX_KEYS: key 1 of 1 is not a Fernet key (32 bytes of URL-safe base64): it contains white space (separate keys with commas)")
+	})
+
+	t.Run("permissions", func(t *testing.T) {
+		t.Parallel()
+		if runtime.GOOS == "windows" {
+			t.Skip("no Unix permission bits")
+		}
+		for _, tc := range []struct {
+			perm os.FileMode
+			warn bool
+		}{
+			{0o600, false},
+			{0o400, false},
+			{0o640, true},
+			{0o604, true},
+			{0o644, true},
+		} {
+			r := cli("", "inspect", "-keys-file", keysFile(t, k3, tc.perm), token)
+			require.Equal(t, 0, r.code, "a loose file is still used: %s", r.stderr)
+			if tc.warn {
+				assert.Equal(t, fmt.Sprintf("authix inspect: warning: the -keys-file is readable by group or others (mode %04o); chmod 600 it\n", uint32(tc.perm)), r.stderr)
+			} else {
+				assert.Empty(t, r.stderr, "mode %04o", uint32(tc.perm))
+			}
+		}
+	})
+}
+
+// TestKeyForms checks that every form of a key other tools take is
+// refused with a reason that repeats nothing of it, from every source.
+func TestKeyForms(t *testing.T) {
+	t.Parallel()
+	good := authix.GenerateKey()
+	raw := make([]byte, 33)
+	_, err := rand.Read(raw)
+	require.NoError(t, err)
+	for _, tc := range []struct{ name, key, hint string }{
+		{"hex", hex.EncodeToString(raw[:32]), ": it is hex; a Fernet key is URL-safe base64;"},
+		{"standard base64", stdBase64Key(t), ": it is standard base64, with + or /; URL-safe base64 has - and _ instead;"},
+		{"standard base64 unpadded", strings.TrimRight(stdBase64Key(t), "="), ": it is standard base64, with + or /;"},
+		{"URL-safe base64 unpadded", strings.TrimRight(good, "="), ": its trailing = is missing;"},
+		{"33 bytes", base64.URLEncoding.EncodeToString(raw), ": it decodes to 33 bytes;"},
+		{"env-file line", "AUTHIX_KEYS=" + good, ": it looks like NAME=value (give the keys alone);"},
+		{"white space", good[:20] + " " + good[20:], ": it contains white space"},
+		{"garbage", "zq!xW9@#Ykp*Rv7&Lm^2", "; make one with: authix keygen"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			msg := "key 2 of 2 is not a Fernet key (32 bytes of URL-safe base64)" + tc.hint
+			for _, r := range []result{
+				cliKeys(good+","+tc.key, "", "seal", `{}`),
+				cli("", "seal", "-keys-file", keysFile(t, good+"\n"+tc.key+"\n", 0o600), `{}`),
+				cli(good+"\n"+tc.key, "seal", "-keys-file", "-", `{}`),
+			} {
+				assert.Equal(t, 2, r.code)
+				assert.Empty(t, r.stdout)
+				assert.Contains(t, r.stderr, msg)
+				assertNoLeak(t, r, good, strings.TrimPrefix(tc.key, "AUTHIX_KEYS="))
+			}
+		})
 	}
-	for _, args := range runs {
-		r := cli("", args...)
-		for _, k := range []string{k1, k2, dash, dash[1:]} {
-			if strings.Contains(r.stdout+r.stderr, k) {
-				t.Errorf("authix %d-argument run %q printed a key:\nstdout: %s\nstderr: %s", len(args), args[0], r.stdout, r.stderr)
+}
+
+// stdBase64Key returns 32 random bytes in standard base64 with a + or a /,
+// which URL-safe base64 does not read.
+func stdBase64Key(t *testing.T) string {
+	t.Helper()
+	for {
+		raw := make([]byte, 32)
+		_, err := rand.Read(raw)
+		require.NoError(t, err)
+		if k := base64.StdEncoding.EncodeToString(raw); strings.ContainsAny(k[:43], "+/") {
+			return k
+		}
+	}
+}
+
+// assertNoLeak fails when r printed any eight characters in a row of any
+// secret (the whole of a shorter one).
+func assertNoLeak(t *testing.T, r result, secrets ...string) {
+	t.Helper()
+	out := r.stdout + r.stderr
+	for _, s := range secrets {
+		n := min(8, len(s))
+		for i := 0; i+n <= len(s); i++ {
+			if strings.Contains(out, s[i:i+n]) {
+				t.Errorf("printed %q, part of a key:\nstdout: %s\nstderr: %s", s[i:i+n], r.stdout, r.stderr)
+				break
 			}
 		}
 	}
 }
 
+// TestNoKeyPrinted runs every command, right and wrong, with keys of every
+// form (URL-safe base64, hex, standard base64, unpadded, garbage) from every
+// source (AUTHIX_KEYS, a key file, standard input, the refused -keys) and in
+// the wrong places, and looks in everything printed for any part of a key.
+func TestNoKeyPrinted(t *testing.T) {
+	t.Parallel()
+	k1, k2 := authix.GenerateKey(), authix.GenerateKey()
+	raw := make([]byte, 33)
+	_, err := rand.Read(raw)
+	require.NoError(t, err)
+	hexKey := hex.EncodeToString(raw[:32])
+	stdKey := stdBase64Key(t)
+	unpadded := strings.TrimRight(authix.GenerateKey(), "=")
+	near := base64.URLEncoding.EncodeToString(raw) // 44 characters, 33 bytes
+	// A key that starts with "-" looks like a flag when misplaced.
+	dash := "-" + authix.GenerateKey()[1:]
+	garbage, password := "zq!xW9@#Ykp*Rv7&Lm^2", "p4ssw0rd-HUNTER2"
+	token := strings.TrimSpace(cliKeys(k1, "", "seal", `{"a":1}`).stdout)
+	require.NotEmpty(t, token)
+	secrets := []string{k1, k2, hexKey, stdKey, unpadded, near, dash[1:], garbage, password}
+
+	type invocation struct {
+		keys, stdin string // AUTHIX_KEYS, standard input
+		args        []string
+	}
+	runs := []invocation{
+		{keys: k1 + "," + k2, args: []string{"seal", `{"a":1}`}},
+		{keys: k2 + "," + k1, args: []string{"inspect", token}},
+		{args: []string{"inspect", "-keys-file", keysFile(t, k2+"\n"+k1, 0o644), token}},
+		{stdin: k2 + "," + k1, args: []string{"inspect", "-keys-file", "-", token}},
+		{stdin: k1, args: []string{"inspect", "-keys-file", "-", "-"}},
+		{keys: k1 + " " + k2, args: []string{"seal", `{}`}}, // space instead of comma
+		{keys: k1 + ";" + k2, args: []string{"seal", `{}`}},
+		{keys: k1, args: []string{"seal", k2, `{"a":1}`}},
+		{keys: k1, args: []string{"seal", `{"key":"` + k2 + `"}`, "extra"}},
+		{keys: k1, args: []string{"inspect", token, "-keys", k2}},
+		{keys: k1, args: []string{"seal", "-keys", k1 + "," + k2, `{}`}},
+	}
+	// Each bad key, alone and beside a good one, from every source.
+	for _, bad := range []string{hexKey, stdKey, unpadded, near, dash, garbage, password, "AUTHIX_KEYS=" + k2} {
+		for _, list := range []string{bad, k1 + "," + bad, bad + "," + k1} {
+			runs = append(runs,
+				invocation{keys: list, args: []string{"seal", `{}`}},
+				invocation{keys: list, args: []string{"inspect", token}},
+				invocation{args: []string{"seal", "-keys-file", keysFile(t, strings.ReplaceAll(list, ",", "\n"), 0o600), `{}`}},
+				invocation{stdin: list, args: []string{"inspect", "-keys-file", "-", token}},
+				invocation{stdin: list, args: []string{"seal", "-keys-file", "-", "-"}},
+				invocation{args: []string{"seal", "-keys", list, `{}`}},
+				invocation{args: []string{"seal", "-keys=" + list, `{}`}},
+				invocation{keys: k1, args: []string{"seal", "-keys-file", list, `{}`}}, // a key for a file name
+			)
+		}
+	}
+	// Keys in the wrong place. (A short word there, which may be a typo,
+	// is quoted; no key is short.)
+	for _, k := range []string{k1, hexKey, stdKey, unpadded, near, dash} {
+		runs = append(runs,
+			invocation{keys: k1, args: []string{"seal", "-ttl", k, `{}`}},
+			invocation{keys: k1, args: []string{"seal", "-ttl=" + k, `{}`}},
+			invocation{keys: k1, args: []string{"seal", k}},
+			invocation{keys: k1, args: []string{"inspect", k}},
+			invocation{keys: k1, args: []string{"inspect", "--" + k, token}},
+			invocation{keys: k1, args: []string{"inspect", token, k}},
+			invocation{args: []string{"keygen", "-n", k}},
+			invocation{args: []string{k}},
+			invocation{args: []string{"help", k}},
+		)
+	}
+	for _, inv := range runs {
+		r := cliKeys(inv.keys, inv.stdin, inv.args...)
+		assertNoLeak(t, r, secrets...)
+	}
+}
+
 func TestRedact(t *testing.T) {
+	t.Parallel()
 	key := authix.GenerateKey()
 	assert.Equal(t, "bad <key not shown> here", redact("bad "+key+" here"))
 	zeroKey := strings.Repeat("A", 43) + "=" // decodes to 32 zero bytes: still a key
 	assert.Equal(t, "<key not shown>", redact(zeroKey))
-	token := strings.TrimSpace(cli("", "seal", "-keys", key, `{}`).stdout)
+	token := strings.TrimSpace(cliKeys(key, "", "seal", `{}`).stdout)
 	assert.Equal(t, token, redact(token), "tokens are not keys")
 	assert.Equal(t, "short=", redact("short="))
 	assert.Equal(t, "-keys=<key not shown>, x", redact("-keys="+key+", x"))
 	assert.Equal(t, `"<key not shown>"`, redact(`"`+key+`"`))
+	raw := make([]byte, 32)
+	_, err := rand.Read(raw)
+	require.NoError(t, err)
+	for _, k := range []string{
+		hex.EncodeToString(raw),
+		strings.ToUpper(hex.EncodeToString(raw)),
+		stdBase64Key(t),
+		strings.TrimRight(stdBase64Key(t), "="),
+		strings.TrimRight(key, "="),
+	} {
+		assert.Equal(t, "a <key not shown>, b", redact("a "+k+", b"), k)
+		if !strings.ContainsAny(k, "+/") {
+			assert.Equal(t, "/dir/<key not shown>", redact("/dir/"+k), "after a /: %s", k)
+		}
+	}
+	assert.Equal(t, "x "+strings.Repeat("ab", 33)+" y", redact("x "+strings.Repeat("ab", 33)+" y"), "hex, but 33 bytes")
 }
 
 // TestBinary builds the real command and runs keygen, seal and inspect
@@ -420,10 +660,11 @@ func TestBinary(t *testing.T) {
 	out, err := build.CombinedOutput()
 	require.NoError(t, err, "go build: %s", out)
 
-	sh := func(stdin string, args ...string) result {
+	// sh runs the command with AUTHIX_KEYS=keys.
+	sh := func(keys, stdin string, args ...string) result {
 		t.Helper()
 		cmd := exec.Command(bin, args...)
-		cmd.Env = append(os.Environ(), "AUTHIX_KEYS=")
+		cmd.Env = append(os.Environ(), "AUTHIX_KEYS="+keys)
 		cmd.Stdin = strings.NewReader(stdin)
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -437,30 +678,39 @@ func TestBinary(t *testing.T) {
 		return result{code, stdout.String(), stderr.String()}
 	}
 
-	kg := sh("", "keygen")
+	kg := sh("", "", "keygen")
 	require.Equal(t, 0, kg.code, kg.stderr)
 	key := strings.TrimSpace(kg.stdout)
 	require.Regexp(t, `^[A-Za-z0-9_-]{43}=$`, key)
 
-	sealed := sh(`{"name":"John","id":1}`, "seal", "-keys", key, "-")
+	sealed := sh(key, `{"name":"John","id":1}`, "seal", "-")
 	require.Equal(t, 0, sealed.code, sealed.stderr)
 	token := strings.TrimSpace(sealed.stdout)
 
-	ins := sh(token+"\n", "inspect", "-keys", key, "-")
+	ins := sh("", token+"\n", "inspect", "-keys-file", keysFile(t, kg.stdout, 0o600), "-")
 	require.Equal(t, 0, ins.code, ins.stderr)
 	assert.Contains(t, ins.stdout, "status:  valid\n")
 	assert.Contains(t, ins.stdout, "key:     1 of 1\n")
 	assert.Contains(t, ins.stdout, "payload:\n{\n  \"name\": \"John\",\n  \"id\": 1\n}\n")
 	assert.NotContains(t, ins.stdout+ins.stderr, key)
 
-	bad := sh("", "inspect", "-keys", key, tamper(token))
+	fromStdin := sh("", key, "inspect", "-keys-file", "-", token)
+	assert.Equal(t, 0, fromStdin.code, fromStdin.stderr)
+	assert.Contains(t, fromStdin.stdout, "status:  valid\n")
+
+	bad := sh(key, "", "inspect", tamper(token))
 	assert.Equal(t, 1, bad.code, "a tampered token fails")
 	assert.Empty(t, bad.stdout)
 	assert.Regexp(t, `^authix inspect: invalid access token: [^\n]+\n$`, bad.stderr)
 
-	usage := sh("", "inspect")
+	usage := sh("", "", "inspect")
 	assert.Equal(t, 2, usage.code)
 	assert.Contains(t, usage.stderr, "usage: authix inspect")
+
+	refused := sh("", "", "inspect", "-keys", key, token)
+	assert.Equal(t, 2, refused.code, "-keys is refused")
+	assert.Contains(t, refused.stderr, "-keys is not accepted")
+	assert.NotContains(t, refused.stdout+refused.stderr, key)
 }
 
 // findPython returns a python3 that imports cryptography.fernet: python3 on
@@ -513,7 +763,7 @@ func python(t *testing.T, py string, cmd map[string]any) map[string]any {
 
 func TestKeygenKeysWorkInPython(t *testing.T) {
 	py := findPython(t)
-	noKeys(t)
+	t.Parallel()
 	keys := keygenLines(t, "3")
 	for _, k := range keys {
 		res := python(t, py, map[string]any{"op": "check_key", "key": k})
@@ -523,7 +773,7 @@ func TestKeygenKeysWorkInPython(t *testing.T) {
 	assert.Contains(t, res["error"], "ValueError", "the check can fail")
 
 	// A token from seal opens in Python with Fernet(key).decrypt(token, ttl=3600).
-	s := cli("", "seal", "-keys", keys[0], `{"name":"Jöhn","id":7}`)
+	s := cliKeys(keys[0], "", "seal", `{"name":"Jöhn","id":7}`)
 	require.Equal(t, 0, s.code, s.stderr)
 	res = python(t, py, map[string]any{"op": "open", "keys": keys[:1], "token": strings.TrimSpace(s.stdout), "ttl": 3600})
 	payload, _ := res["payload"].(map[string]any)
@@ -536,7 +786,7 @@ func TestKeygenKeysWorkInPython(t *testing.T) {
 	res = python(t, py, map[string]any{"op": "seal", "keys": keys[1:2], "payload": map[string]any{"name": "John"}})
 	pyToken, _ := res["token"].(string)
 	require.NotEmpty(t, pyToken, "%v", res)
-	r := cli("", "inspect", "-keys", keys[2]+","+keys[1], pyToken)
+	r := cliKeys(keys[2]+","+keys[1], "", "inspect", pyToken)
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "key:     2 of 2\n")
 	assert.Contains(t, r.stdout, "payload:\n{\n  \"name\": \"John\"\n}\n")
