@@ -77,6 +77,7 @@ func (v *Vault[T]) RedirectToLogin(loginPath string) func(http.Handler) http.Han
 				v.Reject(w, r, err)
 				return
 			case err != nil:
+				v.logRejection(r, err, "redirected to login")
 				w.Header().Set("Cache-Control", "no-store")
 				http.Redirect(w, r, loginPath+sep+"next="+url.QueryEscape(SafeNext(r.URL.RequestURI())), http.StatusSeeOther)
 				return

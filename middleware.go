@@ -391,6 +391,7 @@ func (v *Vault[T]) admit(w http.ResponseWriter, r *http.Request) (*dataContext[T
 // when the vault reads Bearer tokens and err is not ErrForbidden. Adapters for frameworks whose middleware is
 // not func(http.Handler) http.Handler call Authenticate, then Reject.
 func (v *Vault[T]) Reject(w http.ResponseWriter, r *http.Request, err error) {
+	v.logRejection(r, err, "rejected")
 	if v.ownCOP && v.cop != nil && errors.Is(err, ErrCrossOrigin) {
 		// The caller's protection answers as its Handler would: its deny
 		// handler, or net/http's 403. A request it lets through (an Origin
@@ -412,8 +413,13 @@ func (v *Vault[T]) Reject(w http.ResponseWriter, r *http.Request, err error) {
 // sliding session is renewed as there; without one, Data reports false.
 func (v *Vault[T]) OptionalData(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if c, err := v.admit(w, r); err == nil {
+		c, err := v.admit(w, r)
+		switch {
+		case err == nil:
 			r = r.WithContext(c)
+		case !errors.Is(err, ErrMissingToken):
+			// Served as anonymous, but seen: a store failure is not a visitor.
+			v.logRejection(r, err, "served as anonymous")
 		}
 		next.ServeHTTP(w, r)
 	})

@@ -3,6 +3,7 @@ package authix
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -42,6 +43,7 @@ type config struct {
 	sessionLife    time.Duration
 	reload         any // func(context.Context, T) (T, error), checked by New
 	purpose        string
+	logger         *slog.Logger
 	cop            *http.CrossOriginProtection
 	copSet         bool
 }
@@ -170,6 +172,23 @@ const DefaultRememberMe = 30 * 24 * time.Hour
 // DefaultSessionLifetime is how long a sliding session lasts at most,
 // however active its user, unless WithSessionLifetime changes it.
 const DefaultSessionLifetime = 12 * time.Hour
+
+// WithLogger makes the vault log every request it refuses, with a reason
+// from a fixed set (RejectReason) and the request's method, path and token
+// source, never a token or a key: store failures at LevelError (with the
+// store's error), other refusals at LevelInfo, requests without a token at
+// LevelDebug. OptionalData, which lets such requests through, logs them
+// too. Without it (the default) nothing is logged; the error handler still
+// receives each error.
+func WithLogger(l *slog.Logger) Option {
+	return func(cfg *config) error {
+		if l == nil {
+			return invalid("WithLogger", "logger is nil; omit the option to log nothing")
+		}
+		cfg.logger = l
+		return nil
+	}
+}
 
 // WithPurpose binds the vault to a purpose, such as "invite" or
 // "password-reset": its keys are derived from the configured ones with

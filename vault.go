@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"reflect"
 	"strconv"
@@ -37,6 +38,7 @@ type Vault[T any] struct {
 	bearer    bool
 	cop       *http.CrossOriginProtection // nil when off
 	ownCOP    bool                        // cop is the caller's: refuse as its Handler does
+	logger    *slog.Logger                // nil: log nothing
 
 	nilable  bool // T is a pointer, map, slice or interface
 	numbers  bool // T holds an interface: JSON numbers decode as json.Number
@@ -168,6 +170,7 @@ func New[T any](opts ...Option) (*Vault[T], error) {
 	if v.onError == nil {
 		v.onError = DefaultErrorHandler
 	}
+	v.logger = cfg.logger
 	v.cop = http.NewCrossOriginProtection()
 	if cfg.copSet {
 		v.cop, v.ownCOP = cfg.cop, true

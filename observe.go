@@ -1,0 +1,88 @@
+package authix
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+)
+
+// RejectReason names, in a word or two, why a request was refused: what
+// WithLogger records, bounded so that logs and metrics can group by it.
+type RejectReason string
+
+// The reasons a vault refuses a request.
+const (
+	ReasonMissing      RejectReason = "missing"
+	ReasonInvalid      RejectReason = "invalid"
+	ReasonExpired      RejectReason = "expired"
+	ReasonRevoked      RejectReason = "revoked"
+	ReasonCrossOrigin  RejectReason = "cross-origin"
+	ReasonForbidden    RejectReason = "forbidden"
+	ReasonStoreError   RejectReason = "store error"
+	ReasonSessionEnded RejectReason = "session ended"
+)
+
+// Reason returns the RejectReason of an error authix returned, and false
+// for an error that is none of authix's refusals.
+func Reason(err error) (RejectReason, bool) {
+	for _, c := range []struct {
+		err    error
+		reason RejectReason
+	}{
+		// Most specific first: a store failure wraps the store's error.
+		{ErrRevocationStore, ReasonStoreError},
+		{ErrSessionEnded, ReasonSessionEnded},
+		{ErrCrossOrigin, ReasonCrossOrigin},
+		{ErrForbidden, ReasonForbidden},
+		{ErrRevokedToken, ReasonRevoked},
+		{ErrExpiredToken, ReasonExpired},
+		{ErrInvalidToken, ReasonInvalid},
+		{ErrMissingToken, ReasonMissing},
+	} {
+		if errors.Is(err, c.err) {
+			return c.reason, true
+		}
+	}
+	return "", false
+}
+
+// logRejection records a refusal with WithLogger's logger, if any. Only the
+// reason, the request's method, path and token source go in, and for a
+// store failure the error, whose text names no token: token bytes and keys
+// never reach a log.
+func (v *Vault[T]) logRejection(r *http.Request, err error, how string) {
+	if v.logger == nil {
+		return
+	}
+	reason, ok := Reason(err)
+	if !ok {
+		reason = ReasonInvalid
+	}
+	level := slog.LevelInfo
+	switch reason {
+	case ReasonMissing:
+		level = slog.LevelDebug
+	case ReasonStoreError:
+		level = slog.LevelError
+	}
+	ctx := context.Background()
+	if r != nil {
+		ctx = r.Context()
+	}
+	if !v.logger.Enabled(ctx, level) {
+		return
+	}
+	attrs := []slog.Attr{slog.String("reason", string(reason)), slog.String("action", how)}
+	if r != nil {
+		_, src := v.extract(r)
+		attrs = append(attrs, slog.String("method", r.Method), slog.String("path", r.URL.Path))
+		if src != fromNone {
+			attrs = append(attrs, slog.String("source", string(src.name())))
+		}
+	}
+	if reason == ReasonStoreError {
+		attrs = append(attrs, slog.String("error", err.Error()))
+	}
+	v.logger.LogAttrs(ctx, level, "authix: request refused", attrs...)
+}
