@@ -15,8 +15,10 @@ import (
 //
 //	{"_authix":{"exp":1767229200},"id":7,"name":"John"}
 //
-// A token of a sliding session also carries the session's absolute expiry,
-// its id, and whether the user asked to be remembered, in that order:
+// Under WithSubject a token also carries its issue time in microseconds
+// ("iat"); a token of a sliding session carries the session's absolute
+// expiry, its id, and whether the user asked to be remembered; in that
+// order:
 //
 //	{"_authix":{"exp":1767229200,"abs":1767268800,"sid":"…16 characters…","rem":1},"id":7}
 //
@@ -30,6 +32,7 @@ const sealedPrefix = `{"_authix":{"exp":`
 // sealed is what a token says about its own life.
 type sealed struct {
 	exp int64     // when the token expires, Unix seconds
+	iat int64     // when it was sealed, Unix microseconds, under WithSubject; 0: not sealed
 	abs int64     // when its session ends whatever renewals do; 0: no session limit
 	sid sessionID // the session the token belongs to; zero: none
 	rem bool      // the user asked to be remembered: a persistent cookie
@@ -58,6 +61,10 @@ func appendSealed(dst []byte, m sealed, payload []byte) ([]byte, error) {
 	}
 	dst = append(dst, sealedPrefix...)
 	dst = strconv.AppendInt(dst, m.exp, 10)
+	if m.iat != 0 {
+		dst = append(dst, `,"iat":`...)
+		dst = strconv.AppendInt(dst, m.iat, 10)
+	}
 	if m.abs != 0 {
 		dst = append(dst, `,"abs":`...)
 		dst = strconv.AppendInt(dst, m.abs, 10)
@@ -87,6 +94,9 @@ func splitSealed(plain []byte) (m sealed, payload []byte, ok bool, err error) {
 	}
 	p := metaParser{b: plain, i: len(sealedPrefix)}
 	m.exp = p.number()
+	if p.take(`,"iat":`) {
+		m.iat = p.number()
+	}
 	if p.take(`,"abs":`) {
 		m.abs = p.number()
 	}

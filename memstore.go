@@ -22,6 +22,16 @@ type MemoryStore struct {
 	now    func() time.Time
 	seed   maphash.Seed
 	shards [memShards]memShard
+
+	// Subject cut-offs are rare (password changes, bans): one map, swept a
+	// few entries at each write.
+	subMu    sync.RWMutex
+	subjects map[uint64]subjectCut
+}
+
+type subjectCut struct {
+	cutoff int64  // Unix microseconds: tokens issued at or before it are revoked
+	until  uint32 // Unix seconds: the record holds while now <= until
 }
 
 const (
@@ -54,7 +64,7 @@ func NewMemoryStore(now func() time.Time) *MemoryStore {
 	if now == nil {
 		now = time.Now
 	}
-	m := &MemoryStore{now: now, seed: maphash.MakeSeed()}
+	m := &MemoryStore{now: now, seed: maphash.MakeSeed(), subjects: make(map[uint64]subjectCut)}
 	for i := range m.shards {
 		m.shards[i].slots = make([]memSlot, memMinSlots)
 	}
@@ -109,6 +119,46 @@ func (m *MemoryStore) IsRevoked(_ context.Context, id TokenID) (bool, error) {
 	s.mu.RUnlock()
 	// Only a hit needs the time: most tokens were never revoked.
 	return exp != 0 && m.now().Unix() <= int64(exp), nil
+}
+
+// RevokeSubject records that every token of subject issued at or before
+// cutoff is revoked, until until; see SubjectStore. It never fails.
+func (m *MemoryStore) RevokeSubject(_ context.Context, subject SubjectID, cutoff, until time.Time) error {
+	now := m.now()
+	if until.Before(now) {
+		return nil
+	}
+	k := m.key(&subject)
+	c := subjectCut{cutoff: cutoff.UnixMicro(), until: expirySecond(until)}
+	m.subMu.Lock()
+	defer m.subMu.Unlock()
+	if old, ok := m.subjects[k]; ok {
+		c.cutoff, c.until = max(c.cutoff, old.cutoff), max(c.until, old.until)
+	}
+	m.subjects[k] = c
+	n := memSweepSlots
+	for k, e := range m.subjects {
+		if int64(e.until) < now.Unix() {
+			delete(m.subjects, k)
+		}
+		if n--; n == 0 {
+			break
+		}
+	}
+	return nil
+}
+
+// SubjectCutoff returns the cutoff recorded for subject, or the zero time;
+// see SubjectStore. It never fails.
+func (m *MemoryStore) SubjectCutoff(_ context.Context, subject SubjectID) (time.Time, error) {
+	k := m.key(&subject)
+	m.subMu.RLock()
+	c, ok := m.subjects[k]
+	m.subMu.RUnlock()
+	if !ok || m.now().Unix() > int64(c.until) {
+		return time.Time{}, nil
+	}
+	return time.UnixMicro(c.cutoff), nil
 }
 
 // Len drops every expired entry and reports how many revocations are in

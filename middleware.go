@@ -166,6 +166,9 @@ func (v *Vault[T]) RenewAccessToken(ctx context.Context, token string) (string, 
 func (v *Vault[T]) renewal(m sealed, now time.Time) (sealed, bool) {
 	next := m
 	next.exp = now.Add(v.lifetime(m)).Unix()
+	if v.subject != nil {
+		next.iat = now.UnixMicro()
+	}
 	if m.abs != 0 {
 		next.exp = min(next.exp, m.abs)
 	}
@@ -323,6 +326,12 @@ func (v *Vault[T]) authenticate(ctx context.Context, token string, now time.Time
 	}
 	if err == nil {
 		err = v.decode(payload, out)
+	}
+	if err == nil && v.subject != nil {
+		if err = v.checkSubject(ctx, *out, info, m); err != nil {
+			var zero T
+			*out = zero
+		}
 	}
 	v.putBuf(bp, plain)
 	return m, err

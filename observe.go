@@ -17,6 +17,7 @@ const (
 	ReasonInvalid      RejectReason = "invalid"
 	ReasonExpired      RejectReason = "expired"
 	ReasonRevoked      RejectReason = "revoked"
+	ReasonSubject      RejectReason = "subject revoked"
 	ReasonCrossOrigin  RejectReason = "cross-origin"
 	ReasonForbidden    RejectReason = "forbidden"
 	ReasonStoreError   RejectReason = "store error"
@@ -35,6 +36,7 @@ func Reason(err error) (RejectReason, bool) {
 		{ErrSessionEnded, ReasonSessionEnded},
 		{ErrCrossOrigin, ReasonCrossOrigin},
 		{ErrForbidden, ReasonForbidden},
+		{errSubjectRevoked, ReasonSubject},
 		{ErrRevokedToken, ReasonRevoked},
 		{ErrExpiredToken, ReasonExpired},
 		{ErrInvalidToken, ReasonInvalid},

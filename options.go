@@ -44,6 +44,7 @@ type config struct {
 	reload         any // func(context.Context, T) (T, error), checked by New
 	purpose        string
 	logger         *slog.Logger
+	subject        any // func(T) string, checked by New
 	cop            *http.CrossOriginProtection
 	copSet         bool
 }
@@ -172,6 +173,24 @@ const DefaultRememberMe = 30 * 24 * time.Hour
 // DefaultSessionLifetime is how long a sliding session lasts at most,
 // however active its user, unless WithSessionLifetime changes it.
 const DefaultSessionLifetime = 12 * time.Hour
+
+// WithSubject names the subject of a payload, such as a user id, so that
+// LogoutEverywhere can refuse every token of that subject at once (a
+// password change, a ban). Each request then asks the store for the
+// subject's cut-off, so the revocation store must implement SubjectStore
+// (the memory store and redisstore do). Tokens the vault seals carry their
+// issue time to the microsecond, so a login right after a
+// LogoutEverywhere, in the same second, is accepted. T must be the vault's
+// payload type. Off by default.
+func WithSubject[T any](subject func(payload T) string) Option {
+	return func(cfg *config) error {
+		if subject == nil {
+			return invalid("WithSubject", "subject is nil")
+		}
+		cfg.subject = subject
+		return nil
+	}
+}
 
 // WithLogger makes the vault log every request it refuses, with a reason
 // from a fixed set (RejectReason) and the request's method, path and token

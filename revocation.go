@@ -32,3 +32,27 @@ type RevocationStore interface {
 	// rejects the request on an error (fail closed).
 	IsRevoked(ctx context.Context, id TokenID) (bool, error)
 }
+
+// SubjectID names a subject (a user) to a store: the SHA-256 of the
+// subject WithSubject returns, under a label, so no user id or email ever
+// reaches a store. Like TokenID it is an alias of [32]byte.
+type SubjectID = [32]byte
+
+// SubjectStore is an optional interface of a RevocationStore, found with a
+// type assertion as scs finds optional store features: a store that has it
+// lets LogoutEverywhere refuse every token of a subject at once. Stores
+// without it keep working; LogoutEverywhere then fails with
+// ErrInvalidOption.
+type SubjectStore interface {
+	// RevokeSubject records that every token of subject issued at or
+	// before cutoff is revoked, and keeps the record until, after which no
+	// such token can be accepted anyway. Revoking a subject again keeps the
+	// later cutoff and the later until. An until before the store's now
+	// records nothing and is not an error.
+	RevokeSubject(ctx context.Context, subject SubjectID, cutoff, until time.Time) error
+
+	// SubjectCutoff returns the cutoff recorded for subject, or the zero
+	// time when there is none (or it has run out); errors are for system
+	// failures only.
+	SubjectCutoff(ctx context.Context, subject SubjectID) (time.Time, error)
+}

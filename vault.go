@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,6 +31,8 @@ type Vault[T any] struct {
 	renewAt   time.Duration // 0: half the token's lifetime
 	session   time.Duration // a sliding session's absolute lifetime
 	reload    func(context.Context, T) (T, error)
+	subject   func(T) string // nil: no subject checks
+	subjects  SubjectStore   // store, when subject is set
 	now       func() time.Time
 	onError   func(http.ResponseWriter, *http.Request, error)
 	cookie    http.Cookie
@@ -140,6 +143,13 @@ func New[T any](opts ...Option) (*Vault[T], error) {
 		v.session = cfg.sessionLife
 	}
 	v.session = max(v.session, v.ttl)
+	if cfg.subject != nil {
+		subject, ok := cfg.subject.(func(T) string)
+		if !ok {
+			return nil, invalid("WithSubject", "subject takes %s, the vault's payload type", t)
+		}
+		v.subject = subject
+	}
 	if cfg.reload != nil {
 		reload, ok := cfg.reload.(func(context.Context, T) (T, error))
 		if !ok {
@@ -166,6 +176,12 @@ func New[T any](opts ...Option) (*Vault[T], error) {
 	}
 	if v.store == nil {
 		v.store = NewMemoryStore(cfg.now)
+	}
+	if v.subject != nil {
+		var ok bool
+		if v.subjects, ok = v.store.(SubjectStore); !ok {
+			return nil, invalid("WithSubject", "the revocation store %T cannot revoke subjects: it has no RevokeSubject and SubjectCutoff (SubjectStore)", v.store)
+		}
 	}
 	if v.onError == nil {
 		v.onError = DefaultErrorHandler
@@ -248,6 +264,9 @@ func (v *Vault[T]) issue(payload T, opts []LoginOption, withID bool) (string, To
 	now := v.now()
 	life := v.lifetime(m)
 	m.exp = now.Add(life).Unix()
+	if v.subject != nil {
+		m.iat = now.UnixMicro()
+	}
 	if v.sliding {
 		if _, err := rand.Read(m.sid[:]); err != nil {
 			return "", TokenInfo{}, fmt.Errorf("authix: reading a random session id: %w", err)
@@ -255,6 +274,56 @@ func (v *Vault[T]) issue(payload T, opts []LoginOption, withID bool) (string, To
 		m.abs = now.Add(max(v.session, life)).Unix()
 	}
 	return v.seal(payload, m, now, withID)
+}
+
+// LogoutEverywhere refuses every token of subject (as WithSubject names
+// it) issued up to now, on this vault and on every vault that shares its
+// store and keys, including tokens fastapi-authix sealed: sessions on
+// other devices end, renewals included, and a login after it is accepted,
+// in the same second too. The record lasts as long as such a token could
+// still be accepted. It fails with ErrInvalidOption without WithSubject,
+// and wraps ErrRevocationStore when the store fails.
+func (v *Vault[T]) LogoutEverywhere(ctx context.Context, subject string) error {
+	if v.subject == nil {
+		return fmt.Errorf("%w: LogoutEverywhere needs WithSubject", ErrInvalidOption)
+	}
+	now := v.now()
+	if err := v.subjects.RevokeSubject(ctx, subjectKey(subject), now, now.Add(max(v.ttl, v.remember))); err != nil {
+		return fmt.Errorf("%w: %w", ErrRevocationStore, err)
+	}
+	return nil
+}
+
+// subjectKey is the store's name for a subject.
+func subjectKey(subject string) SubjectID {
+	h := sha256.New()
+	h.Write([]byte("authix subject\x00"))
+	h.Write([]byte(subject))
+	var id SubjectID
+	h.Sum(id[:0])
+	return id
+}
+
+var errSubjectRevoked = fmt.Errorf("%w: every token of its subject was revoked", ErrRevokedToken)
+
+// checkSubject refuses a token of a subject logged out everywhere after
+// the token was issued.
+func (v *Vault[T]) checkSubject(ctx context.Context, payload T, info *TokenInfo, m sealed) error {
+	cutoff, err := v.subjects.SubjectCutoff(ctx, subjectKey(v.subject(payload)))
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w: %w", ErrRevocationStore, err)
+	case cutoff.IsZero():
+		return nil
+	}
+	issued := info.IssuedAt.UnixMicro() // a token without its microseconds: the start of its second
+	if m.iat != 0 {
+		issued = m.iat
+	}
+	if issued <= cutoff.UnixMicro() {
+		return errSubjectRevoked
+	}
+	return nil
 }
 
 // lifetime is how long each token of a login lives.
