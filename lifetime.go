@@ -15,8 +15,9 @@ import (
 //
 //	{"_authix":{"exp":1767229200},"id":7,"name":"John"}
 //
-// Under WithSubject a token also carries its issue time in microseconds
-// ("iat"); a token of a sliding session carries the session's absolute
+// Under WithSubject a token also carries the microseconds of its issue
+// time past the second its Fernet stamp holds ("us"); a token of a sliding
+// session carries the session's absolute
 // expiry, its id, and whether the user asked to be remembered; in that
 // order:
 //
@@ -32,7 +33,7 @@ const sealedPrefix = `{"_authix":{"exp":`
 // sealed is what a token says about its own life.
 type sealed struct {
 	exp int64     // when the token expires, Unix seconds
-	iat int64     // when it was sealed, Unix microseconds, under WithSubject; 0: not sealed
+	us  int64     // under WithSubject, the microseconds past the issue second the token's stamp holds
 	abs int64     // when its session ends whatever renewals do; 0: no session limit
 	sid sessionID // the session the token belongs to; zero: none
 	rem bool      // the user asked to be remembered: a persistent cookie
@@ -61,9 +62,9 @@ func appendSealed(dst []byte, m sealed, payload []byte) ([]byte, error) {
 	}
 	dst = append(dst, sealedPrefix...)
 	dst = strconv.AppendInt(dst, m.exp, 10)
-	if m.iat != 0 {
-		dst = append(dst, `,"iat":`...)
-		dst = strconv.AppendInt(dst, m.iat, 10)
+	if m.us != 0 {
+		dst = append(dst, `,"us":`...)
+		dst = strconv.AppendInt(dst, m.us, 10)
 	}
 	if m.abs != 0 {
 		dst = append(dst, `,"abs":`...)
@@ -94,8 +95,10 @@ func splitSealed(plain []byte) (m sealed, payload []byte, ok bool, err error) {
 	}
 	p := metaParser{b: plain, i: len(sealedPrefix)}
 	m.exp = p.number()
-	if p.take(`,"iat":`) {
-		m.iat = p.number()
+	if p.take(`,"us":`) {
+		if m.us = p.number(); m.us >= 1e6 {
+			p.bad = true
+		}
 	}
 	if p.take(`,"abs":`) {
 		m.abs = p.number()

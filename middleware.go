@@ -167,7 +167,7 @@ func (v *Vault[T]) renewal(m sealed, now time.Time) (sealed, bool) {
 	next := m
 	next.exp = now.Add(v.lifetime(m)).Unix()
 	if v.subject != nil {
-		next.iat = now.UnixMicro()
+		next.us = int64(now.Nanosecond() / 1000)
 	}
 	if m.abs != 0 {
 		next.exp = min(next.exp, m.abs)

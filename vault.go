@@ -265,7 +265,7 @@ func (v *Vault[T]) issue(payload T, opts []LoginOption, withID bool) (string, To
 	life := v.lifetime(m)
 	m.exp = now.Add(life).Unix()
 	if v.subject != nil {
-		m.iat = now.UnixMicro()
+		m.us = int64(now.Nanosecond() / 1000)
 	}
 	if v.sliding {
 		if _, err := rand.Read(m.sid[:]); err != nil {
@@ -294,14 +294,12 @@ func (v *Vault[T]) LogoutEverywhere(ctx context.Context, subject string) error {
 	return nil
 }
 
-// subjectKey is the store's name for a subject.
+// subjectKey is the store's name for a subject: a fixed size whatever the
+// subject, hashed on the stack since every request asks for it.
 func subjectKey(subject string) SubjectID {
-	h := sha256.New()
-	h.Write([]byte("authix subject\x00"))
-	h.Write([]byte(subject))
-	var id SubjectID
-	h.Sum(id[:0])
-	return id
+	const label = "authix subject\x00"
+	var buf [64]byte
+	return sha256.Sum256(append(append(buf[:0], label...), subject...))
 }
 
 var errSubjectRevoked = fmt.Errorf("%w: every token of its subject was revoked", ErrRevokedToken)
@@ -316,11 +314,9 @@ func (v *Vault[T]) checkSubject(ctx context.Context, payload T, info *TokenInfo,
 	case cutoff.IsZero():
 		return nil
 	}
-	issued := info.IssuedAt.UnixMicro() // a token without its microseconds: the start of its second
-	if m.iat != 0 {
-		issued = m.iat
-	}
-	if issued <= cutoff.UnixMicro() {
+	// A token without its microseconds (fastapi-authix's) counts from the
+	// start of its second.
+	if issued := info.IssuedAt.UnixMicro() + m.us; issued <= cutoff.UnixMicro() {
 		return errSubjectRevoked
 	}
 	return nil

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"encoding/json"
+	"strconv"
 	"testing"
 	"time"
 
@@ -42,6 +43,7 @@ type userClaims struct {
 type peers struct {
 	vault     *authix.Vault[User]
 	sliding   *authix.Vault[User] // the same keys, with WithSliding
+	subject   *authix.Vault[User] // the same keys, WithSliding and WithSubject: a typical app
 	fernet    *authix.Fernet
 	fernetKey *fernet.Key
 	fernetKs  []*fernet.Key
@@ -65,6 +67,11 @@ func newPeers(tb testing.TB) *peers {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	subject, err := authix.New[User](authix.WithKeys(enc), authix.WithSliding(0),
+		authix.WithSubject(func(u User) string { return strconv.Itoa(u.ID) }))
+	if err != nil {
+		tb.Fatal(err)
+	}
 	f, err := authix.NewFernet(ttl, enc)
 	if err != nil {
 		tb.Fatal(err)
@@ -77,6 +84,7 @@ func newPeers(tb testing.TB) *peers {
 	return &peers{
 		vault:     vault,
 		sliding:   sliding,
+		subject:   subject,
 		fernet:    f,
 		fernetKey: &k,
 		fernetKs:  []*fernet.Key{&k},
@@ -90,6 +98,7 @@ func newPeers(tb testing.TB) *peers {
 type tokens struct {
 	authix       string
 	sliding      string // a fresh token of a sliding session
+	subject      string // the same, under WithSubject
 	fernetGo     []byte
 	securecookie string
 	golangJWT    string
@@ -104,6 +113,9 @@ func (p *peers) tokens(tb testing.TB) tokens {
 		tb.Fatal(err)
 	}
 	if t.sliding, err = p.sliding.CreateAccessToken(user); err != nil {
+		tb.Fatal(err)
+	}
+	if t.subject, err = p.subject.CreateAccessToken(user); err != nil {
 		tb.Fatal(err)
 	}
 	if t.fernetGo, err = fernet.EncryptAndSign([]byte(plaintext), p.fernetKey); err != nil {

@@ -180,7 +180,7 @@ func over(name string) func(r *Results) (float64, bool) {
 	return func(r *Results) (float64, bool) { return overhead(r, name) }
 }
 
-// targets are the goals of issues 4, 11 and 12, in the order the README lists them.
+// targets are the goals of issues 4, 11, 12 and 13, in the order the README lists them.
 var targets = []target{
 	{"(1) RequireData overhead / plain-chain overhead", ratio(over("authix"), over("plain-chain")), 0.70, "x"},
 	{"(2) Decode authix / securecookie", ratio(med("Decode/authix", "ns/op"), med("Decode/securecookie", "ns/op")), 0.75, "x"},
@@ -191,6 +191,8 @@ var targets = []target{
 	{"(4) Create allocs: authix - json.Marshal", diff(med("Create/authix", "allocs/op"), med("Create/json", "allocs/op")), 2, "allocs/op"},
 	{"(6) RequireData sliding overhead / plain-chain overhead", ratio(over("authix-sliding"), over("plain-chain")), 0.70, "x"},
 	{"(6) RequireData sliding overhead / jwtauth overhead", ratio(over("authix-sliding"), over("jwtauth")), 0.15, "x"},
+	{"(7) RequireData sliding + subject overhead / plain-chain overhead", ratio(over("authix-subject"), over("plain-chain")), 0.70, "x"},
+	{"(7) RequireData sliding + subject overhead / jwtauth overhead", ratio(over("authix-subject"), over("jwtauth")), 0.15, "x"},
 	{"(5) Store IsRevoked hit", med("Store/IsRevoked/hit", "ns/op"), 150, "ns/op"},
 	{"(5) Store IsRevoked miss", med("Store/IsRevoked/miss", "ns/op"), 150, "ns/op"},
 	{"(5) Store heap per live entry", med("Store/Memory", "B/entry"), 64, "B/entry"},

@@ -33,6 +33,8 @@ BenchmarkMiddleware/authix-2     	  500000	      1210 ns/op	     500 B/op	      
 BenchmarkMiddleware/authix-2     	  500000	      1210 ns/op	     500 B/op	       3 allocs/op
 BenchmarkMiddleware/authix-sliding-2	  500000	      1250 ns/op	     500 B/op	       3 allocs/op
 BenchmarkMiddleware/authix-sliding-2	  500000	      1250 ns/op	     500 B/op	       3 allocs/op
+BenchmarkMiddleware/authix-subject-2	  500000	      1330 ns/op	     500 B/op	       3 allocs/op
+BenchmarkMiddleware/authix-subject-2	  500000	      1330 ns/op	     500 B/op	       3 allocs/op
 BenchmarkMiddleware/plain-chain-2	  300000	      3010 ns/op	    2616 B/op	      23 allocs/op
 BenchmarkMiddleware/plain-chain-2	  300000	      3010 ns/op	    2616 B/op	      23 allocs/op
 BenchmarkMiddleware/jwtauth-2    	  100000	     10010 ns/op	   17512 B/op	     255 allocs/op
@@ -56,7 +58,7 @@ func TestParse(t *testing.T) {
 	if r.CPU != "Intel(R) Xeon(R) Processor" {
 		t.Errorf("CPU = %q", r.CPU)
 	}
-	if len(r.Names) != 17 || r.Names[0] != "Create/authix" || r.Names[16] != "Store/Memory" {
+	if len(r.Names) != 18 || r.Names[0] != "Create/authix" || r.Names[17] != "Store/Memory" {
 		t.Errorf("Names = %q", r.Names)
 	}
 	for _, c := range []struct {
@@ -148,8 +150,9 @@ func TestReport(t *testing.T) {
 		`\(4\) Open authix allocs +0 allocs/op +<= 0 allocs/op +PASS`,
 		`\(4\) Decode allocs: authix - json.Unmarshal +-2 allocs/op +<= 1 allocs/op +PASS`,
 		`\(4\) Create allocs: authix - json.Marshal +2 allocs/op +<= 2 allocs/op +PASS`,
-		`\(6\) RequireData sliding overhead / plain-chain overhead +0\.41 x +<= 0\.70 x +PASS`, // 1240/3000
-		`\(6\) RequireData sliding overhead / jwtauth overhead +0\.12 x +<= 0\.15 x +PASS`,     // 1240/10000
+		`\(6\) RequireData sliding overhead / plain-chain overhead +0\.41 x +<= 0\.70 x +PASS`,            // 1240/3000
+		`\(6\) RequireData sliding overhead / jwtauth overhead +0\.12 x +<= 0\.15 x +PASS`,                // 1240/10000
+		`\(7\) RequireData sliding \+ subject overhead / plain-chain overhead +0\.44 x +<= 0\.70 x +PASS`, // 1320/3000
 		`\(5\) Store IsRevoked hit +120 ns/op +<= 150 ns/op +PASS`,
 		`\(5\) Store IsRevoked miss +200 ns/op +<= 150 ns/op +FAIL`,
 		`\(5\) Store heap per live entry +74\.4 B/entry +<= 64 B/entry +FAIL`,
