@@ -45,6 +45,10 @@ func TestSealedLifetimeForms(t *testing.T) {
 		{"too many digits", `{"_authix":{"exp":9999999999999999999},"id":7}`, User{}, authix.ErrInvalidToken},
 		{"cut short", fmt.Sprintf(`{"_authix":{"exp":%d}`, in(time.Minute)), User{}, authix.ErrInvalidToken},
 		{"data after it", fmt.Sprintf(`{"_authix":{"exp":%d}}x`, in(time.Minute)), User{}, authix.ErrInvalidToken},
+		{"microseconds of the issue second", fmt.Sprintf(`{"_authix":{"exp":%d,"us":999999},"id":7}`, in(time.Minute)), User{ID: 7}, nil},
+		{"a second's worth of microseconds", fmt.Sprintf(`{"_authix":{"exp":%d,"us":1000000},"id":7}`, in(time.Minute)), User{}, authix.ErrInvalidToken},
+		{"every field", fmt.Sprintf(`{"_authix":{"exp":%d,"us":5,"abs":%d,"sid":"AAAAAAAAAAAAAAAA","rem":1},"id":7}`, in(time.Minute), in(time.Hour)), User{ID: 7}, nil},
+		{"fields out of order", fmt.Sprintf(`{"_authix":{"exp":%d,"abs":%d,"us":5},"id":7}`, in(time.Minute), in(time.Hour)), User{}, authix.ErrInvalidToken},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := v.DecodeAccessToken(seal(tc.plain))
