@@ -18,3 +18,7 @@ func (s *Store) Resyncs() int64 { return s.resyncs.Load() }
 // Replaced returns how many times the subscription was given up as dead and
 // replaced.
 func (s *Store) Replaced() int64 { return s.replaced.Load() }
+
+// Subjects drops subject cut-offs that have run out from the local mirror
+// and returns how many it holds.
+func (s *Store) Subjects() int { return s.mirror.pruneSubjects(s.clock().UnixMilli()) }

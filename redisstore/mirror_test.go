@@ -2,9 +2,11 @@ package redisstore
 
 import (
 	"crypto/sha256"
+	"encoding/hex"
 	"runtime"
 	"strconv"
 	"testing"
+	"time"
 )
 
 func TestMirror(t *testing.T) {
@@ -47,6 +49,88 @@ func TestMirror(t *testing.T) {
 	// Each mirror has its own seed, so keys cannot be computed in advance.
 	if other := newMirror(); other.key(&a) == m.key(&a) {
 		t.Error("two mirrors key an id alike")
+	}
+}
+
+func TestMirrorSubjects(t *testing.T) {
+	t.Parallel()
+	m := newMirror()
+	var a, b [32]byte
+	b[31] = 1
+
+	m.putSubject(a, subjectCut{cutoff: 10, until: 100})
+	m.putSubject(a, subjectCut{cutoff: 20, until: 50}) // later cutoff, earlier until
+	if c, ok := m.subject(a); !ok || c != (subjectCut{20, 100}) {
+		t.Fatalf("subject(a) = %+v, %v; want {20 100}, true: each field keeps the later value", c, ok)
+	}
+	if _, ok := m.subject(b); ok {
+		t.Fatal("subject(b) found a's cut-off")
+	}
+	if _, ok := m.lookup(a); ok {
+		t.Fatal("a subject cut-off shows as a token revocation")
+	}
+
+	// mergeSubjects adds and extends, skips what ran out, removes nothing.
+	m.mergeSubjects([]subjectEntry{{b, subjectCut{5, 200}}, {a, subjectCut{15, 150}}, {[32]byte{9}, subjectCut{1, 99}}}, 100)
+	for _, tt := range []struct {
+		id   [32]byte
+		want subjectCut
+	}{{a, subjectCut{20, 150}}, {b, subjectCut{5, 200}}} {
+		if c, ok := m.subject(tt.id); !ok || c != tt.want {
+			t.Errorf("after merge: subject(%x) = %+v, %v; want %+v", tt.id[31], c, ok, tt.want)
+		}
+	}
+	if n := m.pruneSubjects(150); n != 2 {
+		t.Errorf("pruneSubjects(150) left %d, want 2: one until 150 holds at 150", n)
+	}
+	if n := m.pruneSubjects(151); n != 1 {
+		t.Errorf("pruneSubjects(151) left %d, want 1", n)
+	}
+	if n := m.prune(0); n != 0 {
+		t.Errorf("%d token entries, want 0", n)
+	}
+}
+
+// TestAnnouncementFormats: a subject announcement reaches the subject
+// mirror only, and the token parser, which is how stores of earlier
+// versions read every announcement, ignores it as malformed.
+func TestAnnouncementFormats(t *testing.T) {
+	t.Parallel()
+	now := time.UnixMilli(1_000_000)
+	id := sha256.Sum256([]byte("x"))
+	h := hex.EncodeToString(id[:])
+	subject := "subject 999000123 1000500 " + h
+	newS := func() *Store { return &Store{mirror: newMirror(), clock: func() time.Time { return now }} }
+
+	old := newS()
+	old.applyToken(subject)
+	if n := old.mirror.prune(0); n != 0 {
+		t.Fatalf("the token parser took %q as %d revocation(s)", subject, n)
+	}
+
+	s := newS()
+	s.apply(subject)
+	if c, ok := s.mirror.subject(id); !ok || c != (subjectCut{999000123, 1000500}) {
+		t.Fatalf("subject(id) = %+v, %v; want {999000123 1000500}", c, ok)
+	}
+	s.apply("1000500 " + h)
+	if exp, ok := s.mirror.lookup(id); !ok || exp != 1000500 {
+		t.Fatalf("token announcement: lookup = %d, %v", exp, ok)
+	}
+
+	for _, bad := range []string{
+		"subject",
+		"subject " + h,
+		"subject 1 " + h,
+		"subject x 1000500 " + h,
+		"subject 1 1000500 " + h[:62],
+		"subject 1 999999 " + h, // ran out before now
+	} {
+		s := newS()
+		s.apply(bad)
+		if n := s.mirror.pruneSubjects(0) + s.mirror.prune(0); n != 0 {
+			t.Errorf("apply(%q) recorded %d entries, want 0", bad, n)
+		}
 	}
 }
 

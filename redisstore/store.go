@@ -21,13 +21,14 @@ var (
 	// ErrInvalidOption is returned by New for a nil client, a bad option, or
 	// a Redis whose maxmemory-policy evicts keys (see WithEvictionAllowed).
 	ErrInvalidOption = errors.New("redisstore: invalid option")
-	// ErrRevokeFailed is returned by Revoke when Redis did not run the whole
-	// script that stores the revocation and announces it to other stores.
-	// Calling Revoke again with the same arguments is safe.
+	// ErrRevokeFailed is returned by Revoke and RevokeSubject when Redis did
+	// not run the whole script that stores the revocation and announces it to
+	// other stores. Calling them again with the same arguments is safe.
 	ErrRevokeFailed = errors.New("redisstore: revoke failed")
 	// ErrUnavailable is returned by New when it cannot reach Redis to check
 	// maxmemory-policy, subscribe or fill the local mirror, and by IsRevoked
-	// when the local mirror is stale and Redis cannot be asked either.
+	// and SubjectCutoff when the local mirror is stale and Redis cannot be
+	// asked either.
 	ErrUnavailable = errors.New("redisstore: redis unavailable")
 )
 
@@ -63,7 +64,9 @@ return 1
 `)
 
 // Store is a revocation store backed by Redis with a local in-memory mirror.
-// It satisfies authix's RevocationStore interface using only standard types.
+// It satisfies authix's RevocationStore interface, and its optional
+// SubjectStore interface (RevokeSubject, SubjectCutoff), using only standard
+// types.
 // All methods are safe for concurrent use, including with Close.
 type Store struct {
 	client    redis.UniversalClient
@@ -194,10 +197,7 @@ func (s *Store) Revoke(ctx context.Context, id [32]byte, expiresAt time.Time) er
 	if expiresAt.Before(now) {
 		return nil
 	}
-	expMs := expiresAt.UnixMilli()
-	if expiresAt.After(time.UnixMilli(expMs)) {
-		expMs++ // round up: never expire before expiresAt
-	}
+	expMs := ceilMilli(expiresAt)
 	keepMs := expMs - now.UnixMilli() + ClockMargin.Milliseconds()
 	hexID := hex.EncodeToString(id[:])
 	key := s.prefix + hexID
@@ -240,7 +240,8 @@ func (s *Store) IsRevoked(ctx context.Context, id [32]byte) (bool, error) {
 }
 
 // Len drops expired entries from the local mirror and returns how many
-// revocations it holds, including any that Redis has since lost. It is meant
+// token revocations it holds (subject cut-offs are not counted), including
+// any that Redis has since lost. It is meant
 // for tests and metrics and is safe for concurrent use; it works after Close
 // too.
 func (s *Store) Len() int {
@@ -249,8 +250,8 @@ func (s *Store) Len() int {
 
 // Close stops the Store's goroutines and subscription and waits for them to
 // finish, which can take as long as a dial already under way (the client's
-// DialTimeout). It does not close the client. Calls to Revoke and IsRevoked after
-// Close return ErrClosed; closing again returns nil. Close is safe for
+// DialTimeout). It does not close the client. Calls to Revoke, IsRevoked,
+// RevokeSubject and SubjectCutoff after Close return ErrClosed; closing again returns nil. Close is safe for
 // concurrent use.
 func (s *Store) Close() error {
 	if !s.closed.CompareAndSwap(false, true) {

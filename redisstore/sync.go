@@ -28,10 +28,11 @@ const (
 // How the mirror stays current
 //
 // Revoke writes the key and publishes "<expiry ms> <hex id>" on the channel
-// in one Lua script. Every Store holds one subscription, read by one
-// goroutine (run), which applies announcements to the mirror. The mirror is
-// confirmed current in two ways, and only these move the confirmation time
-// forward:
+// in one Lua script; RevokeSubject does the same for a subject key, with
+// "subject <cutoff µs> <until ms> <hex id>". Every Store holds one
+// subscription, read by one goroutine (run), which applies announcements to
+// the mirror. The mirror is confirmed current in two ways, and only these
+// move the confirmation time forward:
 //
 //   - A full sync (SCAN of the prefix) that starts at time T sees every key
 //     written before T, and each key is announced in the same step as it is
@@ -95,7 +96,9 @@ func (s *Store) run(ps *redis.PubSub) {
 			continue
 		}
 		if now.Sub(lastPrune) >= pruneEvery {
-			s.mirror.prune(s.clock().UnixMilli())
+			nowMs := s.clock().UnixMilli()
+			s.mirror.prune(nowMs)
+			s.mirror.pruneSubjects(nowMs)
 			lastPrune = now
 		}
 		if now.Sub(lastHeard) > deadAfter {
@@ -241,9 +244,20 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// apply records an announcement "<expiry ms> <hex id>" in the mirror.
-// Malformed payloads are ignored; the next full sync would correct any gap.
+// apply records an announcement in the mirror: a subject cut-off (see
+// subjectAnnouncement) or a token revocation.
 func (s *Store) apply(payload string) {
+	if rest, ok := strings.CutPrefix(payload, subjectAnnouncement); ok {
+		s.applySubject(rest)
+		return
+	}
+	s.applyToken(payload)
+}
+
+// applyToken records an announcement "<expiry ms> <hex id>" in the mirror.
+// Malformed payloads are ignored; the next full sync would correct any gap.
+// Stores of earlier versions read every announcement this way.
+func (s *Store) applyToken(payload string) {
 	msStr, hexID, ok := strings.Cut(payload, " ")
 	if !ok {
 		return
@@ -302,27 +316,37 @@ func (s *Store) forEachNode(ctx context.Context, fn func(ctx context.Context, c 
 	}
 }
 
-// scanNode merges the revocation keys of one node into the mirror, one SCAN
-// batch at a time, reading values with pipelined GETs. Keys under the prefix
-// that are not a hex id are left alone.
+// scanNode merges the revocation keys and subject keys of one node into
+// the mirror, one SCAN batch at a time, reading values with pipelined GETs.
+// Keys under the prefix that are neither a hex id nor "subject:" and a hex
+// id are left alone, as are subject values this package did not write.
 func (s *Store) scanNode(ctx context.Context, c redis.Cmdable, addr string) error {
 	match := globEscape(s.prefix) + "*"
 	var (
-		cursor  uint64
-		keys    []string
-		cmds    []*redis.StringCmd
-		entries []mirrorEntry
+		cursor   uint64
+		keys     []string // token keys, then subject keys
+		cmds     []*redis.StringCmd
+		entries  []mirrorEntry
+		subjects []subjectEntry
 	)
 	for {
 		found, next, err := c.Scan(ctx, cursor, match, scanCount).Result()
 		if err != nil {
 			return fmt.Errorf("scan %q on %s: %w", match, addr, err)
 		}
-		keys, entries = keys[:0], entries[:0]
+		keys, entries, subjects = keys[:0], entries[:0], subjects[:0]
 		for _, k := range found {
 			if id, ok := parseID(strings.TrimPrefix(k, s.prefix)); ok {
 				keys = append(keys, k)
 				entries = append(entries, mirrorEntry{key: s.mirror.key(&id)})
+			}
+		}
+		for _, k := range found {
+			if h, ok := strings.CutPrefix(strings.TrimPrefix(k, s.prefix), subjectInfix); ok {
+				if id, ok := parseID(h); ok {
+					keys = append(keys, k)
+					subjects = append(subjects, subjectEntry{id: id})
+				}
 			}
 		}
 		if len(keys) > 0 {
@@ -337,10 +361,14 @@ func (s *Store) scanNode(ctx context.Context, c redis.Cmdable, addr string) erro
 			for i, cmd := range cmds {
 				v, err := cmd.Result()
 				if errors.Is(err, redis.Nil) {
-					continue // expired since SCAN; merge skips exp 0
+					continue // expired since SCAN; merge skips exp 0, mergeSubjects until 0
 				}
 				if err != nil {
 					return fmt.Errorf("get %q on %s: %w", keys[i], addr, err)
+				}
+				if i >= len(entries) {
+					subjects[i-len(entries)].cut, _ = parseSubjectCut(v)
+					continue
 				}
 				if entries[i].exp, err = strconv.ParseInt(v, 10, 64); err != nil {
 					// Not written by this package: trust the key's TTL.
@@ -350,6 +378,7 @@ func (s *Store) scanNode(ctx context.Context, c redis.Cmdable, addr string) erro
 				}
 			}
 			s.mirror.merge(entries, nowMs)
+			s.mirror.mergeSubjects(subjects, nowMs)
 		}
 		if next == 0 {
 			return nil

@@ -1,0 +1,180 @@
+package redisstore
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+const (
+	// subjectInfix follows the key prefix in a subject key, before the
+	// subject id in lowercase hex.
+	subjectInfix = "subject:"
+	// subjectAnnouncement starts the announcement of a subject cut-off,
+	// "subject <cutoff µs> <until ms> <hex id>". A store of an earlier
+	// version reads an announcement as "<expiry ms> <hex id>", split at the
+	// first space: "subject" is no number and what follows is no 64-digit
+	// hex id, so it ignores this one as malformed.
+	subjectAnnouncement = "subject "
+)
+
+// subjectScript reads, announces and stores a subject cut-off, keeping the
+// later cutoff and the later until when the subject already has one. The
+// value is "<cutoff µs> <until ms>", both by the writing store's clock; the
+// key is kept for a duration (PX) computed from that clock, or for what it
+// had left if that is longer, so Redis's clock plays no part. The numbers
+// are compared with tonumber (exact below 2^53, that is for any date within
+// 285 years of 1970) but written back as the strings they came as, since
+// Lua would print a large number in exponent form.
+//
+// As in revokeScript, PUBLISH comes before the write, and both reads come
+// before PUBLISH, so a failure leaves either nothing or an announcement
+// without the key: the other stores then hold the cut-off until its until
+// (fail closed), and the script's error makes RevokeSubject fail so the
+// caller retries. The announcement carries the merged cut-off, so a store
+// that missed an earlier one learns the whole record.
+//
+// KEYS[1] is the subject key. ARGV[1] is the cutoff in Unix microseconds,
+// ARGV[2] the until in Unix milliseconds, ARGV[3] how long Redis must keep
+// the key in milliseconds, ARGV[4] the channel and ARGV[5] the subject id in
+// lowercase hex.
+var subjectScript = redis.NewScript(`
+local cutoff, untl = ARGV[1], ARGV[2]
+local keep = tonumber(ARGV[3])
+local have = redis.call('GET', KEYS[1])
+if have then
+	local c, u = string.match(have, '^(-?%d+) (-?%d+)$')
+	if c and tonumber(c) > tonumber(cutoff) then cutoff = c end
+	if u and tonumber(u) > tonumber(untl) then untl = u end
+end
+local left = redis.call('PTTL', KEYS[1])
+if left > keep then keep = left end
+redis.call('PUBLISH', ARGV[4], 'subject ' .. cutoff .. ' ' .. untl .. ' ' .. ARGV[5])
+redis.call('SET', KEYS[1], cutoff .. ' ' .. untl, 'PX', keep)
+return 1
+`)
+
+// RevokeSubject records that every token of subject issued at or before
+// cutoff is revoked, and keeps that record while the clock's now is not
+// after until, that instant included. Revoking a subject again keeps the
+// later cutoff and the later until. When until is before the clock's now,
+// RevokeSubject does nothing and returns nil. It satisfies authix's
+// SubjectStore interface (authix.SubjectID is an alias of [32]byte).
+//
+// The key is prefix followed by "subject:" and the subject id in lowercase
+// hex; its value is the cutoff in Unix microseconds (cut to the microsecond,
+// the precision at which tokens carry their issue time, so the same tokens
+// are revoked) and the until in Unix milliseconds (rounded up), separated by
+// a space. Redis keeps it until ClockMargin (60s) after until, measured as a
+// duration from the clock's now.
+//
+// As with Revoke, the write and its announcement to the other stores are one
+// Lua script, and ctx bounds that one call. RevokeSubject returns nil only
+// when Redis ran the whole script; the cut-off is then visible to
+// SubjectCutoff on this Store at once. Otherwise it returns an error
+// wrapping ErrRevokeFailed, and calling it again is safe. RevokeSubject is
+// safe for concurrent use.
+func (s *Store) RevokeSubject(ctx context.Context, subject [32]byte, cutoff, until time.Time) error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	now := s.clock()
+	if until.Before(now) {
+		return nil
+	}
+	c := subjectCut{cutoff: cutoff.UnixMicro(), until: ceilMilli(until)}
+	keepMs := c.until - now.UnixMilli() + ClockMargin.Milliseconds()
+	hexID := hex.EncodeToString(subject[:])
+	key := s.prefix + subjectInfix + hexID
+	err := subjectScript.Run(ctx, s.client, []string{key},
+		strconv.FormatInt(c.cutoff, 10), strconv.FormatInt(c.until, 10), keepMs, s.channel, hexID).Err()
+	if err != nil {
+		return fmt.Errorf("%w: write %q and announce it on channel %q: %w", ErrRevokeFailed, key, s.channel, err)
+	}
+	s.mirror.putSubject(subject, c)
+	return nil
+}
+
+// SubjectCutoff returns the cutoff recorded for subject, or the zero time
+// when there is none or its until has passed by the clock's now. It follows
+// the rules of IsRevoked: while the local mirror is confirmed current within
+// the staleness bound (WithStalenessBound, default 3s) it answers from the
+// mirror alone, at the cost of a map lookup, so it may be asked on every
+// request. Past the bound, for a subject the mirror holds no live cut-off
+// for, it asks Redis (GET, honouring ctx), and when that fails too it
+// returns an error wrapping ErrUnavailable, so the caller can fail closed. A
+// cut-off the mirror holds is reported even while Redis is down. A value
+// under a subject key that this package did not write is ignored, here and
+// by full syncs. SubjectCutoff is safe for concurrent use.
+func (s *Store) SubjectCutoff(ctx context.Context, subject [32]byte) (time.Time, error) {
+	if s.closed.Load() {
+		return time.Time{}, ErrClosed
+	}
+	if c, ok := s.mirror.subject(subject); ok && s.clock().UnixMilli() <= c.until {
+		return time.UnixMicro(c.cutoff), nil
+	}
+	if !s.stale.Load() {
+		return time.Time{}, nil
+	}
+	v, err := s.client.Get(ctx, s.prefix+subjectInfix+hex.EncodeToString(subject[:])).Result()
+	if errors.Is(err, redis.Nil) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%w: local mirror unconfirmed for %v (bound %v) and GET failed: %w",
+			ErrUnavailable, s.age().Round(time.Millisecond), s.staleness, err)
+	}
+	if c, ok := parseSubjectCut(v); ok && s.clock().UnixMilli() <= c.until {
+		return time.UnixMicro(c.cutoff), nil
+	}
+	return time.Time{}, nil
+}
+
+// applySubject records an announcement "<cutoff µs> <until ms> <hex id>",
+// the part after subjectAnnouncement, in the mirror. Malformed payloads are
+// ignored; the next full sync would correct any gap.
+func (s *Store) applySubject(payload string) {
+	i := strings.LastIndexByte(payload, ' ')
+	if i < 0 {
+		return
+	}
+	id, ok := parseID(payload[i+1:])
+	if !ok {
+		return
+	}
+	c, ok := parseSubjectCut(payload[:i])
+	if !ok || c.until < s.clock().UnixMilli() {
+		return
+	}
+	s.mirror.putSubject(id, c)
+}
+
+// parseSubjectCut decodes a subject key's value, "<cutoff µs> <until ms>".
+func parseSubjectCut(v string) (subjectCut, bool) {
+	cs, us, ok := strings.Cut(v, " ")
+	if !ok {
+		return subjectCut{}, false
+	}
+	cutoff, err1 := strconv.ParseInt(cs, 10, 64)
+	until, err2 := strconv.ParseInt(us, 10, 64)
+	if err1 != nil || err2 != nil {
+		return subjectCut{}, false
+	}
+	return subjectCut{cutoff: cutoff, until: until}, true
+}
+
+// ceilMilli returns t in Unix milliseconds, rounded up: an expiry must never
+// come before the one asked for.
+func ceilMilli(t time.Time) int64 {
+	ms := t.UnixMilli()
+	if t.After(time.UnixMilli(ms)) {
+		ms++
+	}
+	return ms
+}
