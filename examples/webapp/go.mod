@@ -1,0 +1,21 @@
+module github.com/authix-go/authix/examples/webapp
+
+go 1.25.0
+
+require (
+	github.com/authix-go/authix v0.0.0-00010101000000-000000000000
+	github.com/authix-go/authix/redisstore v0.0.0-00010101000000-000000000000
+	github.com/redis/go-redis/v9 v9.22.0
+)
+
+require (
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/fernet/fernet-go v0.0.0-20240119011108-303da6aec611 // indirect
+	go.uber.org/atomic v1.11.0 // indirect
+	golang.org/x/sys v0.30.0 // indirect
+)
+
+replace (
+	github.com/authix-go/authix => ../..
+	github.com/authix-go/authix/redisstore => ../../redisstore
+)

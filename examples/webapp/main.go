@@ -1,0 +1,275 @@
+// Command webapp is a starter web application on authix: an HTML login form
+// with "remember me", pages for logged-in users and for admins, logout and
+// "log out everywhere", and a small JSON API with Bearer tokens. Copy this
+// directory to start a service, then replace the demo user table.
+//
+//	export AUTHIX_KEYS=$(go run ./cmd/authix keygen)
+//	go run ./examples/webapp
+//
+// Environment:
+//
+//   - ADDR: where to listen, default ":8000".
+//   - AUTHIX_KEYS: required; comma-separated Fernet keys (URL-safe base64),
+//     the first seals and all open. Tokens survive restarts with them.
+//   - REDIS_URL: optional; revocations (logouts) are kept in that Redis, in
+//     the form redis.ParseURL reads, so every replica sees them. Without it
+//     they are kept in memory and a restart forgets them.
+//
+// The process stops gracefully on SIGINT or SIGTERM.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/authix-go/authix"
+	"github.com/authix-go/authix/redisstore"
+)
+
+const (
+	defaultAddr = ":8000"
+	// rememberMe is how long a "remember me" login lasts.
+	rememberMe = 14 * 24 * time.Hour
+	// sessionLifetime bounds a session that stays active: the token is
+	// renewed while the user keeps using the site (one hour idle timeout),
+	// and they log in again after a working day.
+	sessionLifetime = 10 * time.Hour
+	// shutdownTimeout bounds how long requests in flight may take to finish
+	// after SIGINT or SIGTERM.
+	shutdownTimeout = 10 * time.Second
+)
+
+var errNoKeys = errors.New("AUTHIX_KEYS is empty: make a key with `go run ./cmd/authix keygen` (from the " +
+	"repository root) and export it, so that tokens survive a restart and every replica shares them")
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop() // a second signal kills the process at once
+	}()
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, nil)))
+	if err := run(ctx, os.Getenv, slog.Default()); err != nil {
+		slog.Error("webapp", "err", err)
+		os.Exit(1)
+	}
+}
+
+// run serves until ctx is cancelled, then shuts the server down and closes
+// Redis, if any. getenv reads the configuration.
+func run(ctx context.Context, getenv func(string) string, logger *slog.Logger) error {
+	addr := getenv("ADDR")
+	if addr == "" {
+		addr = defaultAddr
+	}
+	keys := getenv("AUTHIX_KEYS")
+	if strings.Trim(keys, ", \t\r\n") == "" {
+		return errNoKeys
+	}
+	var store authix.RevocationStore // nil: authix's memory store
+	if raw := getenv("REDIS_URL"); raw != "" {
+		u, err := url.Parse(raw)
+		if err != nil {
+			return errors.New("REDIS_URL is not a URL") // the error would quote the password
+		}
+		ropts, err := redis.ParseURL(raw)
+		if err != nil {
+			return fmt.Errorf("REDIS_URL %s: %w", u.Redacted(), err)
+		}
+		client := redis.NewClient(ropts)
+		rs, err := redisstore.New(client)
+		if err != nil {
+			_ = client.Close()
+			return fmt.Errorf("redis at %s: %w", u.Redacted(), err)
+		}
+		defer client.Close()
+		defer rs.Close() // before the client it uses
+		store = rs
+		logger.Info("revocations in redis", "url", u.Redacted())
+	} else {
+		logger.Info("revocations in memory: a restart forgets logouts (set REDIS_URL to keep them)")
+	}
+	a, err := newApp(keys, store, logger)
+	if err != nil {
+		return err
+	}
+	if !a.everywhere {
+		logger.Warn("log out everywhere is unavailable: the revocation store cannot revoke subjects")
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	logger.Info("listening", "addr", ln.Addr().String())
+
+	srv := &http.Server{
+		Handler:           a.routes(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelError),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served: // Serve failed on its own
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down: waiting for requests in flight")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	<-served // http.ErrServerClosed once Shutdown began
+	return nil
+}
+
+// app holds what the handlers share.
+type app struct {
+	vault      *authix.Vault[User]
+	everywhere bool // the store can revoke subjects: LogoutEverywhere works
+	log        *slog.Logger
+}
+
+// newApp makes the vault: keys from AUTHIX_KEYS, revocations in store (nil:
+// in memory), sliding sessions, "remember me", Bearer tokens for the API.
+func newApp(keys string, store authix.RevocationStore, logger *slog.Logger) (*app, error) {
+	a := &app{everywhere: true, log: logger}
+	opts := []authix.Option{
+		authix.WithKeys(keys),
+		authix.WithSliding(0), // renew a cookie once half its hour has passed
+		authix.WithSessionLifetime(sessionLifetime),
+		authix.WithRememberMe(rememberMe),
+		authix.WithBearer(), // the API's clients send "Authorization: Bearer <token>"
+		authix.WithLogger(logger),
+		authix.WithErrorHandler(reject),
+	}
+	if store != nil {
+		opts = append(opts, authix.WithRevocationStore(store))
+		_, a.everywhere = store.(authix.SubjectStore)
+	}
+	if a.everywhere {
+		opts = append(opts, authix.WithSubject(func(u User) string { return u.ID }))
+	}
+	var err error
+	if a.vault, err = authix.New[User](opts...); err != nil {
+		return nil, fmt.Errorf("AUTHIX_KEYS: %w", err)
+	}
+	return a, nil
+}
+
+func (a *app) routes() http.Handler {
+	v := a.vault
+	isAdmin := v.Require(func(u User) bool { return u.Admin })
+	mux := http.NewServeMux()
+	mux.Handle("GET /{$}", v.OptionalData(http.HandlerFunc(a.home)))
+	mux.HandleFunc("GET /login", a.loginForm)
+	// Login CSRF: another site must not log the browser in as its attacker.
+	mux.Handle("POST /login", v.CrossOriginProtection().Handler(http.HandlerFunc(a.login)))
+	mux.Handle("GET /account", v.RedirectToLogin("/login")(http.HandlerFunc(a.account)))
+	mux.Handle("GET /admin", v.RedirectToLogin("/login")(isAdmin(http.HandlerFunc(a.admin))))
+	mux.HandleFunc("POST /logout", a.logout)
+	if a.everywhere {
+		mux.Handle("POST /logout-everywhere", v.RequireData(http.HandlerFunc(a.logoutEverywhere)))
+	}
+	mux.HandleFunc("POST /api/login", a.apiLogin)
+	mux.Handle("GET /api/me", v.RequireData(http.HandlerFunc(a.apiMe)))
+	return securityHeaders(mux)
+}
+
+func (a *app) home(w http.ResponseWriter, r *http.Request) {
+	u, ok := a.vault.Data(r.Context())
+	a.render(w, http.StatusOK, "home", map[string]any{"User": u, "LoggedIn": ok})
+}
+
+func (a *app) loginForm(w http.ResponseWriter, r *http.Request) {
+	a.render(w, http.StatusOK, "login", map[string]any{"Next": authix.SafeNext(r.FormValue("next"))})
+}
+
+func (a *app) login(w http.ResponseWriter, r *http.Request) {
+	next := authix.SafeNext(r.PostFormValue("next"))
+	u, ok := checkPassword(r.PostFormValue("username"), r.PostFormValue("password"))
+	if !ok {
+		a.render(w, http.StatusUnauthorized, "login", map[string]any{"Next": next, "Error": "Wrong username or password."})
+		return
+	}
+	if err := a.vault.SetAccessToken(w, u, authix.RememberMe(r.PostFormValue("remember") == "on")); err != nil {
+		a.fail(w, r, "login", err)
+		return
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (a *app) account(w http.ResponseWriter, r *http.Request) {
+	info, _ := a.vault.Info(r.Context())
+	a.render(w, http.StatusOK, "account", map[string]any{
+		"User": a.vault.MustData(r.Context()), "Info": info, "Everywhere": a.everywhere,
+	})
+}
+
+func (a *app) admin(w http.ResponseWriter, r *http.Request) {
+	a.render(w, http.StatusOK, "admin", map[string]any{"User": a.vault.MustData(r.Context())})
+}
+
+func (a *app) logout(w http.ResponseWriter, r *http.Request) {
+	if err := a.vault.Logout(w, r); errors.Is(err, authix.ErrCrossOrigin) {
+		reject(w, r, err) // a forged cross-site logout changes nothing
+		return
+	} else if err != nil {
+		a.log.Error("logout", "err", err) // the cookie is cleared all the same
+	}
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// logoutEverywhere ends every session of the user, on every device, then
+// this one's cookie.
+func (a *app) logoutEverywhere(w http.ResponseWriter, r *http.Request) {
+	u := a.vault.MustData(r.Context())
+	if err := a.vault.LogoutEverywhere(r.Context(), u.ID); err != nil {
+		a.fail(w, r, "logout everywhere", err)
+		return
+	}
+	if err := a.vault.Logout(w, r); err != nil {
+		a.log.Error("logout", "err", err)
+	}
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// apiLogin takes {"username","password"} and answers with a Bearer token.
+func (a *app) apiLogin(w http.ResponseWriter, r *http.Request) {
+	var creds struct{ Username, Password string }
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&creds); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"detail": "want a JSON object with username and password"})
+		return
+	}
+	u, ok := checkPassword(creds.Username, creds.Password)
+	if !ok {
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"detail": "Wrong username or password"})
+		return
+	}
+	token, info, err := a.vault.IssueAccessToken(u)
+	if err != nil {
+		a.log.Error("api login", "err", err)
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"detail": "cannot log in"})
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, map[string]any{"access_token": token, "token_type": "Bearer", "expires_at": info.ExpiresAt})
+}
+
+func (a *app) apiMe(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, a.vault.MustData(r.Context()))
+}

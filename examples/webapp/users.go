@@ -1,0 +1,39 @@
+package main
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+)
+
+// User is the payload each token carries: a snapshot taken at login (and at
+// each renewal), so keep it small and put nothing secret in it.
+type User struct {
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Admin bool   `json:"admin"`
+}
+
+// account is a row of the demo user table.
+type account struct {
+	user User
+	hash [32]byte // SHA-256 of the password
+}
+
+// users is a DEMO user table: two users with their passwords in the source,
+// hashed with plain SHA-256. A real application keeps users in a database
+// and hashes passwords with a slow, salted hash made for them, such as
+// bcrypt or argon2id from golang.org/x/crypto.
+var users = map[string]account{
+	"alice": {User{ID: "u1", Name: "alice", Admin: true}, sha256.Sum256([]byte("wonderland"))},
+	"bob":   {User{ID: "u2", Name: "bob"}, sha256.Sum256([]byte("builder"))},
+}
+
+// checkPassword returns the user called name when password is theirs. It
+// compares hashes in constant time, and spends the same work on an unknown
+// name, so that timing tells little about which names exist.
+func checkPassword(name, password string) (User, bool) {
+	acc, known := users[name]
+	got := sha256.Sum256([]byte(password))
+	match := subtle.ConstantTimeCompare(got[:], acc.hash[:]) == 1
+	return acc.user, known && match
+}
