@@ -14,8 +14,8 @@ import (
 )
 
 // TestCluster runs the store on a three-master Redis Cluster: revocation
-// keys spread over the masters, a full sync must scan every one of them, and
-// announcements must reach a subscriber on any node.
+// and subject keys spread over the masters, a full sync must scan every one
+// of them, and announcements must reach a subscriber on any node.
 func TestCluster(t *testing.T) {
 	addrs := redistest.StartCluster(t, 3)
 	newClient := func() redis.UniversalClient {
@@ -43,12 +43,30 @@ func TestCluster(t *testing.T) {
 	}))
 	eventually(t, func() bool { return b.Len() == n }, "b receives every announcement")
 
+	// Subject cut-offs: the script is routed by its key, and its PUBLISH
+	// reaches subscribers on every node.
+	cutoff := time.Now().Truncate(time.Microsecond)
+	subjects := make([][32]byte, 20)
+	for i := range subjects {
+		subjects[i] = sid(fmt.Sprint("cluster-subject-", i))
+		require.NoError(t, a.RevokeSubject(ctx, subjects[i], cutoff, exp))
+	}
+	eventually(t, func() bool { return b.Subjects() == len(subjects) }, "b receives every subject announcement")
+	for _, id := range subjects {
+		requireCutoff(t, b, id, cutoff)
+	}
+
 	c := newStore(t, newClient())
 	require.Equal(t, n, c.Len(), "a full sync scans every master")
 	for i := range n {
 		requireRevoked(t, c, tid(fmt.Sprint("cluster-", i)), true)
 	}
 	requireRevoked(t, c, tid("cluster-unknown"), false)
+	require.Equal(t, len(subjects), c.Subjects(), "and finds the subject keys on every master")
+	for _, id := range subjects {
+		requireCutoff(t, c, id, cutoff)
+	}
+	requireCutoff(t, c, sid("cluster-unknown"), time.Time{})
 
 	t.Run("New checks every master's maxmemory-policy", func(t *testing.T) {
 		last := redis.NewClient(&redis.Options{Addr: addrs[len(addrs)-1]})

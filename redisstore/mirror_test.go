@@ -148,6 +148,7 @@ func TestParseID(t *testing.T) {
 		{"2D" + h[2:], false}, // Revoke writes lowercase only
 		{"zz" + h[2:], false},
 		{"", false},
+		{subjectInfix + h, false}, // how a full sync of an earlier version skips a subject key
 	} {
 		id, ok := parseID(tt.in)
 		if ok != tt.ok || (ok && id != want) {

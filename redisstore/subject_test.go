@@ -1,0 +1,294 @@
+package redisstore_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/authix-go/authix/redisstore"
+	"github.com/authix-go/authix/redisstore/redistest"
+)
+
+// sid returns the id of a named subject, shaped like the ids authix passes.
+func sid(name string) [32]byte { return sha256.Sum256([]byte("subject\x00" + name)) }
+
+// subjectKeyOf returns the Redis key of subject under the default prefix.
+func subjectKeyOf(id [32]byte) string {
+	return redisstore.DefaultKeyPrefix + "subject:" + hex.EncodeToString(id[:])
+}
+
+// requireCutoff checks that s reports want (the zero time: none) for id.
+func requireCutoff(tb testing.TB, s *redisstore.Store, id [32]byte, want time.Time) {
+	tb.Helper()
+	got, err := s.SubjectCutoff(context.Background(), id)
+	require.NoError(tb, err)
+	require.True(tb, want.Equal(got), "SubjectCutoff(%x) = %v, want %v", id[:4], got, want)
+}
+
+// cutoffOn reports whether s reports want for id without error.
+func cutoffOn(s *redisstore.Store, id [32]byte, want time.Time) bool {
+	got, err := s.SubjectCutoff(context.Background(), id)
+	return err == nil && want.Equal(got)
+}
+
+// TestRevokeSubject: a cut-off is visible at once on the writing store,
+// reaches another store by its announcement and a later store by SCAN, is
+// stored as "<cutoff µs> <until ms>", and keeps the later cutoff and the
+// later until.
+func TestRevokeSubject(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	client := srv.Client(t)
+	ctx := context.Background()
+	a := newStore(t, client)
+	b := newStore(t, client)
+	id := sid("alice")
+
+	requireCutoff(t, a, id, time.Time{})
+	// Between two microseconds and two milliseconds, so that both the cut
+	// to the microsecond and the rounding up to the millisecond show.
+	cutoff := time.Now().Truncate(time.Millisecond).Add(1500 * time.Nanosecond)
+	until := cutoff.Add(time.Hour)
+	require.NoError(t, a.RevokeSubject(ctx, id, cutoff, until))
+	wantCut := cutoff.Truncate(time.Microsecond)
+	requireCutoff(t, a, id, wantCut) // own cut-off, visible at once
+	requireCutoff(t, a, sid("bob"), time.Time{})
+	requireRevoked(t, a, id, false) // a subject is not a token
+	require.Zero(t, a.Len(), "subject cut-offs are not counted as token revocations")
+	require.Equal(t, 1, a.Subjects())
+
+	val, err := client.Get(ctx, subjectKeyOf(id)).Result()
+	require.NoError(t, err, "key is the prefix, subject: and the id in lowercase hex")
+	require.Equal(t, fmt.Sprint(wantCut.UnixMicro(), " ", until.UnixMilli()+1), val,
+		"value is the cutoff in µs and the until in ms, rounded up")
+	pttl, err := client.PTTL(ctx, subjectKeyOf(id)).Result()
+	require.NoError(t, err)
+	require.Greater(t, pttl, time.Hour+redisstore.ClockMargin-10*time.Second, "Redis keeps the key ClockMargin past until")
+	require.LessOrEqual(t, pttl, time.Hour+redisstore.ClockMargin+time.Millisecond)
+
+	eventually(t, func() bool { return cutoffOn(b, id, wantCut) }, "b's mirror, from the announcement")
+	c := newStore(t, client)
+	requireCutoff(t, c, id, wantCut) // filled by SCAN
+	require.Equal(t, 1, c.Subjects())
+	require.Zero(t, c.Len())
+
+	t.Run("a later cutoff wins, the later until stays", func(t *testing.T) {
+		later := wantCut.Add(time.Second)
+		require.NoError(t, b.RevokeSubject(ctx, id, later, until.Add(-30*time.Minute)))
+		requireCutoff(t, b, id, later)
+		for _, s := range []*redisstore.Store{a, c} {
+			eventually(t, func() bool { return cutoffOn(s, id, later) })
+		}
+		val, err := client.Get(ctx, subjectKeyOf(id)).Result()
+		require.NoError(t, err)
+		require.Equal(t, fmt.Sprint(later.UnixMicro(), " ", until.UnixMilli()+1), val)
+		pttl, err := client.PTTL(ctx, subjectKeyOf(id)).Result()
+		require.NoError(t, err)
+		require.Greater(t, pttl, time.Hour+redisstore.ClockMargin-10*time.Second, "the key keeps its longer life")
+	})
+
+	t.Run("an earlier cutoff does not lower it", func(t *testing.T) {
+		later := wantCut.Add(time.Second)
+		require.NoError(t, a.RevokeSubject(ctx, id, wantCut.Add(-time.Hour), until))
+		requireCutoff(t, a, id, later)
+		val, err := client.Get(ctx, subjectKeyOf(id)).Result()
+		require.NoError(t, err)
+		require.Equal(t, fmt.Sprint(later.UnixMicro(), " ", until.UnixMilli()+1), val)
+		// Announcements from one store arrive in order: once b has the
+		// token revocation written after it, b has seen the earlier cutoff.
+		require.NoError(t, a.Revoke(ctx, tid("marker"), until))
+		eventually(t, func() bool { return revokedOn(b, tid("marker")) })
+		requireCutoff(t, b, id, later)
+		requireCutoff(t, newStore(t, client), id, later)
+	})
+
+	t.Run("until in the past is a no-op", func(t *testing.T) {
+		old := sid("old")
+		require.NoError(t, a.RevokeSubject(ctx, old, time.Now(), time.Now().Add(-time.Second)))
+		n, err := client.Exists(ctx, subjectKeyOf(old)).Result()
+		require.NoError(t, err)
+		require.Zero(t, n)
+		requireCutoff(t, a, old, time.Time{})
+	})
+
+	t.Run("after Close", func(t *testing.T) {
+		s := newStore(t, client)
+		require.NoError(t, s.Close())
+		require.ErrorIs(t, s.RevokeSubject(ctx, id, cutoff, until), redisstore.ErrClosed)
+		_, err := s.SubjectCutoff(ctx, id)
+		require.ErrorIs(t, err, redisstore.ErrClosed)
+	})
+}
+
+// TestRevokeSubjectIsAtomicWithAnnouncement: as for Revoke, a refused
+// announcement leaves no key, and a refused write leaves the cut-off
+// announced; either way RevokeSubject fails and may be retried.
+func TestRevokeSubjectIsAtomicWithAnnouncement(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	cutoff := time.Now()
+	until := cutoff.Add(time.Hour)
+	want := cutoff.Truncate(time.Microsecond)
+	other := newStore(t, srv.Client(t))
+
+	t.Run("PUBLISH refused", func(t *testing.T) {
+		w := newStore(t, aclUser(t, srv, "subjnopublish", "-publish"))
+		id := sid("publish refused")
+		require.ErrorIs(t, w.RevokeSubject(ctx, id, cutoff, until), redisstore.ErrRevokeFailed)
+		n, err := srv.Client(t).Exists(ctx, subjectKeyOf(id)).Result()
+		require.NoError(t, err)
+		require.Zero(t, n, "no key that no other store was told of")
+		requireCutoff(t, w, id, time.Time{})
+
+		acl(t, srv, "subjnopublish", "+publish")
+		require.NoError(t, w.RevokeSubject(ctx, id, cutoff, until), "a retry succeeds")
+		eventually(t, func() bool { return cutoffOn(other, id, want) })
+	})
+
+	t.Run("SET refused", func(t *testing.T) {
+		w := newStore(t, aclUser(t, srv, "subjnoset", "-set"))
+		id := sid("set refused")
+		require.ErrorIs(t, w.RevokeSubject(ctx, id, cutoff, until), redisstore.ErrRevokeFailed)
+		eventually(t, func() bool { return cutoffOn(other, id, want) }, "announced, so the others fail closed")
+	})
+}
+
+// TestSubjectBoundary: a cut-off holds while now <= until, that instant
+// included, when it is written, in every mirror, and through GET.
+func TestSubjectBoundary(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	client := srv.Client(t)
+	ctx := context.Background()
+	clock := &fakeClock{now: time.Now().Truncate(time.Millisecond)}
+	a := newStore(t, client, redisstore.WithClock(clock.Now))
+	b := newStore(t, client, redisstore.WithClock(clock.Now))
+	cutoff := clock.Now().Add(-time.Minute)
+
+	id := sid("runs-out-now")
+	require.NoError(t, a.RevokeSubject(ctx, id, cutoff, clock.Now()))
+	n, err := client.Exists(ctx, subjectKeyOf(id)).Result()
+	require.NoError(t, err)
+	require.EqualValues(t, 1, n, "RevokeSubject with until == now records it")
+	requireCutoff(t, a, id, cutoff) // own mirror
+	eventually(t, func() bool { return cutoffOn(b, id, cutoff) }, "b's mirror, from the announcement")
+	c := newStore(t, client, redisstore.WithClock(clock.Now))
+	requireCutoff(t, c, id, cutoff) // filled by SCAN
+
+	require.NoError(t, a.RevokeSubject(ctx, sid("ran-out-1ms-ago"), cutoff, clock.Now().Add(-time.Millisecond)))
+	n, err = client.Exists(ctx, subjectKeyOf(sid("ran-out-1ms-ago"))).Result()
+	require.NoError(t, err)
+	require.Zero(t, n, "an until before now records nothing")
+
+	clock.Add(time.Millisecond)
+	for _, s := range []*redisstore.Store{a, b, c} {
+		requireCutoff(t, s, id, time.Time{})
+		require.Zero(t, s.Subjects(), "a cut-off that ran out leaves the mirror")
+	}
+	require.Zero(t, newStore(t, client, redisstore.WithClock(clock.Now)).Subjects(),
+		"a new store does not load a cut-off run out by its clock, although Redis still has the key")
+
+	t.Run("stale mirror, through GET", func(t *testing.T) {
+		clock := &fakeClock{now: time.Now().Truncate(time.Millisecond)}
+		r := refusedStore(t, srv, redisstore.WithClock(clock.Now))
+		w := newStore(t, client, redisstore.WithClock(clock.Now))
+		id := sid("runs-out-now-stale")
+		require.NoError(t, w.RevokeSubject(ctx, id, cutoff, clock.Now()))
+		requireCutoff(t, r, id, cutoff)
+		require.False(t, r.Fresh(), "the answer came from Redis")
+		require.Zero(t, r.Subjects(), "and not from r's mirror")
+		requireCutoff(t, r, sid("never"), time.Time{}) // from Redis
+		clock.Add(time.Millisecond)
+		requireCutoff(t, r, id, time.Time{}) // Redis still has the key; its until has passed
+	})
+}
+
+// TestFlushedSubjectsStayInMirrors: full syncs, after a reconnect and
+// periodic, never drop a cut-off that Redis lost; it holds until its until.
+func TestFlushedSubjectsStayInMirrors(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	client := srv.Client(t)
+	ctx := context.Background()
+	clock := &fakeClock{now: time.Now().Truncate(time.Millisecond)}
+	opts := []redisstore.Option{
+		redisstore.WithResyncInterval(50 * time.Millisecond),
+		redisstore.WithStalenessBound(300 * time.Millisecond),
+		redisstore.WithClock(clock.Now),
+	}
+	a := newStore(t, client, opts...)
+	b := newStore(t, client, opts...)
+	id := sid("flushed")
+	cutoff := clock.Now()
+
+	require.NoError(t, a.RevokeSubject(ctx, id, cutoff, clock.Now().Add(time.Hour)))
+	eventually(t, func() bool { return cutoffOn(b, id, cutoff) })
+	require.NoError(t, client.FlushAll(ctx).Err())
+
+	killed := time.Now()
+	_, err := client.ClientKillByFilter(ctx, "TYPE", "pubsub").Result()
+	require.NoError(t, err)
+	for _, s := range []*redisstore.Store{a, b} {
+		eventually(t, func() bool { return s.ConfirmedSince(killed) }, "resynced after the reconnect")
+		requireCutoff(t, s, id, cutoff)
+
+		done := s.Resyncs()
+		eventually(t, func() bool { return s.Resyncs() >= done+2 }, "resynced periodically")
+		requireCutoff(t, s, id, cutoff)
+		require.Equal(t, 1, s.Subjects())
+	}
+	requireCutoff(t, newStore(t, client, opts...), id, time.Time{})
+
+	clock.Add(time.Hour)
+	requireCutoff(t, a, id, cutoff) // at its until
+	requireCutoff(t, b, id, cutoff)
+	clock.Add(time.Millisecond)
+	requireCutoff(t, a, id, time.Time{})
+	requireCutoff(t, b, id, time.Time{})
+}
+
+// TestSubjectOutageFailsClosed: with Redis down and the mirror unconfirmed
+// past the bound, a cut-off the mirror holds is still reported, and a
+// subject it does not hold is an error wrapping ErrUnavailable.
+func TestSubjectOutageFailsClosed(t *testing.T) {
+	const bound = 300 * time.Millisecond
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	a := newStore(t, srv.Client(t), redisstore.WithStalenessBound(bound))
+	w := newStore(t, srv.Client(t))
+	held := sid("held")
+	cutoff := time.Now().Truncate(time.Microsecond)
+	until := cutoff.Add(time.Hour)
+
+	require.NoError(t, w.RevokeSubject(ctx, held, cutoff, until))
+	written := time.Now()
+	eventually(t, func() bool { return cutoffOn(a, held, cutoff) && a.ConfirmedSince(written) })
+
+	srv.Kill()
+	eventually(t, func() bool { return !a.Fresh() }, "a notices the outage")
+
+	cctx, cancel := context.WithTimeout(ctx, time.Second)
+	got, err := a.SubjectCutoff(cctx, sid("unknown"))
+	cancel()
+	require.ErrorIs(t, err, redisstore.ErrUnavailable)
+	require.True(t, got.IsZero())
+	t.Logf("SubjectCutoff: %v", err)
+	requireCutoff(t, a, held, cutoff) // from the mirror, while Redis is down
+
+	cctx, cancel = context.WithTimeout(ctx, time.Second)
+	err = w.RevokeSubject(cctx, sid("during"), cutoff, until)
+	cancel()
+	require.ErrorIs(t, err, redisstore.ErrRevokeFailed)
+
+	srv.Start()
+	eventually(t, func() bool { return a.Fresh() && cutoffOn(a, sid("unknown"), time.Time{}) },
+		"a reconnects, resyncs and answers from its mirror again")
+	requireCutoff(t, a, held, cutoff)
+	requireCutoff(t, a, sid("during"), time.Time{}) // it failed, so it is not there
+}
