@@ -1,9 +1,12 @@
 // Package redisstore keeps authix token revocations in Redis and answers
 // revocation checks from a local in-memory mirror, so a check costs a map
-// lookup instead of a network round trip.
+// lookup instead of a network round trip. Subject cut-offs (authix's
+// LogoutEverywhere), asked for on every request, are mirrored the same way.
 //
-// It satisfies authix's RevocationStore interface with standard types only
-// (authix.TokenID is an alias of [32]byte) and imports nothing from authix:
+// It satisfies authix's RevocationStore interface, and the optional
+// SubjectStore interface that authix.WithSubject and LogoutEverywhere need,
+// with standard types only (authix.TokenID and authix.SubjectID are aliases
+// of [32]byte), and imports nothing from authix:
 //
 //	client := redis.NewUniversalClient(&redis.UniversalOptions{
 //		Addrs: []string{"localhost:6379"}, // one address, a Sentinel set, or Cluster nodes
@@ -19,6 +22,7 @@
 //	vault, err := authix.New[User](
 //		authix.WithKeys(os.Getenv("AUTHIX_KEYS")),
 //		authix.WithRevocationStore(store),
+//		authix.WithSubject(func(u User) string { return u.ID }), // optional: LogoutEverywhere
 //	)
 //
 // # Storage
@@ -33,13 +37,27 @@
 // later expiry. A revocation holds while now is not after its expiry, that
 // instant included.
 //
+// RevokeSubject (a logout everywhere) stores the key prefix+"subject:"+
+// hex(subject) with the value "<cutoff> <until>": the cutoff in Unix
+// microseconds, the precision at which tokens carry their issue time, and
+// the until in Unix milliseconds. Every token of the subject issued at or
+// before the cutoff is revoked while now is not after until, that instant
+// included; Redis keeps the key until ClockMargin after until, as for
+// tokens. Revoking a subject again keeps the later cutoff and the later
+// until, in the same script that writes and announces it. Subject keys and
+// their announcements ("subject <cutoff> <until> <hex>") are ignored as
+// malformed by stores of earlier versions, which therefore do not enforce
+// them: upgrade every Store before calling LogoutEverywhere.
+//
 // # The local mirror
 //
 // Each Store holds every live revocation of its prefix in memory, keyed by
 // a 64-bit hash of the id under a seed chosen at New (ids cannot be chosen
 // to collide; a chance collision reports a token revoked, never the
 // reverse), with its expiry: about 38 bytes per revocation at a million.
-// New fills it with SCAN before it returns.
+// New fills it with SCAN before it returns. Subject cut-offs are kept
+// beside it under their whole id, also in 64 locked shards, and come and go
+// by the same announcements, syncs and rules.
 //
 // Revoke writes the key and publishes the revocation on a pub/sub channel
 // (default: the prefix followed by "events"), to which every Store
@@ -68,7 +86,8 @@
 // Past the bound, for an id not in the mirror, it asks Redis with EXISTS; if
 // that fails as well it returns an error wrapping ErrUnavailable, so authix
 // fails closed and rejects the request. An id the mirror holds is reported
-// revoked even while Redis is down. Revoke returns an error wrapping
+// revoked even while Redis is down. SubjectCutoff follows the same rules,
+// asking Redis with GET. Revoke and RevokeSubject return an error wrapping
 // ErrRevokeFailed whenever the script did not run to the end; a logout is
 // never lost silently.
 //
@@ -84,9 +103,9 @@
 //
 // # Requirements
 //
-// Redis 6.2 or later. The Redis user needs EVAL/EVALSHA (the script calls
+// Redis 6.2 or later. The Redis user needs EVAL/EVALSHA (the scripts call
 // GET, PUBLISH, SET, PTTL and PEXPIRE), SUBSCRIBE and PING, SCAN, GET and
-// PTTL for syncs, EXISTS for the stale path, CONFIG GET unless
+// PTTL for syncs, EXISTS and GET for the stale path, CONFIG GET unless
 // WithEvictionAllowed is given, and the channel. With Cluster, SCAN runs on
 // every master and announcements use classic pub/sub, which Cluster delivers
 // to subscribers on any node.
