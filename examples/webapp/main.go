@@ -155,7 +155,7 @@ func newApp(keys string, store authix.RevocationStore, logger *slog.Logger) (*ap
 		authix.WithRememberMe(rememberMe),
 		authix.WithBearer(), // the API's clients send "Authorization: Bearer <token>"
 		authix.WithLogger(logger),
-		authix.WithErrorHandler(reject),
+		authix.WithErrorHandler(reject), // HTML pages, JSON under /api/
 	}
 	if store != nil {
 		opts = append(opts, authix.WithRevocationStore(store))
