@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -188,5 +190,102 @@ func TestLogoutEndsSessionOnEveryReplica(t *testing.T) {
 			}
 			time.Sleep(time.Millisecond)
 		}
+	}
+}
+
+// TestLogoutEverywhereAcrossReplicas: LogoutEverywhere on replica A refuses
+// on replica B every earlier token of the subject, leaves other subjects
+// alone, lets the user log in again at once, and the record leaves Redis
+// and the mirrors once no token it covers can be accepted (a 2-second
+// lifetime here).
+func TestLogoutEverywhereAcrossReplicas(t *testing.T) {
+	srv := redistest.Start(t)
+	keys := authix.GenerateKey()
+	replica := func() (*authix.Vault[User], *redisstore.Store) {
+		store, err := redisstore.New(replicaClient(t, srv))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = store.Close() })
+		v, err := authix.New[User](authix.WithKeys(keys), authix.WithRevocationStore(store),
+			authix.WithTTL(2*time.Second), authix.WithRememberMe(2*time.Second),
+			authix.WithSubject(func(u User) string { return u.Name }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v, store
+	}
+	a, _ := replica()
+	b, storeB := replica()
+	request := func(tok string) *http.Request {
+		req := httptest.NewRequest(http.MethodGet, "/home", nil)
+		req.AddCookie(&http.Cookie{Name: authix.DefaultCookieName, Value: tok})
+		return req
+	}
+	johnA, err := a.CreateAccessToken(User{Name: "John"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	johnB, err := b.CreateAccessToken(User{Name: "John"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jane, err := b.CreateAccessToken(User{Name: "Jane"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if err := a.LogoutEverywhere(context.Background(), "John"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(propagationWait)
+	for _, tok := range []string{johnA, johnB} {
+		for {
+			_, err := b.Authenticate(request(tok))
+			if errors.Is(err, authix.ErrRevokedToken) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("John's token on B after LogoutEverywhere on A: %v; want ErrRevokedToken", err)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	if _, err := b.Authenticate(request(jane)); err != nil {
+		t.Errorf("Jane on B: %v; another subject is untouched", err)
+	}
+	again, err := b.CreateAccessToken(User{Name: "John"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Authenticate(request(again)); err != nil {
+		t.Errorf("John logging in again at once: %v", err)
+	}
+
+	// The record lasts as long as a token it covers could: Redis keeps the
+	// key that long (plus the clock margin), and the mirrors drop it then.
+	client := replicaClient(t, srv)
+	ctx := context.Background()
+	found, err := client.Keys(ctx, redisstore.DefaultKeyPrefix+"subject:*").Result()
+	if err != nil || len(found) != 1 {
+		t.Fatalf("subject keys in Redis: %v, %v; want one", found, err)
+	}
+	if pttl := client.PTTL(ctx, found[0]).Val(); pttl <= 0 || pttl > 2*time.Second+redisstore.ClockMargin {
+		t.Errorf("the subject key lives %v, want at most the token lifetime plus %v", pttl, redisstore.ClockMargin)
+	}
+	raw, err := hex.DecodeString(strings.TrimPrefix(found[0], redisstore.DefaultKeyPrefix+"subject:"))
+	if err != nil || len(raw) != 32 {
+		t.Fatalf("subject key %q: %v", found[0], err)
+	}
+	id := authix.SubjectID(raw)
+	for {
+		cut, err := storeB.SubjectCutoff(ctx, id)
+		if err == nil && cut.IsZero() {
+			break
+		}
+		if time.Now().After(deadline.Add(propagationWait)) {
+			t.Fatalf("B still holds the cut-off %v (%v) long after every token it covers expired", cut, err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
