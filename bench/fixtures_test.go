@@ -43,7 +43,8 @@ type userClaims struct {
 type peers struct {
 	vault     *authix.Vault[User]
 	sliding   *authix.Vault[User] // the same keys, with WithSliding
-	subject   *authix.Vault[User] // the same keys, WithSliding and WithSubject: a typical app
+	subject   *authix.Vault[User] // the same keys, with WithSubject
+	sessions  *authix.Vault[User] // the same keys, WithSliding and WithSubject: every session feature
 	fernet    *authix.Fernet
 	fernetKey *fernet.Key
 	fernetKs  []*fernet.Key
@@ -67,8 +68,12 @@ func newPeers(tb testing.TB) *peers {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	subject, err := authix.New[User](authix.WithKeys(enc), authix.WithSliding(0),
-		authix.WithSubject(func(u User) string { return strconv.Itoa(u.ID) }))
+	userID := func(u User) string { return strconv.Itoa(u.ID) }
+	subject, err := authix.New[User](authix.WithKeys(enc), authix.WithSubject(userID))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sessions, err := authix.New[User](authix.WithKeys(enc), authix.WithSliding(0), authix.WithSubject(userID))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -85,6 +90,7 @@ func newPeers(tb testing.TB) *peers {
 		vault:     vault,
 		sliding:   sliding,
 		subject:   subject,
+		sessions:  sessions,
 		fernet:    f,
 		fernetKey: &k,
 		fernetKs:  []*fernet.Key{&k},
@@ -98,7 +104,8 @@ func newPeers(tb testing.TB) *peers {
 type tokens struct {
 	authix       string
 	sliding      string // a fresh token of a sliding session
-	subject      string // the same, under WithSubject
+	subject      string // a fresh token under WithSubject
+	sessions     string // a fresh token of a sliding session under WithSubject
 	fernetGo     []byte
 	securecookie string
 	golangJWT    string
@@ -116,6 +123,9 @@ func (p *peers) tokens(tb testing.TB) tokens {
 		tb.Fatal(err)
 	}
 	if t.subject, err = p.subject.CreateAccessToken(user); err != nil {
+		tb.Fatal(err)
+	}
+	if t.sessions, err = p.sessions.CreateAccessToken(user); err != nil {
 		tb.Fatal(err)
 	}
 	if t.fernetGo, err = fernet.EncryptAndSign([]byte(plaintext), p.fernetKey); err != nil {

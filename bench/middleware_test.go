@@ -125,12 +125,16 @@ func routes(tb testing.TB) []route {
 			u, ok := p.sliding.Data(r.Context())
 			answer(w, ok && u == user)
 		})), withCookie(t.sliding)},
-		// A typical app: a sliding session and the subject check of
-		// WithSubject on every request.
+		// The subject check of WithSubject on every request.
 		{"authix-subject", p.subject.RequireData(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			u, ok := p.subject.Data(r.Context())
 			answer(w, ok && u == user)
 		})), withCookie(t.subject)},
+		// Every session feature: a sliding session and the subject check.
+		{"authix-sessions", p.sessions.RequireData(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			u, ok := p.sessions.Data(r.Context())
+			answer(w, ok && u == user)
+		})), withCookie(t.sessions)},
 		{"bare", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			answer(w, true)
 		}), withCookie(t.authix)},
