@@ -68,10 +68,16 @@ func TestRejectionsAreObservable(t *testing.T) {
 		authix.WithRenewal(func(context.Context, User) (User, error) { return User{}, errors.New("user deleted") }))...)
 	require.NoError(t, err)
 
+	everywhere, err := authix.New[User](append(opts, authix.WithSubject(userSubject))...)
+	require.NoError(t, err)
 	valid, revoked, expired := lifeCycleTokens(t, v, clk)
+	ousted, err := everywhere.CreateAccessToken(User{ID: 5})
+	require.NoError(t, err)
+	clk.Advance(time.Millisecond)
+	require.NoError(t, everywhere.LogoutEverywhere(context.Background(), "5"))
 	session, err := ending.CreateAccessToken(User{ID: 9})
 	require.NoError(t, err)
-	tokens := []string{valid, revoked, expired, session}
+	tokens := []string{valid, revoked, expired, session, ousted}
 	ok := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
 	cross := cookieRequest(valid)
 	cross.Method = http.MethodPost
@@ -90,6 +96,7 @@ func TestRejectionsAreObservable(t *testing.T) {
 		{"revoked", v.RequireData(ok), func() *http.Request { return cookieRequest(revoked) }, authix.ReasonRevoked, "INFO"},
 		{"cross-origin", v.RequireData(ok), func() *http.Request { return cross }, authix.ReasonCrossOrigin, "INFO"},
 		{"forbidden", v.Require(isAdmin)(ok), func() *http.Request { return cookieRequest(valid) }, authix.ReasonForbidden, "INFO"},
+		{"subject revoked", everywhere.RequireData(ok), func() *http.Request { return cookieRequest(ousted) }, authix.ReasonSubject, "INFO"},
 		{"store error", down.RequireData(ok), func() *http.Request { return cookieRequest(valid) }, authix.ReasonStoreError, "ERROR"},
 		{"store error behind OptionalData", down.OptionalData(ok), func() *http.Request { return cookieRequest(valid) }, authix.ReasonStoreError, "ERROR"},
 		{"session ended", ending.RequireData(ok), func() *http.Request {
