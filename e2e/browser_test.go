@@ -263,26 +263,40 @@ func startBrowser(ctx context.Context, t *testing.T, path string) context.Contex
 // the given key, and returns its URL on http://localhost.
 func startBasic(ctx context.Context, t *testing.T, key string) string {
 	t.Helper()
+	return startExample(ctx, t, "basic", key, "/home", http.StatusUnauthorized)
+}
+
+// startExample builds ./examples/<name>, runs it on a free loopback port
+// with the given key and without REDIS_URL, waits until GET probe answers
+// want, and returns its URL on http://localhost. The process is killed when
+// the test ends, and its output logged if the test failed.
+func startExample(ctx context.Context, t *testing.T, name, key, probe string, want int) string {
+	t.Helper()
 	root, err := filepath.Abs("..")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(root, "examples", "basic", "main.go")); err != nil {
-		t.Fatalf("cannot find examples/basic from %s: %v", root, err)
+	if _, err := os.Stat(filepath.Join(root, "examples", name, "main.go")); err != nil {
+		t.Fatalf("cannot find examples/%s from %s: %v", name, root, err)
 	}
-	bin := filepath.Join(t.TempDir(), "basic")
+	bin := filepath.Join(t.TempDir(), name)
 	bctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
-	build := exec.CommandContext(bctx, "go", "build", "-o", bin, "./examples/basic")
+	build := exec.CommandContext(bctx, "go", "build", "-o", bin, "./examples/"+name)
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./examples/basic: %v\n%s", err, out)
+		t.Fatalf("go build ./examples/%s: %v\n%s", name, err, out)
 	}
 
 	port := freePort(t)
 	out := &lockedBuffer{}
 	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "ADDR=127.0.0.1:"+port, "AUTHIX_KEYS="+key)
+	cmd.Env = []string{"ADDR=127.0.0.1:" + port, "AUTHIX_KEYS=" + key}
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "REDIS_URL=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -293,29 +307,28 @@ func startBasic(ctx context.Context, t *testing.T, key string) string {
 		_ = cmd.Process.Kill()
 		<-exited
 		if t.Failed() {
-			t.Logf("examples/basic output:\n%s", out.String())
+			t.Logf("examples/%s output:\n%s", name, out.String())
 		}
 	})
 
-	// Wait until it answers: /home without a cookie is 401.
 	client := &http.Client{Timeout: time.Second}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := client.Get("http://127.0.0.1:" + port + "/home")
+		resp, err := client.Get("http://127.0.0.1:" + port + probe)
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode != http.StatusUnauthorized {
-				t.Fatalf("examples/basic: /home without a cookie is %d, want 401", resp.StatusCode)
+			if resp.StatusCode != want {
+				t.Fatalf("examples/%s: GET %s is %d, want %d", name, probe, resp.StatusCode, want)
 			}
 			break
 		}
 		select {
 		case <-exited:
-			t.Fatalf("examples/basic exited early:\n%s", out.String())
+			t.Fatalf("examples/%s exited early:\n%s", name, out.String())
 		case <-time.After(100 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("examples/basic did not answer on port %s: %v", port, err)
+			t.Fatalf("examples/%s did not answer on port %s: %v", name, port, err)
 		}
 	}
 	return "http://localhost:" + port

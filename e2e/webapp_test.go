@@ -4,9 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -192,63 +189,5 @@ func wantText(ctx context.Context, sel, want string) error {
 // URL on http://localhost.
 func startWebapp(ctx context.Context, t *testing.T, key string) string {
 	t.Helper()
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(t.TempDir(), "webapp")
-	bctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-	defer cancel()
-	build := exec.CommandContext(bctx, "go", "build", "-o", bin, "./examples/webapp")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./examples/webapp: %v\n%s", err, out)
-	}
-
-	port := freePort(t)
-	out := &lockedBuffer{}
-	cmd := exec.Command(bin)
-	env := []string{"ADDR=127.0.0.1:" + port, "AUTHIX_KEYS=" + key}
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "REDIS_URL=") {
-			env = append(env, kv)
-		}
-	}
-	cmd.Env = env
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("examples/webapp output:\n%s", out.String())
-		}
-	})
-
-	// Wait until it answers: the login form is 200.
-	client := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := client.Get("http://127.0.0.1:" + port + "/login")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				t.Fatalf("examples/webapp: /login is %d, want 200", resp.StatusCode)
-			}
-			break
-		}
-		select {
-		case <-exited:
-			t.Fatalf("examples/webapp exited early:\n%s", out.String())
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("examples/webapp did not answer on port %s: %v", port, err)
-		}
-	}
-	return "http://localhost:" + port
+	return startExample(ctx, t, "webapp", key, "/login", http.StatusOK)
 }
