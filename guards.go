@@ -54,11 +54,12 @@ func (v *Vault[T]) MustData(ctx context.Context) T {
 }
 
 // RedirectToLogin is RequireData for browser routes: a request that is not
-// authenticated (no token, or one that is invalid, expired or revoked, or
-// a store that cannot answer) is redirected (303 See Other) to loginPath
-// with the request's path and query in the "next" parameter, for the login
-// handler to return to through SafeNext. A cross-origin refusal, and
-// ErrForbidden from an inner Require, go to the error handler as usual.
+// authenticated (no token, or one that is invalid, expired or revoked) is
+// redirected (303 See Other) to loginPath with the request's path and query
+// in the "next" parameter, for the login handler to return to through
+// SafeNext. A cross-origin refusal, a revocation store that cannot answer
+// (a new login would not help), and ErrForbidden from an inner Require go to
+// the error handler as usual.
 // loginPath must be a path on this site, such as "/login"; anything else
 // panics at setup, since a redirect elsewhere would be an open redirect.
 func (v *Vault[T]) RedirectToLogin(loginPath string) func(http.Handler) http.Handler {
@@ -73,7 +74,9 @@ func (v *Vault[T]) RedirectToLogin(loginPath string) func(http.Handler) http.Han
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			c, err := v.admit(w, r)
 			switch {
-			case errors.Is(err, ErrCrossOrigin):
+			case errors.Is(err, ErrCrossOrigin), errors.Is(err, ErrRevocationStore):
+				// Logging in again would not help: a store that cannot answer
+				// would send the new token back here, round and round.
 				v.Reject(w, r, err)
 				return
 			case err != nil:

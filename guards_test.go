@@ -134,6 +134,14 @@ func TestRedirectToLogin(t *testing.T) {
 			assert.Equal(t, tc.location, rec.Header().Get("Location"))
 		})
 	}
+	t.Run("a store that cannot answer is refused, not redirected to a login that would loop", func(t *testing.T) {
+		down, err := authix.New[User](authix.WithKeys(keyA), authix.WithClock(clk.Now), authix.WithRevocationStore(failingStore{}))
+		require.NoError(t, err)
+		rec := httptest.NewRecorder()
+		down.RedirectToLogin("/login")(page).ServeHTTP(rec, get("/orders", valid))
+		assert.Equal(t, http.StatusUnauthorized, rec.Code)
+		assert.Empty(t, rec.Header().Get("Location"))
+	})
 	t.Run("a cross-origin POST is refused, not redirected", func(t *testing.T) {
 		r := httptest.NewRequest(http.MethodPost, "https://app.example/orders", nil)
 		r.Header.Set("Sec-Fetch-Site", "cross-site")
