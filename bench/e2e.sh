@@ -9,6 +9,7 @@
 #
 #   bash bench/e2e.sh                 # 6 rounds of 3 s per route
 #   ROUNDS=3 DURATION=2s bash bench/e2e.sh
+#   PROFILE=/tmp/e2e.prof bash bench/e2e.sh   # and a CPU profile of the server
 set -euo pipefail
 cd "$(dirname "$0")"
 rounds="${ROUNDS:-6}"
@@ -19,9 +20,11 @@ command -v taskset >/dev/null || { echo "e2e.sh: taskset not found (util-linux)"
 
 dir=$(mktemp -d)
 trap 'kill "$srv" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$dir"' EXIT
+profile=()
+[ -n "${PROFILE:-}" ] && profile=(-cpuprofile "$PROFILE")
 go build -o "$dir/e2e" ./cmd/e2e
 port=$((20000 + RANDOM % 20000))
-taskset -c 0 "$dir/e2e" -addr "127.0.0.1:$port" >"$dir/routes" &
+taskset -c 0 "$dir/e2e" -addr "127.0.0.1:$port" "${profile[@]}" >"$dir/routes" &
 srv=$!
 for _ in $(seq 100); do grep -q '^ready$' "$dir/routes" 2>/dev/null && break; sleep 0.1; done
 grep -q '^ready$' "$dir/routes" || { echo "e2e.sh: the server did not start" >&2; exit 1; }

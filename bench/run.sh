@@ -13,6 +13,8 @@
 # (go install golang.org/x/perf/cmd/benchstat@latest), then bench/cmd/ratios
 # prints the targets computed from the medians.
 # Compare ratios from one run, never absolute times across runs or machines.
+# Last, when wrk is installed, bench/e2e.sh measures whole requests over
+# loopback in as many rounds.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -62,3 +64,11 @@ fi
 echo
 echo "==> ratios (medians of $rounds rounds; raw output in $out)"
 go run ./cmd/ratios <"$out"
+
+echo
+if command -v wrk >/dev/null && command -v taskset >/dev/null; then
+	echo "==> end to end (bash bench/e2e.sh, $rounds rounds)"
+	ROUNDS="$rounds" bash ./e2e.sh | sed -n '/^==> medians/,$p'
+else
+	echo "(end to end skipped: bash bench/e2e.sh needs wrk and taskset; apt-get install wrk)"
+fi

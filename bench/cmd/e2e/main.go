@@ -14,14 +14,18 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/authix-go/authix"
@@ -50,6 +54,7 @@ func main() {
 func serve(args []string) error {
 	fs := flag.NewFlagSet("e2e", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:8099", "listen address (loopback only)")
+	profile := fs.String("cpuprofile", "", "write a CPU profile of the server to this file, until SIGTERM")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -108,9 +113,29 @@ func serve(args []string) error {
 	fmt.Printf("authix Cookie: %s=%s\n", authix.DefaultCookieName, authixTok)
 	fmt.Printf("fernet-go Cookie: %s=%s\n", authix.DefaultCookieName, fernetTok)
 	fmt.Printf("jwtauth Authorization: Bearer %s\n", jwtTok)
-	fmt.Println("ready")
 	srv := &http.Server{Addr: *addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	return srv.ListenAndServe()
+	if *profile != "" {
+		f, err := os.Create(*profile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		stop := make(chan os.Signal, 1)
+		signal.Notify(stop, syscall.SIGTERM, os.Interrupt)
+		go func() {
+			<-stop
+			pprof.StopCPUProfile()
+			_ = f.Close()
+			_ = srv.Close()
+		}()
+	}
+	fmt.Println("ready")
+	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
 }
 
 type userKey struct{}
