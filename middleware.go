@@ -2,7 +2,6 @@ package authix
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"net/http"
@@ -142,16 +141,15 @@ func (v *Vault[T]) RenewAccessToken(ctx context.Context, token string) (string, 
 	if !m.hasSession() {
 		// A token sealed outside a session starts one, bounded from its
 		// issue time as a login would be.
-		if _, err := rand.Read(m.sid[:]); err != nil {
-			return "", TokenInfo{}, fmt.Errorf("authix: reading a random session id: %w", err)
+		if err := v.newSession(&m, info.IssuedAt); err != nil {
+			return "", TokenInfo{}, err
 		}
-		m.abs = info.IssuedAt.Add(max(v.session, v.lifetime(m))).Unix()
 	}
 	next, ok := v.renewal(m, now)
 	if !ok {
 		return "", TokenInfo{}, fmt.Errorf("%w: the session's absolute lifetime has passed", ErrExpiredToken)
 	}
-	tok, fresh, err := v.reseal(ctx, data, next, now)
+	_, tok, fresh, err := v.reseal(ctx, data, next, now)
 	if err != nil {
 		return "", TokenInfo{}, err
 	}
@@ -176,17 +174,19 @@ func (v *Vault[T]) renewal(m sealed, now time.Time) (sealed, bool) {
 }
 
 // reseal seals the payload of a renewed token, reloaded if WithRenewal is
-// set; a failed reload ends the session.
-func (v *Vault[T]) reseal(ctx context.Context, data T, next sealed, now time.Time) (string, TokenInfo, error) {
+// set, and returns it with the token; a failed reload ends the session
+// (ErrSessionEnded).
+func (v *Vault[T]) reseal(ctx context.Context, data T, next sealed, now time.Time) (T, string, TokenInfo, error) {
 	if v.reload != nil {
 		fresh, err := v.reload(ctx, data)
 		if err != nil {
 			err = fmt.Errorf("%w: %w", ErrSessionEnded, err)
-			return "", TokenInfo{}, errors.Join(err, v.endSession(ctx, next, now))
+			return data, "", TokenInfo{}, errors.Join(err, v.endSession(ctx, next, now))
 		}
 		data = fresh
 	}
-	return v.seal(data, next, now, true)
+	tok, info, err := v.seal(data, next, now, true)
+	return data, tok, info, err
 }
 
 // ExtractAccessToken returns the token r carries, without checking it: the
@@ -375,17 +375,12 @@ func (v *Vault[T]) admit(w http.ResponseWriter, r *http.Request) (*dataContext[T
 	if !ok || next.exp <= m.exp {
 		return c, nil // the session's absolute lifetime allows no more
 	}
-	data := c.data
-	if v.reload != nil {
-		fresh, err := v.reload(r.Context(), data)
-		if err != nil {
-			v.RemoveAccessToken(w)
-			return nil, errors.Join(fmt.Errorf("%w: %w", ErrSessionEnded, err), v.endSession(r.Context(), m, now))
-		}
-		data = fresh
-	}
-	tok, fresh, err := v.seal(data, next, now, true)
-	if err != nil || v.setCookie(w, tok, fresh, now) != nil {
+	data, tok, fresh, err := v.reseal(r.Context(), c.data, next, now)
+	switch {
+	case errors.Is(err, ErrSessionEnded):
+		v.RemoveAccessToken(w)
+		return nil, err
+	case err != nil || v.setCookie(w, tok, fresh, now) != nil:
 		return c, nil // keep the valid token this request came with
 	}
 	fresh.Source = c.info.Source
@@ -467,11 +462,7 @@ func (v *Vault[T]) dataOf(ctx context.Context) *dataContext[T] {
 // WithData returns a copy of ctx that carries data for this vault's Data,
 // as RequireData does, with a zero TokenInfo; handy for testing handlers.
 func (v *Vault[T]) WithData(ctx context.Context, data T) context.Context {
-	return v.withData(ctx, data, TokenInfo{})
-}
-
-func (v *Vault[T]) withData(ctx context.Context, data T, info TokenInfo) context.Context {
-	return &dataContext[T]{Context: ctx, vault: v, data: data, info: info}
+	return &dataContext[T]{Context: ctx, vault: v, data: data}
 }
 
 // dataContext holds the payload and its token's info inline, so attaching

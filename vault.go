@@ -262,18 +262,26 @@ func (v *Vault[T]) issue(payload T, opts []LoginOption, withID bool) (string, To
 		}
 	}
 	now := v.now()
-	life := v.lifetime(m)
-	m.exp = now.Add(life).Unix()
+	m.exp = now.Add(v.lifetime(m)).Unix()
 	if v.subject != nil {
 		m.us = int64(now.Nanosecond() / 1000)
 	}
 	if v.sliding {
-		if _, err := rand.Read(m.sid[:]); err != nil {
-			return "", TokenInfo{}, fmt.Errorf("authix: reading a random session id: %w", err)
+		if err := v.newSession(&m, now); err != nil {
+			return "", TokenInfo{}, err
 		}
-		m.abs = now.Add(max(v.session, life)).Unix()
 	}
 	return v.seal(payload, m, now, withID)
+}
+
+// newSession gives m a fresh session id, and the absolute lifetime of a
+// session that started at start.
+func (v *Vault[T]) newSession(m *sealed, start time.Time) error {
+	if _, err := rand.Read(m.sid[:]); err != nil {
+		return fmt.Errorf("authix: reading a random session id: %w", err)
+	}
+	m.abs = start.Add(max(v.session, v.lifetime(*m))).Unix()
+	return nil
 }
 
 // LogoutEverywhere refuses every token of subject (as WithSubject names
@@ -287,8 +295,9 @@ func (v *Vault[T]) LogoutEverywhere(ctx context.Context, subject string) error {
 	if v.subject == nil {
 		return fmt.Errorf("%w: LogoutEverywhere needs WithSubject", ErrInvalidOption)
 	}
+	// The cipher's TTL bounds every token the vault accepts.
 	now := v.now()
-	if err := v.subjects.RevokeSubject(ctx, subjectKey(subject), now, now.Add(max(v.ttl, v.remember))); err != nil {
+	if err := v.subjects.RevokeSubject(ctx, subjectKey(subject), now, now.Add(v.cipher.TTL())); err != nil {
 		return fmt.Errorf("%w: %w", ErrRevocationStore, err)
 	}
 	return nil
