@@ -577,22 +577,10 @@ func TestFlushedRevocationsStayInMirrors(t *testing.T) {
 
 	require.NoError(t, a.Revoke(ctx, id, time.Now().Add(time.Hour)))
 	eventually(t, func() bool { return revokedOn(b, id) })
-	require.NoError(t, client.FlushAll(ctx).Err())
-
-	killed := time.Now()
-	_, err := client.ClientKillByFilter(ctx, "TYPE", "pubsub").Result()
-	require.NoError(t, err)
-	for _, s := range []*redisstore.Store{a, b} {
-		// PING replies confirm again only after the resync that follows the
-		// new subscription.
-		eventually(t, func() bool { return s.ConfirmedSince(killed) }, "resynced after the reconnect")
-		requireRevoked(t, s, id, true)
-
-		done := s.Resyncs()
-		eventually(t, func() bool { return s.Resyncs() >= done+2 }, "resynced periodically")
+	loseRedisAndResync(t, client, []*redisstore.Store{a, b}, func(s *redisstore.Store) {
 		requireRevoked(t, s, id, true)
 		require.Equal(t, 1, s.Len())
-	}
+	})
 	// What no running store knew is gone: the reason New insists on
 	// maxmemory-policy noeviction.
 	requireRevoked(t, newStore(t, client), id, false)
@@ -815,5 +803,27 @@ func TestPingsKeepMirrorFresh(t *testing.T) {
 			require.NoError(t, other.Revoke(context.Background(), tid("x"), time.Now().Add(time.Hour)))
 			eventually(t, func() bool { return revokedOn(s, tid("x")) })
 		})
+	}
+}
+
+// loseRedisAndResync empties Redis (FLUSHALL, as a restart without
+// persistence would), drops every subscription, and runs check on each
+// store once it has resynced after the reconnect, then again after two
+// periodic resyncs: what a store knew must survive both.
+func loseRedisAndResync(t *testing.T, client *redis.Client, stores []*redisstore.Store, check func(*redisstore.Store)) {
+	t.Helper()
+	ctx := context.Background()
+	require.NoError(t, client.FlushAll(ctx).Err())
+	killed := time.Now()
+	_, err := client.ClientKillByFilter(ctx, "TYPE", "pubsub").Result()
+	require.NoError(t, err)
+	for _, s := range stores {
+		// PING replies confirm again only after the resync that follows the
+		// new subscription.
+		eventually(t, func() bool { return s.ConfirmedSince(killed) }, "resynced after the reconnect")
+		check(s)
+		done := s.Resyncs()
+		eventually(t, func() bool { return s.Resyncs() >= done+2 }, "resynced periodically")
+		check(s)
 	}
 }

@@ -229,20 +229,10 @@ func TestFlushedSubjectsStayInMirrors(t *testing.T) {
 
 	require.NoError(t, a.RevokeSubject(ctx, id, cutoff, clock.Now().Add(time.Hour)))
 	eventually(t, func() bool { return cutoffOn(b, id, cutoff) })
-	require.NoError(t, client.FlushAll(ctx).Err())
-
-	killed := time.Now()
-	_, err := client.ClientKillByFilter(ctx, "TYPE", "pubsub").Result()
-	require.NoError(t, err)
-	for _, s := range []*redisstore.Store{a, b} {
-		eventually(t, func() bool { return s.ConfirmedSince(killed) }, "resynced after the reconnect")
-		requireCutoff(t, s, id, cutoff)
-
-		done := s.Resyncs()
-		eventually(t, func() bool { return s.Resyncs() >= done+2 }, "resynced periodically")
+	loseRedisAndResync(t, client, []*redisstore.Store{a, b}, func(s *redisstore.Store) {
 		requireCutoff(t, s, id, cutoff)
 		require.Equal(t, 1, s.Subjects())
-	}
+	})
 	requireCutoff(t, newStore(t, client, opts...), id, time.Time{})
 
 	clock.Add(time.Hour)
