@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end benchmark: requests per second over loopback HTTP with
-# keep-alive, through each route of cmd/e2e (bare, authix with sliding
-# sessions and the subject check, a fernet-go chain, jwtauth). The server
+# keep-alive, through each route of cmd/e2e (bare: authix's request, read by
+# nothing; authix with sliding sessions and the subject check; a fernet-go
+# chain; jwtauth). The server
 # runs on CPU 0 and wrk (Debian's package: apt-get install wrk) on CPU 1;
 # every round runs every route once, so a burst of load on the shared
 # machine spreads over all of them, and the medians of the rounds are
@@ -62,4 +63,6 @@ awk -v routes="$routes" '
 			m = median(v[r[k]])
 			printf "  %-10s %9.0f req/s  %.2f x bare\n", r[k], m, m / bare
 		}
+		a = median(v["authix"]) / bare
+		printf "\ntarget (10) end to end: authix / bare requests per second: %.2f x, goal >= 0.90: %s\n", a, (a >= 0.90 ? "PASS" : "FAIL")
 	}' "$dir/results"
