@@ -502,13 +502,16 @@ func (d *decoder) skip() ([]byte, error) {
 			return nil, err
 		}
 		from := len(d.keys)
-		for more := d.first('}'); more && err == nil; more, err = d.next('}') {
-			var key []byte
-			var escaped bool
-			if key, escaped, err = d.key(); err == nil {
-				if err = d.unknownKey(key, escaped, from); err == nil {
-					_, err = d.skip()
-				}
+		for more := d.first('}'); more; more, err = d.next('}') {
+			key, escaped, err := d.key()
+			if err == nil {
+				err = d.unknownKey(key, escaped, from)
+			}
+			if err == nil {
+				_, err = d.skip()
+			}
+			if err != nil {
+				return nil, err
 			}
 		}
 		clear(d.keys[from:])
@@ -517,8 +520,10 @@ func (d *decoder) skip() ([]byte, error) {
 		if err = d.open(); err != nil {
 			return nil, err
 		}
-		for more := d.first(']'); more && err == nil; more, err = d.next(']') {
-			_, err = d.skip()
+		for more := d.first(']'); more; more, err = d.next(']') {
+			if _, err := d.skip(); err != nil {
+				return nil, err
+			}
 		}
 	case '"':
 		_, _, err = d.str()
@@ -550,9 +555,11 @@ func (d *decoder) anyValue() (any, error) {
 		}
 		s := []any{}
 		var err error
-		for more := d.first(']'); more && err == nil; more, err = d.next(']') {
-			var v any
-			v, err = d.anyValue()
+		for more := d.first(']'); more; more, err = d.next(']') {
+			v, err := d.anyValue()
+			if err != nil {
+				return nil, err
+			}
 			s = append(s, v)
 		}
 		return s, err
@@ -575,17 +582,19 @@ func (d *decoder) mapAny(m map[string]any) error {
 		return err
 	}
 	var err error
-	for more := d.first('}'); more && err == nil; more, err = d.next('}') {
-		var key []byte
-		if key, _, err = d.key(); err != nil {
+	for more := d.first('}'); more; more, err = d.next('}') {
+		key, _, err := d.key()
+		if err != nil {
 			return err
 		}
 		k := string(key)
 		if _, dup := m[k]; dup {
 			return fmt.Errorf("%w %q", errDuplicate, k)
 		}
-		var v any
-		v, err = d.anyValue()
+		v, err := d.anyValue()
+		if err != nil {
+			return err
+		}
 		m[k] = v
 	}
 	return err
@@ -932,7 +941,7 @@ func (s *structPlan) decode(d *decoder, p unsafe.Pointer) error {
 	}
 	from := len(d.keys)
 	var err error
-	for more := d.first('}'); more && err == nil; more, err = d.next('}') {
+	for more := d.first('}'); more; more, err = d.next('}') {
 		key, escaped, err := d.key()
 		if err != nil {
 			return err
@@ -1012,7 +1021,7 @@ func (b *builder) mapDecoder(t reflect.Type) func(*decoder, unsafe.Pointer) erro
 		m := reflect.MakeMap(t)
 		reflect.NewAt(t, p).Elem().Set(m)
 		var err error
-		for more := d.first('}'); more && err == nil; more, err = d.next('}') {
+		for more := d.first('}'); more; more, err = d.next('}') {
 			key, _, err := d.key()
 			if err != nil {
 				return err
@@ -1084,7 +1093,7 @@ func (b *builder) sliceDecoder(t reflect.Type) func(*decoder, unsafe.Pointer) er
 		v := reflect.NewAt(t, p).Elem()
 		v.Set(reflect.MakeSlice(t, 0, 0))
 		var err error
-		for more := d.first(']'); more && err == nil; more, err = d.next(']') {
+		for more := d.first(']'); more; more, err = d.next(']') {
 			n := v.Len()
 			if n == v.Cap() {
 				v.Grow(1) // zeroes the new room
@@ -1113,11 +1122,14 @@ func (b *builder) arrayDecoder(t reflect.Type) func(*decoder, unsafe.Pointer) er
 		}
 		var err error
 		i := 0
-		for more := d.first(']'); more && err == nil; more, err = d.next(']') {
+		for more := d.first(']'); more; more, err = d.next(']') {
 			if i < n {
 				err = ec.dec(d, unsafe.Add(p, uintptr(i)*size))
 			} else {
 				_, err = d.skip() // encoding/json drops extra elements
+			}
+			if err != nil {
+				return err
 			}
 			i++
 		}
