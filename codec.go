@@ -149,11 +149,6 @@ func (c *codec) decode(data []byte, p unsafe.Pointer) error {
 	return err
 }
 
-// decodeValue is decode for a reflect.Value pointer to the codec's type.
-func (c *codec) decodeValue(data []byte, ptr reflect.Value) error {
-	return c.decode(data, ptr.UnsafePointer())
-}
-
 // encode appends the JSON of *p, as json.Marshal(*p) writes it.
 func (c *codec) encode(dst []byte, p unsafe.Pointer) ([]byte, error) {
 	e := encoders.Get().(*encoder)

@@ -55,9 +55,10 @@ type codecNested struct {
 	WhenP   *time.Time        `json:"when_p"`
 	Num     json.Number       `json:"num"`
 	Skip    string            `json:"-"`
-	Dash    string            `json:"-,"`
-	Omit    []string          `json:"omit,omitempty"`
-	Zero    time.Time         `json:"zero,omitzero"`
+	//lint:ignore SA5008 a field named "-" is a rule under test
+	Dash    string    `json:"-,"`
+	Omit    []string  `json:"omit,omitempty"`
+	Zero    time.Time `json:"zero,omitzero"`
 	NoTag   string
 	private int
 }
@@ -295,7 +296,7 @@ func TestCodecEncode(t *testing.T) {
 		Tags: map[string]string{"b": "2", "a": "1", "\xff": "bad"}, IntKeys: map[int]bool{10: true, -1: false, 2: true},
 		List: []codecInner{{Label: "x"}, {}}, Arr: [2]int{1, 2}, Raw: []byte{0, 1, 254, 255},
 		Any:  map[string]any{"n": json.Number("1e400"), "l": []any{1.5, "s", nil, true, map[string]any{}}},
-		When: when, WhenP: &when, Num: "12.5", Skip: "skip", Dash: "dash", NoTag: "\x01\b\f\n\r\t\"\\",
+		When: when, WhenP: &when, Num: "12.5", Skip: "skip", Dash: "dash", private: 1, NoTag: "\x01\b\f\n\r\t\"\\",
 	}
 	values := map[string]any{
 		"user":                   User{ID: 1, Name: "John", IsAdmin: true},
