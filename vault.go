@@ -67,6 +67,14 @@ type Vault[T any] struct {
 // recorded, later payloads must have that type, and tokens decoded before
 // any payload was sealed come back as map[string]any. A T that JSON cannot
 // carry fails with ErrUnsupportedPayload naming the field.
+//
+// Payloads are JSON objects, encoded as json.Marshal encodes them and read
+// strictly, as Python's json module reads them: keys match exactly (a key
+// "IS_ADMIN" is not the field tagged "is_admin"), an object that repeats a
+// key is refused, integers keep their exact value (json.Number in an
+// interface), and unknown fields are ignored, so that replicas can roll out
+// a new field one at a time. WithSerializer(JSON{}) restores encoding/json's
+// looser reading.
 func New[T any](opts ...Option) (*Vault[T], error) {
 	cfg := config{ttl: DefaultTTL, cookie: DefaultCookie(), now: time.Now}
 	for i, opt := range opts {
