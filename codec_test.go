@@ -387,14 +387,16 @@ func FuzzCodecDifferential(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		checkCodec[User](t, data)
-		checkCodec[codecNested](t, data)
-		checkCodec[map[string]any](t, data)
-		checkCodec[map[string]string](t, data)
+		checkCodec[User](t, data, false)
+		checkCodec[codecNested](t, data, true)
+		checkCodec[map[string]any](t, data, false)
+		checkCodec[map[string]string](t, data, false)
 	})
 }
 
-func checkCodec[T any](t *testing.T, data []byte) {
+// checkCodec runs the differential check for T. intKeys tells that T has
+// maps with integer keys, where "1" and "01" are one key to the codec.
+func checkCodec[T any](t *testing.T, data []byte, intKeys bool) {
 	t.Helper()
 	var got, want T
 	err := authix.NewCodec[T]().Decode(data, &got)
@@ -408,7 +410,7 @@ func checkCodec[T any](t *testing.T, data []byte) {
 		t.Fatalf("%T: accepted %q, which encoding/json refuses: %v", got, data, jsonErr)
 	case err == nil && keys.dup:
 		t.Fatalf("%T: accepted a duplicate key in %q", got, data)
-	case err != nil && jsonErr == nil && !keys.dup && keys.depth <= 1000 && !numericKeyDup(err):
+	case err != nil && jsonErr == nil && !keys.dup && keys.depth <= 1000 && !(intKeys && isDuplicate(err)):
 		t.Fatalf("%T: refused %q, which encoding/json decodes: %v", got, data, err)
 	case err != nil:
 		return
@@ -423,9 +425,7 @@ func checkCodec[T any](t *testing.T, data []byte) {
 	}
 }
 
-// numericKeyDup tells a duplicate integer map key ("1" and "01") from
-// other refusals: keys that differ as strings but not as map keys.
-func numericKeyDup(err error) bool { return strings.Contains(err.Error(), "duplicate key") }
+func isDuplicate(err error) bool { return strings.Contains(err.Error(), "duplicate key") }
 
 // jsonKeys is what inspectKeys finds in a document's objects.
 type jsonKeys struct {
