@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"math/big"
+	"net/netip"
 	"reflect"
 	"strings"
 	"testing"
@@ -37,24 +39,27 @@ type CodecPtrEmbedded struct {
 type codecNested struct {
 	CodecEmbedded
 	*CodecPtrEmbedded
-	ID      int64             `json:"id"`
-	U       uint64            `json:"u"`
-	U8      uint8             `json:"u8"`
-	I8      int8              `json:"i8"`
-	F32     float32           `json:"f32"`
-	F64     float64           `json:"f64"`
-	Ptr     *codecInner       `json:"ptr"`
-	PP      **int             `json:"pp"`
-	Tags    map[string]string `json:"tags"`
-	IntKeys map[int]bool      `json:"int_keys"`
-	List    []codecInner      `json:"list"`
-	Arr     [2]int            `json:"arr"`
-	Raw     []byte            `json:"raw"`
-	Any     any               `json:"any"`
-	When    time.Time         `json:"when"`
-	WhenP   *time.Time        `json:"when_p"`
-	Num     json.Number       `json:"num"`
-	Skip    string            `json:"-"`
+	ID      int64              `json:"id"`
+	U       uint64             `json:"u"`
+	U8      uint8              `json:"u8"`
+	I8      int8               `json:"i8"`
+	F32     float32            `json:"f32"`
+	F64     float64            `json:"f64"`
+	Ptr     *codecInner        `json:"ptr"`
+	PP      **int              `json:"pp"`
+	Tags    map[string]string  `json:"tags"`
+	IntKeys map[int]bool       `json:"int_keys"`
+	List    []codecInner       `json:"list"`
+	Arr     [2]int             `json:"arr"`
+	Raw     []byte             `json:"raw"`
+	Any     any                `json:"any"`
+	When    time.Time          `json:"when"`
+	WhenP   *time.Time         `json:"when_p"`
+	Num     json.Number        `json:"num"`
+	Addr    netip.Addr         `json:"addr"`  // text methods
+	Big     *big.Int           `json:"big"`   // JSON methods on the pointer
+	Hosts   map[netip.Addr]int `json:"hosts"` // text keys: encoding/json's
+	Skip    string             `json:"-"`
 	//lint:ignore SA5008 a field named "-" is a rule under test
 	Dash    string    `json:"-,"`
 	Omit    []string  `json:"omit,omitempty"`
@@ -383,7 +388,9 @@ func FuzzCodecDifferential(f *testing.F) {
 		strings.Repeat("[", 1001) + strings.Repeat("]", 1001), `{"raw":"aGk="}`, `{"raw":[104,105]}`, `{"raw":"a"}`,
 		`{"arr":[1,2,3]}`, `{"int_keys":{"01":true,"1":false}}`, `{"int_keys":{"+1":true}}`, `{"num":"1x"}`, `{"num":-0.0e-0}`,
 		`{"when":"2026-03-01T12:00:00+01:00"}`, `{"when":null,"when_p":null}`, `{"pp":5}`, `{"deep":true}`, `{"Deep":true}`,
-		`{"any":{"a":[{"b":1e400}]}}`, `{"-":"x","Skip":"y"}`, `{"list":[{"label":"a","n":70000}]}`, `{"f64":1e308}`} {
+		`{"any":{"a":[{"b":1e400}]}}`, `{"-":"x","Skip":"y"}`, `{"list":[{"label":"a","n":70000}]}`, `{"f64":1e308}`,
+		`{"addr":"10.0.0.1","big":123456789012345678901234567890,"hosts":{"::1":1}}`, `{"addr":null,"big":null}`,
+		`{"addr":1}`, `{"big":"12"}`, `{"hosts":{"x":1}}`, `{"hosts":{"::1":1,"::1":2}}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
