@@ -30,7 +30,8 @@ import (
 // deeper than maxDepth, and otherwise follows encoding/json: field rules
 // (tags, "-", omitempty, omitzero, embedded structs and their dominance),
 // base64 []byte, json.Unmarshaler and encoding.TextUnmarshaler leaves
-// (null included), string unescaping, integer range checks. It assumes the
+// (null included), string unescaping, integer range checks; embedded
+// pointers to structs are followed, and allocated on decode. It assumes the
 // destination is a zero value, as the vault's always is.
 //
 // Types the plan does not cover go to encoding/json whole, after the codec
@@ -39,13 +40,18 @@ import (
 // cannot carry (which encoding/json then refuses). Keys inside such a type
 // match as encoding/json matches them, case-insensitively.
 type codec struct {
-	dec func(d *decoder, p unsafe.Pointer) error
-	// enc appends p's JSON; addr tells whether the value is addressable
-	// where json.Marshal would see it, which picks pointer-receiver
-	// MarshalJSON and MarshalText methods.
-	enc func(e *encoder, b []byte, p unsafe.Pointer, addr bool) ([]byte, error)
+	dec decFunc
+	enc encFunc
 	typ reflect.Type
 }
+
+// A decFunc decodes the value at d into *p.
+type decFunc = func(d *decoder, p unsafe.Pointer) error
+
+// An encFunc appends *p's JSON to b; addr tells whether the value is
+// addressable where json.Marshal would see it, which decides whether
+// pointer-receiver MarshalJSON and MarshalText methods are called.
+type encFunc = func(e *encoder, b []byte, p unsafe.Pointer, addr bool) ([]byte, error)
 
 // maxDepth bounds nesting on decode; encoding/json allows 10000, which no
 // payload needs.
@@ -71,7 +77,7 @@ func newCodec(t reflect.Type) *codec {
 	}
 	buildMu.Lock()
 	defer buildMu.Unlock()
-	b := builder{building: map[reflect.Type]*codec{}}
+	b := builder{building: map[reflect.Type]*codec{}, plans: map[reflect.Type]*structPlan{}}
 	c := b.codec(t)
 	// Publish only complete plans: a recursive type's codecs refer to each other.
 	for t, c := range b.building {
@@ -80,7 +86,10 @@ func newCodec(t reflect.Type) *codec {
 	return c
 }
 
-type builder struct{ building map[reflect.Type]*codec }
+type builder struct {
+	building map[reflect.Type]*codec
+	plans    map[reflect.Type]*structPlan
+}
 
 func (b *builder) codec(t reflect.Type) *codec {
 	if c, ok := codecs.Load(t); ok {
@@ -595,7 +604,7 @@ func (d *decoder) mapAny(m map[string]any) error {
 	return err
 }
 
-func (b *builder) decoder(t reflect.Type) func(*decoder, unsafe.Pointer) error {
+func (b *builder) decoder(t reflect.Type) decFunc {
 	pt := reflect.PointerTo(t)
 	switch {
 	case t.Kind() == reflect.Pointer:
@@ -719,7 +728,7 @@ func (b *builder) decoder(t reflect.Type) func(*decoder, unsafe.Pointer) error {
 	return fallbackDecoder(t)
 }
 
-func (b *builder) ptrDecoder(t reflect.Type) func(*decoder, unsafe.Pointer) error {
+func (b *builder) ptrDecoder(t reflect.Type) decFunc {
 	elem := t.Elem()
 	var ec *codec
 	methods := t.Implements(jsonUnmarshalerType) || t.Implements(textUnmarshalerType)
@@ -753,7 +762,7 @@ func (b *builder) ptrDecoder(t reflect.Type) func(*decoder, unsafe.Pointer) erro
 	}
 }
 
-func intDecoder(t reflect.Type) func(*decoder, unsafe.Pointer) error {
+func intDecoder(t reflect.Type) decFunc {
 	k, bits := t.Kind(), t.Bits()
 	signed := k >= reflect.Int && k <= reflect.Int64
 	return func(d *decoder, p unsafe.Pointer) error {
@@ -868,12 +877,15 @@ type structPlan struct {
 	index  map[string]int // only for structs with many fields
 }
 
-func (b *builder) structDecoder(t reflect.Type) func(*decoder, unsafe.Pointer) error {
+func (b *builder) structDecoder(t reflect.Type) decFunc {
 	s := b.structPlan(t)
 	return s.decode
 }
 
 func (b *builder) structPlan(t reflect.Type) *structPlan {
+	if s, ok := b.plans[t]; ok {
+		return s
+	}
 	fields := typeFields(t)
 	for i := range fields {
 		f := &fields[i]
@@ -892,8 +904,10 @@ func (b *builder) structPlan(t reflect.Type) *structPlan {
 			}
 		}
 		f.codec = b.codec(f.ftype)
+		f.nameJSON = append(appendString(nil, f.name), ':')
 	}
 	s := &structPlan{typ: t, fields: fields}
+	b.plans[t] = s
 	if len(fields) > 8 {
 		s.index = make(map[string]int, len(fields))
 		for i, f := range fields {
@@ -985,7 +999,7 @@ func (s *structPlan) decode(d *decoder, p unsafe.Pointer) error {
 
 // ---- maps, slices, arrays ----
 
-func (b *builder) mapDecoder(t reflect.Type) func(*decoder, unsafe.Pointer) error {
+func (b *builder) mapDecoder(t reflect.Type) decFunc {
 	kt, et := t.Key(), t.Elem()
 	if kt == stringType && et == anyType {
 		return func(d *decoder, p unsafe.Pointer) error {
@@ -1058,7 +1072,7 @@ func setIntKey(kv reflect.Value, key []byte) error {
 	return nil
 }
 
-func (b *builder) sliceDecoder(t reflect.Type) func(*decoder, unsafe.Pointer) error {
+func (b *builder) sliceDecoder(t reflect.Type) decFunc {
 	et := t.Elem()
 	ec := b.codec(et)
 	bytesOK := et.Kind() == reflect.Uint8
@@ -1102,7 +1116,7 @@ func (b *builder) sliceDecoder(t reflect.Type) func(*decoder, unsafe.Pointer) er
 	}
 }
 
-func (b *builder) arrayDecoder(t reflect.Type) func(*decoder, unsafe.Pointer) error {
+func (b *builder) arrayDecoder(t reflect.Type) decFunc {
 	ec, n, size := b.codec(t.Elem()), t.Len(), t.Elem().Size()
 	return func(d *decoder, p unsafe.Pointer) error {
 		switch d.peek() {
@@ -1134,7 +1148,7 @@ func (b *builder) arrayDecoder(t reflect.Type) func(*decoder, unsafe.Pointer) er
 
 // ---- fallback to encoding/json ----
 
-func fallbackDecoder(t reflect.Type) func(*decoder, unsafe.Pointer) error {
+func fallbackDecoder(t reflect.Type) decFunc {
 	numbers := holdsInterface(t)
 	return func(d *decoder, p unsafe.Pointer) error {
 		raw, err := d.skip()
@@ -1152,7 +1166,7 @@ func fallbackDecoder(t reflect.Type) func(*decoder, unsafe.Pointer) error {
 	}
 }
 
-func fallbackEncoder(t reflect.Type) func(*encoder, []byte, unsafe.Pointer, bool) ([]byte, error) {
+func fallbackEncoder(t reflect.Type) encFunc {
 	return func(_ *encoder, b []byte, p unsafe.Pointer, addr bool) ([]byte, error) {
 		v := reflect.NewAt(t, p)
 		if !addr {
@@ -1204,8 +1218,6 @@ func (e *encoder) leave(tracked bool, t reflect.Type, p unsafe.Pointer, n int) {
 		delete(e.seen, seenKey{t, p, n})
 	}
 }
-
-type encFunc = func(*encoder, []byte, unsafe.Pointer, bool) ([]byte, error)
 
 func (b *builder) encoder(t reflect.Type) encFunc {
 	pt := reflect.PointerTo(t)
@@ -1389,10 +1401,6 @@ func (e *encoder) mapAny(b []byte, m map[string]any) ([]byte, error) {
 
 func (b *builder) structEncoder(t reflect.Type) encFunc {
 	s := b.structPlan(t)
-	for i := range s.fields {
-		f := &s.fields[i]
-		f.nameJSON = append(appendString(nil, f.name), ':')
-	}
 	return func(e *encoder, b []byte, p unsafe.Pointer, addr bool) ([]byte, error) {
 		b = append(b, '{')
 		first := true
