@@ -3,6 +3,7 @@ package authix_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"math"
 	"math/big"
 	"net/netip"
@@ -593,4 +594,40 @@ func BenchmarkCodec(b *testing.B) {
 			}
 		}
 	})
+}
+
+// Vaults built at once share the codec cache: a recursive type planned
+// by many goroutines together must come out whole for each of them.
+func TestCodecConcurrentBuild(t *testing.T) {
+	t.Parallel()
+	type tree struct {
+		Name     string           `json:"name"`
+		Children []tree           `json:"children"`
+		ByName   map[string]*tree `json:"by_name"`
+	}
+	in := []byte(`{"name":"a","children":[{"name":"b","children":null}],"by_name":{"c":{"name":"c"}}}`)
+	want := tree{Name: "a", Children: []tree{{Name: "b"}}, ByName: map[string]*tree{"c": {Name: "c"}}}
+	wantJSON, err := json.Marshal(want)
+	require.NoError(t, err)
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			var got tree
+			err := authix.NewCodec[tree]().Decode(in, &got)
+			if err == nil && !reflect.DeepEqual(got, want) {
+				err = errors.New("decoded a different tree")
+			}
+			if err == nil {
+				var enc []byte
+				enc, err = authix.NewCodec[tree]().Encode(nil, &got)
+				if err == nil && !bytes.Equal(enc, wantJSON) {
+					err = errors.New("encoded " + string(enc))
+				}
+			}
+			errs <- err
+		}()
+	}
+	for range 8 {
+		require.NoError(t, <-errs)
+	}
 }
