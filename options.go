@@ -341,7 +341,8 @@ func WithBearer() Option {
 	}
 }
 
-// WithSerializer replaces the default JSON serializer.
+// WithSerializer replaces the default payload encoding, the vault's own
+// strict JSON codec (see New); JSON is encoding/json.
 func WithSerializer(s Serializer) Option {
 	return func(cfg *config) error {
 		if s == nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/authix-go/authix"
 	"github.com/stretchr/testify/assert"
@@ -109,4 +110,35 @@ func TestPayloadIntegersExact(t *testing.T) {
 	gs, err := s.DecodeAccessToken(ta)
 	require.NoError(t, err)
 	assert.Equal(t, fmt.Sprint(a), fmt.Sprint(gs.ID))
+}
+
+// Payload keys match exactly, as Python's json module reads them: a key in
+// another case is an unknown field, not a second spelling of is_admin, and
+// a repeated key is refused rather than resolved one way or the other.
+func TestPayloadKeysExact(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock(testEpoch)
+	fern := mustFernet(t, time.Hour, keyA)
+	v, err := authix.New[User](authix.WithCipher(fern), authix.WithClock(clock.Now))
+	require.NoError(t, err)
+	seal := func(plain string) string {
+		tok, err := fern.Seal(nil, []byte(plain), clock.Now())
+		require.NoError(t, err)
+		return string(tok)
+	}
+
+	u, err := v.DecodeAccessToken(seal(`{"id":1,"is_admin":false,"IS_ADMIN":true}`))
+	require.NoError(t, err)
+	assert.Equal(t, User{ID: 1}, u, "IS_ADMIN is not is_admin")
+
+	for name, plain := range map[string]string{
+		"repeated":         `{"id":1,"is_admin":false,"is_admin":true}`,
+		"repeated escaped": `{"id":1,"is_admin":false,"\u0069s_admin":true}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			u, err := v.DecodeAccessToken(seal(plain))
+			require.ErrorIs(t, err, authix.ErrInvalidToken)
+			assert.Equal(t, User{}, u)
+		})
+	}
 }

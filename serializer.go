@@ -14,10 +14,11 @@ type Serializer interface {
 	Unmarshal(data []byte, v any) error
 }
 
-// JSON is the default Serializer: encoding/json, which caches its reflection
-// per type, so a payload type is inspected once. Unknown object fields are
-// ignored on decode, so services that add a field can roll out one replica at
-// a time.
+// JSON is encoding/json as a Serializer, for vaults that want its rules:
+// keys match case-insensitively, and a repeated key takes the last value.
+// A vault given JSON keeps integers in interfaces exact (json.Number) and
+// ignores unknown fields. Without WithSerializer a vault uses its own
+// codec, which writes the same bytes but reads more strictly (see New).
 type JSON struct{}
 
 // Marshal encodes v with json.Marshal.

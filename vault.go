@@ -16,6 +16,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // Vault issues, reads and revokes access tokens that carry a payload of
@@ -23,7 +24,8 @@ import (
 // concurrent use, and its configuration never changes after New.
 type Vault[T any] struct {
 	cipher    Cipher
-	ser       Serializer // nil: encoding/json directly
+	ser       Serializer // nil: codec
+	codec     *codec     // T's, also for sealing in auto mode
 	store     RevocationStore
 	ttl       time.Duration // a normal login's token lifetime
 	remember  time.Duration // a remember-me token's lifetime
@@ -65,6 +67,14 @@ type Vault[T any] struct {
 // recorded, later payloads must have that type, and tokens decoded before
 // any payload was sealed come back as map[string]any. A T that JSON cannot
 // carry fails with ErrUnsupportedPayload naming the field.
+//
+// Payloads are JSON objects, encoded as json.Marshal encodes them and read
+// strictly, as Python's json module reads them: keys match exactly (a key
+// "IS_ADMIN" is not the field tagged "is_admin"), an object that repeats a
+// key is refused, integers keep their exact value (json.Number in an
+// interface), and unknown fields are ignored, so that replicas can roll out
+// a new field one at a time. WithSerializer(JSON{}) restores encoding/json's
+// looser reading.
 func New[T any](opts ...Option) (*Vault[T], error) {
 	cfg := config{ttl: DefaultTTL, cookie: DefaultCookie(), now: time.Now}
 	for i, opt := range opts {
@@ -169,11 +179,7 @@ func New[T any](opts ...Option) (*Vault[T], error) {
 		return nil, invalid("WithoutCookie", "no token source left; add WithHeader or WithBearer")
 	}
 
-	if cfg.serializer != nil {
-		if _, isJSON := cfg.serializer.(JSON); !isJSON {
-			v.ser = cfg.serializer
-		}
-	}
+	v.ser, v.codec = cfg.serializer, newCodec(t)
 	if v.store == nil {
 		v.store = NewMemoryStore(cfg.now)
 	}
@@ -349,16 +355,23 @@ func (v *Vault[T]) seal(payload T, m sealed, now time.Time, withID bool) (string
 		enc []byte
 		err error
 	)
+	ep := v.bufs.Get().(*[]byte)
 	if v.ser != nil {
 		enc, err = v.ser.Marshal(payload)
 	} else {
-		enc, err = json.Marshal(payload)
+		enc, err = v.codec.encode((*ep)[:0], unsafe.Pointer(&payload))
 	}
 	if err != nil {
+		v.putBuf(ep, (*ep)[:0])
 		return "", TokenInfo{}, fmt.Errorf("%w: %w", ErrUnsupportedPayload, err)
 	}
 	pp, tp := v.bufs.Get().(*[]byte), v.bufs.Get().(*[]byte)
 	plain, err := appendSealed((*pp)[:0], m, enc)
+	if v.ser == nil {
+		v.putBuf(ep, enc)
+	} else {
+		v.putBuf(ep, (*ep)[:0])
+	}
 	var tok []byte
 	if err == nil {
 		tok, err = v.cipher.Seal((*tp)[:0], plain, now)
@@ -447,8 +460,9 @@ func (v *Vault[T]) DecodeAccessToken(token string) (T, error) {
 var jsonNull = []byte("null")
 
 // decode reads a payload object into *out, or leaves it zero and fails.
-// The buffer is the vault's, reused by later requests: encoding/json copies
-// what it keeps, and a custom Serializer gets a copy of its own.
+// The buffer is the vault's, reused by later requests: the codec and
+// encoding/json copy what they keep, and a custom Serializer gets a copy of
+// its own.
 func (v *Vault[T]) decode(payload []byte, out *T) error {
 	var err error
 	switch {
@@ -457,7 +471,7 @@ func (v *Vault[T]) decode(payload []byte, out *T) error {
 	case v.auto:
 		err = v.decodeAuto(payload, out)
 	default:
-		if err = v.unmarshal(payload, out); err != nil {
+		if err = v.unmarshal(payload, v.codec, unsafe.Pointer(out)); err != nil {
 			err = fmt.Errorf("%w: payload does not decode into %s: %w", ErrInvalidToken, v.name, err)
 		}
 	}
@@ -474,7 +488,7 @@ func (v *Vault[T]) decodeAuto(payload []byte, out *T) error {
 		target = *rec
 	}
 	p := reflect.New(target)
-	if err := v.unmarshal(payload, p.Interface()); err != nil {
+	if err := v.unmarshal(payload, newCodec(target), p.UnsafePointer()); err != nil {
 		return fmt.Errorf("%w: payload does not decode into %s: %w", ErrInvalidToken, target, err)
 	}
 	// New refuses interfaces with methods, so every target is a T.
@@ -482,9 +496,14 @@ func (v *Vault[T]) decodeAuto(payload []byte, out *T) error {
 	return nil
 }
 
-func (v *Vault[T]) unmarshal(data []byte, dst any) error {
-	switch {
-	case v.ser != nil:
+// unmarshal decodes data into *p, a zero value of c's type.
+func (v *Vault[T]) unmarshal(data []byte, c *codec, p unsafe.Pointer) error {
+	if v.ser == nil {
+		return c.decode(data, p)
+	}
+	dst := reflect.NewAt(c.typ, p).Interface()
+	switch _, std := v.ser.(JSON); {
+	case !std:
 		return v.ser.Unmarshal(bytes.Clone(data), dst)
 	case v.numbers:
 		// Numbers in an interface keep their exact value: user ids above
