@@ -341,8 +341,8 @@ func WithBearer() Option {
 	}
 }
 
-// WithSerializer replaces the default payload encoding, the vault's own
-// strict JSON codec (see New); JSON is encoding/json.
+// WithSerializer replaces the default payload encoding, JSON: the vault's
+// own strict codec (see New).
 func WithSerializer(s Serializer) Option {
 	return func(cfg *config) error {
 		if s == nil {

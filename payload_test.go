@@ -141,4 +141,20 @@ func TestPayloadKeysExact(t *testing.T) {
 			assert.Equal(t, User{}, u)
 		})
 	}
+
+	// JSON, the default Serializer, reads as strictly when named.
+	var ju User
+	require.NoError(t, authix.JSON{}.Unmarshal([]byte(`{"id":1,"is_admin":false,"IS_ADMIN":true}`), &ju))
+	assert.Equal(t, User{ID: 1}, ju)
+	ju = User{}
+	assert.Error(t, authix.JSON{}.Unmarshal([]byte(`{"id":1,"id":2}`), &ju))
+	named, err := authix.New[User](authix.WithCipher(fern), authix.WithClock(clock.Now), authix.WithSerializer(authix.JSON{}))
+	require.NoError(t, err)
+	u, err = named.DecodeAccessToken(seal(`{"id":1,"is_admin":false,"IS_ADMIN":true}`))
+	require.NoError(t, err)
+	assert.Equal(t, User{ID: 1}, u)
+	b, err := authix.JSON{}.Marshal(User{ID: 7, Name: "<J&>"})
+	require.NoError(t, err)
+	want, _ := json.Marshal(User{ID: 7, Name: "<J&>"})
+	assert.Equal(t, string(want), string(b))
 }

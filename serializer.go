@@ -14,18 +14,35 @@ type Serializer interface {
 	Unmarshal(data []byte, v any) error
 }
 
-// JSON is encoding/json as a Serializer, for vaults that want its rules:
-// keys match case-insensitively, and a repeated key takes the last value.
-// A vault given JSON keeps integers in interfaces exact (json.Number) and
-// ignores unknown fields. Without WithSerializer a vault uses its own
-// codec, which writes the same bytes but reads more strictly (see New).
+// JSON is the default Serializer: authix's payload codec, which writes the
+// bytes json.Marshal writes and reads them as Python's json module does:
+// keys match exactly, an object that repeats a key is refused, integers in
+// an interface stay exact (json.Number), and unknown fields are ignored (see
+// New). It plans each type once and is safe for concurrent use. Unmarshal
+// expects v to point to a zero value, as a vault passes it. A Serializer
+// that calls encoding/json restores that package's looser reading
+// (case-insensitive keys, the last of repeated keys).
 type JSON struct{}
 
-// Marshal encodes v with json.Marshal.
-func (JSON) Marshal(v any) ([]byte, error) { return json.Marshal(v) }
+// Marshal encodes v as json.Marshal does.
+func (JSON) Marshal(v any) ([]byte, error) {
+	rv := reflect.ValueOf(v)
+	if !rv.IsValid() {
+		return []byte("null"), nil
+	}
+	p := reflect.New(rv.Type())
+	p.Elem().Set(rv)
+	return newCodec(rv.Type()).encode(nil, p.UnsafePointer())
+}
 
-// Unmarshal decodes data into v with json.Unmarshal.
-func (JSON) Unmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
+// Unmarshal decodes data into v, a non-nil pointer to a zero value.
+func (JSON) Unmarshal(data []byte, v any) error {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() {
+		return &json.InvalidUnmarshalError{Type: reflect.TypeOf(v)}
+	}
+	return newCodec(rv.Type().Elem()).decode(data, rv.UnsafePointer())
+}
 
 var (
 	jsonMarshalerType   = reflect.TypeFor[json.Marshaler]()

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -46,7 +45,6 @@ type Vault[T any] struct {
 	logger    *slog.Logger                // nil: log nothing
 
 	nilable  bool // T is a pointer, map, slice or interface
-	numbers  bool // T holds an interface: JSON numbers decode as json.Number
 	auto     bool // T is an interface: the first payload's type is recorded
 	autoType atomic.Pointer[reflect.Type]
 	name     string
@@ -73,8 +71,8 @@ type Vault[T any] struct {
 // "IS_ADMIN" is not the field tagged "is_admin"), an object that repeats a
 // key is refused, integers keep their exact value (json.Number in an
 // interface), and unknown fields are ignored, so that replicas can roll out
-// a new field one at a time. WithSerializer(JSON{}) restores encoding/json's
-// looser reading.
+// a new field one at a time. A Serializer that calls encoding/json restores
+// its looser reading.
 func New[T any](opts ...Option) (*Vault[T], error) {
 	cfg := config{ttl: DefaultTTL, cookie: DefaultCookie(), now: time.Now}
 	for i, opt := range opts {
@@ -104,7 +102,6 @@ func New[T any](opts ...Option) (*Vault[T], error) {
 	if err := checkPayloadType(t); err != nil {
 		return nil, err
 	}
-	v.numbers = holdsInterface(t)
 
 	// The cipher holds every token to the longest lifetime the vault seals;
 	// the vault holds each to its own.
@@ -179,7 +176,10 @@ func New[T any](opts ...Option) (*Vault[T], error) {
 		return nil, invalid("WithoutCookie", "no token source left; add WithHeader or WithBearer")
 	}
 
-	v.ser, v.codec = cfg.serializer, newCodec(t)
+	if _, std := cfg.serializer.(JSON); !std {
+		v.ser = cfg.serializer // JSON{} is the codec, called without an interface
+	}
+	v.codec = newCodec(t)
 	if v.store == nil {
 		v.store = NewMemoryStore(cfg.now)
 	}
@@ -501,24 +501,7 @@ func (v *Vault[T]) unmarshal(data []byte, c *codec, p unsafe.Pointer) error {
 	if v.ser == nil {
 		return c.decode(data, p)
 	}
-	dst := reflect.NewAt(c.typ, p).Interface()
-	switch _, std := v.ser.(JSON); {
-	case !std:
-		return v.ser.Unmarshal(bytes.Clone(data), dst)
-	case v.numbers:
-		// Numbers in an interface keep their exact value: user ids above
-		// 2^53 do not collapse onto the nearest float64.
-		dec := json.NewDecoder(bytes.NewReader(data))
-		dec.UseNumber()
-		if err := dec.Decode(dst); err != nil {
-			return err
-		}
-		if _, err := dec.Token(); err != io.EOF {
-			return errors.New("data after the payload object")
-		}
-		return nil
-	}
-	return json.Unmarshal(data, dst)
+	return v.ser.Unmarshal(bytes.Clone(data), reflect.NewAt(c.typ, p).Interface())
 }
 
 // DisableAccessToken revokes token until it would have expired, so that
