@@ -50,6 +50,7 @@ type Vault[T any] struct {
 	name     string
 
 	bufs sync.Pool // *[]byte, plaintext buffers
+	outs sync.Pool // *T: a value the codec may decode into without escaping
 }
 
 // New returns a Vault for payloads of type T, configured by opts.
@@ -449,11 +450,20 @@ func (v *Vault[T]) putBuf(bp *[]byte, used []byte) {
 func (v *Vault[T]) DecodeAccessToken(token string) (T, error) {
 	bp := v.bufs.Get().(*[]byte)
 	plain, payload, _, _, err := v.openToken((*bp)[:0], token, v.now())
-	var out T
+	// The codec's pointer escapes; a pooled value keeps the result off the
+	// heap.
+	p, _ := v.outs.Get().(*T)
+	if p == nil {
+		p = new(T)
+	}
 	if err == nil {
-		err = v.decode(payload, &out)
+		err = v.decode(payload, p)
 	}
 	v.putBuf(bp, plain)
+	out := *p
+	var zero T
+	*p = zero
+	v.outs.Put(p)
 	return out, err
 }
 
