@@ -672,15 +672,8 @@ func (b *builder) decoder(t reflect.Type) decFunc {
 	case reflect.Float32, reflect.Float64:
 		bits := t.Bits()
 		return func(d *decoder, p unsafe.Pointer) error {
-			switch d.peek() {
-			case 'n':
-				return d.literal("null")
-			case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
-			default:
-				return d.mismatch(t)
-			}
-			n, err := d.number()
-			if err != nil {
+			n, err := d.numberFor(t)
+			if n == nil || err != nil {
 				return err
 			}
 			// The string does not outlive ParseFloat: its error is dropped.
@@ -762,19 +755,24 @@ func (b *builder) ptrDecoder(t reflect.Type) decFunc {
 	}
 }
 
+// numberFor reads the number a field of type t holds: nil for null, and
+// a mismatch for any other kind of value.
+func (d *decoder) numberFor(t reflect.Type) ([]byte, error) {
+	switch d.peek() {
+	case 'n':
+		return nil, d.literal("null")
+	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		return d.number()
+	}
+	return nil, d.mismatch(t)
+}
+
 func intDecoder(t reflect.Type) decFunc {
 	k, bits := t.Kind(), t.Bits()
 	signed := k >= reflect.Int && k <= reflect.Int64
 	return func(d *decoder, p unsafe.Pointer) error {
-		switch d.peek() {
-		case 'n':
-			return d.literal("null")
-		case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
-		default:
-			return d.mismatch(t)
-		}
-		n, err := d.number()
-		if err != nil {
+		n, err := d.numberFor(t)
+		if n == nil || err != nil {
 			return err
 		}
 		u, neg, ok := parseInt(n)
