@@ -755,6 +755,18 @@ func (b *builder) ptrDecoder(t reflect.Type) decFunc {
 	}
 }
 
+// opens reports whether the next value begins with delim, which a value
+// of type t needs; null and a mismatch end the value with their error.
+func (d *decoder) opens(delim byte, t reflect.Type) (bool, error) {
+	switch d.peek() {
+	case delim:
+		return true, nil
+	case 'n':
+		return false, d.literal("null")
+	}
+	return false, d.mismatch(t)
+}
+
 // numberFor reads the number a field of type t holds: nil for null, and
 // a mismatch for any other kind of value.
 func (d *decoder) numberFor(t reflect.Type) ([]byte, error) {
@@ -1001,12 +1013,8 @@ func (b *builder) mapDecoder(t reflect.Type) decFunc {
 	kt, et := t.Key(), t.Elem()
 	if kt == stringType && et == anyType {
 		return func(d *decoder, p unsafe.Pointer) error {
-			switch d.peek() {
-			case '{':
-			case 'n':
-				return d.literal("null")
-			default:
-				return d.mismatch(t)
+			if ok, err := d.opens('{', t); !ok {
+				return err
 			}
 			m := map[string]any{}
 			*(*map[string]any)(p) = m
@@ -1015,12 +1023,8 @@ func (b *builder) mapDecoder(t reflect.Type) decFunc {
 	}
 	ec := b.codec(et)
 	return func(d *decoder, p unsafe.Pointer) error {
-		switch d.peek() {
-		case '{':
-		case 'n':
-			return d.literal("null")
-		default:
-			return d.mismatch(t)
+		if ok, err := d.opens('{', t); !ok {
+			return err
 		}
 		if err := d.open(); err != nil {
 			return err
@@ -1117,12 +1121,8 @@ func (b *builder) sliceDecoder(t reflect.Type) decFunc {
 func (b *builder) arrayDecoder(t reflect.Type) decFunc {
 	ec, n, size := b.codec(t.Elem()), t.Len(), t.Elem().Size()
 	return func(d *decoder, p unsafe.Pointer) error {
-		switch d.peek() {
-		case '[':
-		case 'n':
-			return d.literal("null")
-		default:
-			return d.mismatch(t)
+		if ok, err := d.opens('[', t); !ok {
+			return err
 		}
 		if err := d.open(); err != nil {
 			return err
