@@ -25,21 +25,45 @@ import (
 // pass on the event, however long it took; BenchmarkPropagation measures.
 const propagationWait = 30 * time.Second
 
-// newReplicaVault returns a vault with the given keys whose revocations live
-// in the Redis at srv, through a redisstore.Store and client of its own, as
-// one replica process would have.
-func newReplicaVault(t testing.TB, srv *redistest.Server, keys string) *authix.Vault[User] {
+// newReplicaVault returns a vault with the given keys and options whose
+// revocations live in the Redis at srv, through a redisstore.Store and
+// client of its own, as one replica process would have, and that store.
+func newReplicaVault(t testing.TB, srv *redistest.Server, keys string, opts ...authix.Option) (*authix.Vault[User], *redisstore.Store) {
 	t.Helper()
 	store, err := redisstore.New(replicaClient(t, srv)) // the client's cleanup runs after the store's
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = store.Close() })
-	vault, err := authix.New[User](authix.WithKeys(keys), authix.WithRevocationStore(store))
+	opts = append([]authix.Option{authix.WithKeys(keys), authix.WithRevocationStore(store)}, opts...)
+	vault, err := authix.New[User](opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return vault
+	return vault, store
+}
+
+// homeRequest is a browser's GET /home with tok as its cookie.
+func homeRequest(tok string) *http.Request {
+	req := httptest.NewRequest(http.MethodGet, "/home", nil)
+	req.AddCookie(&http.Cookie{Name: authix.DefaultCookieName, Value: tok})
+	return req
+}
+
+// awaitRevoked waits until v refuses tok as revoked, failing the test with
+// what once deadline has passed.
+func awaitRevoked(t testing.TB, v *authix.Vault[User], tok string, deadline time.Time, what string) {
+	t.Helper()
+	for {
+		_, err := v.Authenticate(homeRequest(tok))
+		if errors.Is(err, authix.ErrRevokedToken) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %v; want ErrRevokedToken", what, err)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // replicaClient returns a new client for srv with go-redis's default
@@ -55,7 +79,8 @@ func replicaClient(tb testing.TB, srv *redistest.Server) *redis.Client {
 func TestRevocationReachesOtherReplica(t *testing.T) {
 	srv := redistest.Start(t)
 	keys := authix.GenerateKey()
-	a, b := newReplicaVault(t, srv, keys), newReplicaVault(t, srv, keys)
+	a, _ := newReplicaVault(t, srv, keys)
+	b, _ := newReplicaVault(t, srv, keys)
 	lat := propagate(t, a, b, 200)
 	t.Logf("logout on A refused by B, over %d logouts: %s", len(lat), percentiles(lat))
 }
@@ -65,7 +90,8 @@ func TestRevocationReachesOtherReplica(t *testing.T) {
 func BenchmarkPropagation(b *testing.B) {
 	srv := redistest.Start(b)
 	keys := authix.GenerateKey()
-	a, c := newReplicaVault(b, srv, keys), newReplicaVault(b, srv, keys)
+	a, _ := newReplicaVault(b, srv, keys)
+	c, _ := newReplicaVault(b, srv, keys)
 	lat := propagate(b, a, c, b.N)
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "p50-ns")
@@ -84,8 +110,7 @@ func propagate(tb testing.TB, a, b *authix.Vault[User], n int) []time.Duration {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		req := httptest.NewRequest(http.MethodGet, "/home", nil)
-		req.AddCookie(&http.Cookie{Name: authix.DefaultCookieName, Value: token})
+		req := homeRequest(token)
 		if _, err := b.Authenticate(req); err != nil {
 			tb.Fatalf("round %d: replica B refuses a live token sealed by A: %v", i, err)
 		}
@@ -131,20 +156,8 @@ func TestLogoutEndsSessionOnEveryReplica(t *testing.T) {
 	var clock atomic.Int64
 	clock.Store(time.Now().UnixNano())
 	now := func() time.Time { return time.Unix(0, clock.Load()) }
-	replica := func() *authix.Vault[User] {
-		store, err := redisstore.New(replicaClient(t, srv))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = store.Close() })
-		v, err := authix.New[User](authix.WithKeys(keys), authix.WithRevocationStore(store),
-			authix.WithClock(now), authix.WithSliding(15*time.Minute))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
-	a, b := replica(), replica()
+	a, _ := newReplicaVault(t, srv, keys, authix.WithClock(now), authix.WithSliding(15*time.Minute))
+	b, _ := newReplicaVault(t, srv, keys, authix.WithClock(now), authix.WithSliding(15*time.Minute))
 
 	login := httptest.NewRecorder()
 	if err := a.SetAccessToken(login, User{Name: "John"}); err != nil {
@@ -155,41 +168,25 @@ func TestLogoutEndsSessionOnEveryReplica(t *testing.T) {
 	for i := range 3 {
 		clock.Add(int64(16 * time.Minute))
 		rec := httptest.NewRecorder()
-		req := httptest.NewRequest(http.MethodGet, "/home", nil)
-		req.AddCookie(&http.Cookie{Name: authix.DefaultCookieName, Value: tokens[len(tokens)-1]})
-		home.ServeHTTP(rec, req)
+		home.ServeHTTP(rec, homeRequest(tokens[len(tokens)-1]))
 		cookies := rec.Result().Cookies()
 		if rec.Code != http.StatusOK || len(cookies) != 1 {
 			t.Fatalf("renewal %d: status %d, %d cookies; want 200 and one", i+1, rec.Code, len(cookies))
 		}
 		tokens = append(tokens, cookies[0].Value)
 	}
-	request := func(tok string) *http.Request {
-		req := httptest.NewRequest(http.MethodGet, "/home", nil)
-		req.AddCookie(&http.Cookie{Name: authix.DefaultCookieName, Value: tok})
-		return req
-	}
 	for i, tok := range tokens {
-		if _, err := b.Authenticate(request(tok)); err != nil {
+		if _, err := b.Authenticate(homeRequest(tok)); err != nil {
 			t.Fatalf("token %d before the logout, on B: %v", i, err)
 		}
 	}
 
-	if err := a.Logout(httptest.NewRecorder(), request(tokens[len(tokens)-1])); err != nil {
+	if err := a.Logout(httptest.NewRecorder(), homeRequest(tokens[len(tokens)-1])); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(propagationWait)
 	for i, tok := range tokens {
-		for {
-			_, err := b.Authenticate(request(tok))
-			if errors.Is(err, authix.ErrRevokedToken) {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("token %d on B after the logout on A: %v; want ErrRevokedToken", i, err)
-			}
-			time.Sleep(time.Millisecond)
-		}
+		awaitRevoked(t, b, tok, deadline, fmt.Sprintf("token %d on B after the logout on A", i))
 	}
 }
 
@@ -202,26 +199,11 @@ func TestLogoutEverywhereAcrossReplicas(t *testing.T) {
 	srv := redistest.Start(t)
 	keys := authix.GenerateKey()
 	replica := func() (*authix.Vault[User], *redisstore.Store) {
-		store, err := redisstore.New(replicaClient(t, srv))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = store.Close() })
-		v, err := authix.New[User](authix.WithKeys(keys), authix.WithRevocationStore(store),
-			authix.WithTTL(2*time.Second), authix.WithRememberMe(2*time.Second),
+		return newReplicaVault(t, srv, keys, authix.WithTTL(2*time.Second), authix.WithRememberMe(2*time.Second),
 			authix.WithSubject(func(u User) string { return u.Name }))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v, store
 	}
 	a, _ := replica()
 	b, storeB := replica()
-	request := func(tok string) *http.Request {
-		req := httptest.NewRequest(http.MethodGet, "/home", nil)
-		req.AddCookie(&http.Cookie{Name: authix.DefaultCookieName, Value: tok})
-		return req
-	}
 	johnA, err := a.CreateAccessToken(User{Name: "John"})
 	if err != nil {
 		t.Fatal(err)
@@ -240,25 +222,16 @@ func TestLogoutEverywhereAcrossReplicas(t *testing.T) {
 	}
 	deadline := time.Now().Add(propagationWait)
 	for _, tok := range []string{johnA, johnB} {
-		for {
-			_, err := b.Authenticate(request(tok))
-			if errors.Is(err, authix.ErrRevokedToken) {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("John's token on B after LogoutEverywhere on A: %v; want ErrRevokedToken", err)
-			}
-			time.Sleep(time.Millisecond)
-		}
+		awaitRevoked(t, b, tok, deadline, "John's token on B after LogoutEverywhere on A")
 	}
-	if _, err := b.Authenticate(request(jane)); err != nil {
+	if _, err := b.Authenticate(homeRequest(jane)); err != nil {
 		t.Errorf("Jane on B: %v; another subject is untouched", err)
 	}
 	again, err := b.CreateAccessToken(User{Name: "John"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Authenticate(request(again)); err != nil {
+	if _, err := b.Authenticate(homeRequest(again)); err != nil {
 		t.Errorf("John logging in again at once: %v", err)
 	}
 
