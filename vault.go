@@ -202,6 +202,7 @@ func New[T any](opts ...Option) (*Vault[T], error) {
 		b := make([]byte, 0, fernetMaxRaw)
 		return &b
 	}
+	v.outs.New = func() any { return new(T) }
 	return v, nil
 }
 
@@ -356,23 +357,18 @@ func (v *Vault[T]) seal(payload T, m sealed, now time.Time, withID bool) (string
 		enc []byte
 		err error
 	)
-	ep := v.bufs.Get().(*[]byte)
 	if v.ser != nil {
 		enc, err = v.ser.Marshal(payload)
 	} else {
+		ep := v.bufs.Get().(*[]byte)
 		enc, err = v.codec.encode((*ep)[:0], unsafe.Pointer(&payload))
+		defer v.putBuf(ep, enc)
 	}
 	if err != nil {
-		v.putBuf(ep, (*ep)[:0])
 		return "", TokenInfo{}, fmt.Errorf("%w: %w", ErrUnsupportedPayload, err)
 	}
 	pp, tp := v.bufs.Get().(*[]byte), v.bufs.Get().(*[]byte)
 	plain, err := appendSealed((*pp)[:0], m, enc)
-	if v.ser == nil {
-		v.putBuf(ep, enc)
-	} else {
-		v.putBuf(ep, (*ep)[:0])
-	}
 	var tok []byte
 	if err == nil {
 		tok, err = v.cipher.Seal((*tp)[:0], plain, now)
@@ -452,10 +448,7 @@ func (v *Vault[T]) DecodeAccessToken(token string) (T, error) {
 	plain, payload, _, _, err := v.openToken((*bp)[:0], token, v.now())
 	// The codec's pointer escapes; a pooled value keeps the result off the
 	// heap.
-	p, _ := v.outs.Get().(*T)
-	if p == nil {
-		p = new(T)
-	}
+	p := v.outs.Get().(*T)
 	if err == nil {
 		err = v.decode(payload, p)
 	}
