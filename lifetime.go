@@ -15,28 +15,35 @@ import (
 //
 //	{"_authix":{"exp":1767229200},"id":7,"name":"John"}
 //
-// Under WithSubject a token also carries the microseconds of its issue
-// time past the second its Fernet stamp holds ("us"); a token of a sliding
-// session carries the session's absolute
-// expiry, its id, and whether the user asked to be remembered; in that
-// order:
+// Under WithSubject a token also carries the subject's cut-off it was
+// issued under ("sv", Unix microseconds, 0 for none), read from the store at
+// login and kept by every renewal, so a later LogoutEverywhere refuses it
+// whichever replica renewed it and whatever that replica's clock says. A
+// token of a sliding session carries the session's absolute expiry, its id,
+// and whether the user asked to be remembered; in that order:
 //
-//	{"_authix":{"exp":1767229200,"abs":1767268800,"sid":"…16 characters…","rem":1},"id":7}
+//	{"_authix":{"exp":1767229200,"sv":0,"abs":1767268800,"sid":"…16 characters…","rem":1},"id":7}
 //
-// Tokens without that member, such as those fastapi-authix seals, keep the
-// reader's TTL. Python readers see "_authix" as one more key of the payload
-// dict (pydantic models ignore it) and apply their own TTL.
+// Tokens sealed before "sv" carry "us" instead, the microseconds of their
+// issue time, and keep the issue-time rule. Tokens without the member, such
+// as those fastapi-authix seals, keep the reader's TTL. Python readers see
+// "_authix" as one more key of the payload dict (pydantic models ignore it)
+// and apply their own TTL. A reader never lets a sealed expiry give a token
+// more than its own lifetime for a token of that kind from its issue time,
+// so a Python payload that begins with an "_authix" key gains nothing.
 
 // sealedPrefix opens every plaintext authix seals.
 const sealedPrefix = `{"_authix":{"exp":`
 
 // sealed is what a token says about its own life.
 type sealed struct {
-	exp int64     // when the token expires, Unix seconds
-	us  int64     // under WithSubject, the microseconds past the issue second the token's stamp holds
-	abs int64     // when its session ends whatever renewals do; 0: no session limit
-	sid sessionID // the session the token belongs to; zero: none
-	rem bool      // the user asked to be remembered: a persistent cookie
+	exp   int64 // when the token expires, Unix seconds
+	us    int64 // tokens sealed before sv: the microseconds past the issue second
+	sv    int64 // under WithSubject, the subject cut-off the token was issued under, Unix µs
+	hasSV bool
+	abs   int64     // when its session ends whatever renewals do; 0: no session limit
+	sid   sessionID // the session the token belongs to; zero: none
+	rem   bool      // the user asked to be remembered: a persistent cookie
 }
 
 // sessionID names a session: 96 random bits, drawn at login, whose 16
@@ -65,6 +72,10 @@ func appendSealed(dst []byte, m sealed, payload []byte) ([]byte, error) {
 	if m.us != 0 {
 		dst = append(dst, `,"us":`...)
 		dst = strconv.AppendInt(dst, m.us, 10)
+	}
+	if m.hasSV {
+		dst = append(dst, `,"sv":`...)
+		dst = strconv.AppendInt(dst, m.sv, 10)
 	}
 	if m.abs != 0 {
 		dst = append(dst, `,"abs":`...)
@@ -99,6 +110,9 @@ func splitSealed(plain []byte) (m sealed, payload []byte, ok bool, err error) {
 		if m.us = p.number(); m.us >= 1e6 {
 			p.bad = true
 		}
+	}
+	if p.take(`,"sv":`) {
+		m.sv, m.hasSV = p.number(), true
 	}
 	if p.take(`,"abs":`) {
 		m.abs = p.number()
@@ -180,6 +194,10 @@ func (v *Vault[T]) openToken(dst []byte, token string, now time.Time) (plain, pa
 		return plain, nil, TokenInfo{}, m, err
 	}
 	if ok {
+		// The writer decides, up to what this reader grants a token of its
+		// kind: a payload that merely looks sealed gains nothing.
+		lim := info.IssuedAt.Unix() + int64((v.lifetime(m)+time.Second-1)/time.Second)
+		m.exp = min(m.exp, lim)
 		info.ExpiresAt = time.Unix(m.exp, 0)
 		if m.abs != 0 {
 			info.SessionExpiresAt = time.Unix(m.abs, 0)

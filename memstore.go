@@ -121,8 +121,9 @@ func (m *MemoryStore) IsRevoked(_ context.Context, id TokenID) (bool, error) {
 	return exp != 0 && m.now().Unix() <= int64(exp), nil
 }
 
-// RevokeSubject records that every token of subject issued at or before
-// cutoff is revoked, until until; see SubjectStore. It never fails.
+// RevokeSubject records cutoff for subject until until, one microsecond
+// past the cut-off it holds if that is not earlier; see SubjectStore. It
+// never fails.
 func (m *MemoryStore) RevokeSubject(_ context.Context, subject SubjectID, cutoff, until time.Time) error {
 	now := m.now()
 	if until.Before(now) {
@@ -133,7 +134,7 @@ func (m *MemoryStore) RevokeSubject(_ context.Context, subject SubjectID, cutoff
 	m.subMu.Lock()
 	defer m.subMu.Unlock()
 	if old, ok := m.subjects[k]; ok {
-		c.cutoff, c.until = max(c.cutoff, old.cutoff), max(c.until, old.until)
+		c.cutoff, c.until = max(c.cutoff, old.cutoff+1), max(c.until, old.until)
 	}
 	m.subjects[k] = c
 	n := memSweepSlots

@@ -98,7 +98,11 @@ func (v *Vault[T]) RemoveAccessToken(w http.ResponseWriter) {
 func (v *Vault[T]) Logout(w http.ResponseWriter, r *http.Request) error {
 	tok, src := v.extract(r)
 	if src == fromCookie {
-		if err := v.checkOrigin(r); err != nil {
+		// A logout changes state whatever its method: a cross-site link
+		// must not log the user out, so it is checked as a POST would be.
+		post := *r
+		post.Method = http.MethodPost
+		if err := v.checkOrigin(&post); err != nil {
 			return err
 		}
 	}
@@ -138,6 +142,12 @@ func (v *Vault[T]) RenewAccessToken(ctx context.Context, token string) (string, 
 	if err != nil {
 		return "", TokenInfo{}, err
 	}
+	if now.Sub(info.IssuedAt) < v.renewAge(info) {
+		// Too young to renew: each token can be exchanged once, so the
+		// revocations a session causes are bounded by its lifetime, not by
+		// how fast a client calls.
+		return token, info, nil
+	}
 	if !m.hasSession() {
 		// A token sealed outside a session starts one, bounded from its
 		// issue time as a login would be.
@@ -145,7 +155,7 @@ func (v *Vault[T]) RenewAccessToken(ctx context.Context, token string) (string, 
 			return "", TokenInfo{}, err
 		}
 	}
-	next, ok := v.renewal(m, now)
+	next, ok := v.renewal(m, info, now)
 	if !ok {
 		return "", TokenInfo{}, fmt.Errorf("%w: the session's absolute lifetime has passed", ErrExpiredToken)
 	}
@@ -159,13 +169,23 @@ func (v *Vault[T]) RenewAccessToken(ctx context.Context, token string) (string, 
 	return tok, fresh, nil
 }
 
-// renewal is what the token after one with m seals, issued at now, and
+// renewAge is how old a token must be before it is renewed: WithSliding's
+// renewAfter, or half the token's lifetime.
+func (v *Vault[T]) renewAge(info TokenInfo) time.Duration {
+	if v.renewAt != 0 {
+		return v.renewAt
+	}
+	return info.ExpiresAt.Sub(info.IssuedAt) / 2
+}
+
+// renewal is what the token after one with m and info seals, issued at now, and
 // whether it would live at all.
-func (v *Vault[T]) renewal(m sealed, now time.Time) (sealed, bool) {
+func (v *Vault[T]) renewal(m sealed, info TokenInfo, now time.Time) (sealed, bool) {
 	next := m
 	next.exp = now.Add(v.lifetime(m)).Unix()
 	if v.subject != nil {
-		next.us = int64(now.Nanosecond() / 1000)
+		// The session stays under the cut-off it started with.
+		next.sv, next.hasSV, next.us = subjectVersion(m, info), true, 0
 	}
 	if m.abs != 0 {
 		next.exp = min(next.exp, m.abs)
@@ -364,14 +384,10 @@ func (v *Vault[T]) admit(w http.ResponseWriter, r *http.Request) (*dataContext[T
 	if err != nil || !v.sliding || src != fromCookie || !m.hasSession() {
 		return c, err
 	}
-	renewAt := v.renewAt
-	if renewAt == 0 {
-		renewAt = c.info.ExpiresAt.Sub(c.info.IssuedAt) / 2
-	}
-	if now.Sub(c.info.IssuedAt) < renewAt {
+	if now.Sub(c.info.IssuedAt) < v.renewAge(c.info) {
 		return c, nil
 	}
-	next, ok := v.renewal(m, now)
+	next, ok := v.renewal(m, c.info, now)
 	if !ok || next.exp <= m.exp {
 		return c, nil // the session's absolute lifetime allows no more
 	}

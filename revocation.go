@@ -44,15 +44,21 @@ type SubjectID = [32]byte
 // without it keep working; LogoutEverywhere then fails with
 // ErrInvalidOption.
 type SubjectStore interface {
-	// RevokeSubject records that every token of subject issued at or
-	// before cutoff is revoked, and keeps the record until, after which no
-	// such token can be accepted anyway. Revoking a subject again keeps the
-	// later cutoff and the later until. An until before the store's now
-	// records nothing and is not an error.
+	// RevokeSubject records a new cut-off for subject, which refuses every
+	// token issued under an earlier one, and keeps the record until, after
+	// which no such token can be accepted anyway. The cut-off only moves
+	// forward: when the store holds one at or after cutoff, it records the
+	// held one plus one microsecond instead, so that a logout written by a
+	// replica whose clock runs behind still refuses the tokens issued before
+	// it. The later until is kept. It must be one atomic step in a shared
+	// store. An until before the store's now records nothing and is not an
+	// error.
 	RevokeSubject(ctx context.Context, subject SubjectID, cutoff, until time.Time) error
 
 	// SubjectCutoff returns the cutoff recorded for subject, or the zero
 	// time when there is none (or it has run out); errors are for system
-	// failures only.
+	// failures only. A vault reads it at login and seals it into the token;
+	// a store whose answer may be older than the cut-off in force must
+	// return an error rather than the older answer.
 	SubjectCutoff(ctx context.Context, subject SubjectID) (time.Time, error)
 }

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 	"unsafe"
 )
 
@@ -272,7 +273,13 @@ func (v *Vault[T]) issue(payload T, opts []LoginOption, withID bool) (string, To
 	now := v.now()
 	m.exp = now.Add(v.lifetime(m)).Unix()
 	if v.subject != nil {
-		m.us = int64(now.Nanosecond() / 1000)
+		// The cut-off in force, not this replica's clock, is what a later
+		// LogoutEverywhere is compared with.
+		cut, err := v.subjects.SubjectCutoff(context.Background(), subjectKey(v.subject(payload)))
+		if err != nil {
+			return "", TokenInfo{}, fmt.Errorf("%w: %w", ErrRevocationStore, err)
+		}
+		m.sv, m.hasSV = unixMicro(cut), true
 	}
 	if v.sliding {
 		if err := v.newSession(&m, now); err != nil {
@@ -303,9 +310,15 @@ func (v *Vault[T]) LogoutEverywhere(ctx context.Context, subject string) error {
 	if v.subject == nil {
 		return fmt.Errorf("%w: LogoutEverywhere needs WithSubject", ErrInvalidOption)
 	}
-	// The cipher's TTL bounds every token the vault accepts.
+	if !utf8.ValidString(subject) {
+		return fmt.Errorf("%w: LogoutEverywhere: subject %q is not valid UTF-8, so no token carries it", ErrInvalidOption, subject)
+	}
+	// Renewals keep a session's tokens under the cut-off they started with
+	// until the session's absolute end, so the record outlives the longest
+	// session, and a reader whose clock runs behind.
 	now := v.now()
-	if err := v.subjects.RevokeSubject(ctx, subjectKey(subject), now, now.Add(v.cipher.TTL())); err != nil {
+	until := now.Add(max(v.cipher.TTL(), v.session, v.remember) + fernetMaxSkew)
+	if err := v.subjects.RevokeSubject(ctx, subjectKey(subject), now, until); err != nil {
 		return fmt.Errorf("%w: %w", ErrRevocationStore, err)
 	}
 	return nil
@@ -331,12 +344,28 @@ func (v *Vault[T]) checkSubject(ctx context.Context, payload T, info *TokenInfo,
 	case cutoff.IsZero():
 		return nil
 	}
-	// A token without its microseconds (fastapi-authix's) counts from the
-	// start of its second.
-	if issued := info.IssuedAt.UnixMicro() + m.us; issued <= cutoff.UnixMicro() {
+	if subjectVersion(m, *info) < cutoff.UnixMicro() {
 		return errSubjectRevoked
 	}
 	return nil
+}
+
+// subjectVersion is the newest cut-off a token was issued under: sealed
+// since "sv"; for older tokens and fastapi-authix's (which count from the
+// start of their second), just before their issue time.
+func subjectVersion(m sealed, info TokenInfo) int64 {
+	if m.hasSV {
+		return m.sv
+	}
+	return info.IssuedAt.UnixMicro() + m.us - 1
+}
+
+// unixMicro is t in Unix microseconds, 0 for the zero time.
+func unixMicro(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
 }
 
 // lifetime is how long each token of a login lives.
@@ -527,15 +556,15 @@ func (v *Vault[T]) revoke(ctx context.Context, id TokenID, until time.Time) erro
 	return nil
 }
 
-// endSession revokes every token of m's session: the ones issued so far
-// live until now plus one lifetime at most, and no more are issued.
+// endSession revokes every token of m's session until its sealed absolute
+// end, which no token of it outlives whichever replica renewed it.
 func (v *Vault[T]) endSession(ctx context.Context, m sealed, now time.Time) error {
 	if !m.hasSession() {
 		return nil
 	}
-	until := now.Add(v.lifetime(m))
-	if abs := time.Unix(m.abs, 0); m.abs != 0 && abs.Before(until) {
-		until = abs
+	until := time.Unix(m.abs, 0)
+	if m.abs == 0 {
+		until = now.Add(max(v.cipher.TTL(), v.session, v.remember))
 	}
 	return v.revoke(ctx, sessionKey(m.sid), until)
 }
@@ -561,6 +590,14 @@ func (v *Vault[T]) IsTokenDisabled(ctx context.Context, token string) (bool, err
 func (v *Vault[T]) openInfo(token string, now time.Time) (info TokenInfo, m sealed, expired bool, err error) {
 	bp := v.bufs.Get().(*[]byte)
 	plain, _, info, m, err := v.openToken((*bp)[:0], token, now)
+	if errors.Is(err, ErrExpiredToken) && len(plain) == 0 {
+		// The cipher's own lifetime ended it before the plaintext was read;
+		// opened as of its issue time, it still names its session.
+		plain, _, info, m, err = v.openToken(plain[:0], token, info.IssuedAt)
+		if err == nil {
+			err = errTokenExpired
+		}
+	}
 	v.putBuf(bp, plain)
 	if errors.Is(err, ErrExpiredToken) {
 		return info, m, true, nil
