@@ -343,59 +343,68 @@ func ExampleNew_auto() {
 	// another type: true
 }
 
-// versionedJSON is a Serializer that wraps each payload in an versionedEnvelope
-// that carries a schema version, and refuses payloads of another version:
-// bumping the version retires every token sealed before a change of the
-// payload type.
-type versionedJSON struct{ version int }
+// Versioned is a payload that decides its own JSON: a schema version
+// around the user, so that bumping the version retires every token sealed
+// before a change of the payload type.
+type Versioned struct {
+	Name string
+}
+
+// schemaVersion is the payload version this build seals and accepts.
+var schemaVersion = 1
 
 type versionedEnvelope struct {
 	V    int             `json:"v"`
 	Data json.RawMessage `json:"data"`
 }
 
-func (s versionedJSON) Marshal(v any) ([]byte, error) {
-	data, err := json.Marshal(v)
+// MarshalJSON wraps the payload in its version.
+func (u Versioned) MarshalJSON() ([]byte, error) {
+	data, err := json.Marshal(struct {
+		Name string `json:"name"`
+	}{u.Name})
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(versionedEnvelope{V: s.version, Data: data})
+	return json.Marshal(versionedEnvelope{V: schemaVersion, Data: data})
 }
 
-func (s versionedJSON) Unmarshal(b []byte, v any) error {
+// UnmarshalJSON refuses a payload of another version.
+func (u *Versioned) UnmarshalJSON(b []byte) error {
 	var e versionedEnvelope
 	if err := json.Unmarshal(b, &e); err != nil {
 		return err
 	}
-	if e.V != s.version {
-		return fmt.Errorf("payload version %d, want %d", e.V, s.version)
+	if e.V != schemaVersion {
+		return fmt.Errorf("payload version %d, want %d", e.V, schemaVersion)
 	}
-	return json.Unmarshal(e.Data, v)
-}
-
-// A custom Serializer decides how payloads become bytes; here, JSON in a
-// versioned versionedEnvelope (see versionedJSON in this file).
-func ExampleWithSerializer() {
-	type User struct {
+	var data struct {
 		Name string `json:"name"`
 	}
+	err := json.Unmarshal(e.Data, &data)
+	u.Name = data.Name
+	return err
+}
 
+// A payload type with JSON methods of its own decides how it looks in the
+// token, here a versioned envelope (see Versioned in this file); it must
+// still be a JSON object.
+func Example_payloadMethods() {
 	key := authix.GenerateKey()
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	clock := func() time.Time { return at }
-	v1, err := authix.New[User](authix.WithKeys(key), authix.WithClock(clock), authix.WithSerializer(versionedJSON{version: 1}))
+	v, err := authix.New[Versioned](authix.WithKeys(key), authix.WithClock(func() time.Time { return at }))
 	if err != nil {
 		log.Fatal(err)
 	}
-	token, err := v1.CreateAccessToken(User{Name: "John"})
+	token, err := v.CreateAccessToken(Versioned{Name: "John"})
 	if err != nil {
 		log.Fatal(err)
 	}
-	user, err := v1.DecodeAccessToken(token)
+	user, err := v.DecodeAccessToken(token)
 	fmt.Println(user.Name, err)
 
 	// What the token carries, as a cipher with the same key sees it: the
-	// serializer's object, led by the expiry the vault sealed into it.
+	// payload's object, led by the expiry the vault sealed into it.
 	f, err := authix.NewFernet(time.Hour, key)
 	if err != nil {
 		log.Fatal(err)
@@ -403,16 +412,14 @@ func ExampleWithSerializer() {
 	plain, _, err := f.Open(nil, token, at)
 	fmt.Println(string(plain), err)
 
-	v2, err := authix.New[User](authix.WithKeys(key), authix.WithClock(clock), authix.WithSerializer(versionedJSON{version: 2}))
-	if err != nil {
-		log.Fatal(err)
-	}
-	_, err = v2.DecodeAccessToken(token)
-	fmt.Println("version 1 token in a version 2 vault:", errors.Is(err, authix.ErrInvalidToken))
+	schemaVersion = 2
+	defer func() { schemaVersion = 1 }()
+	_, err = v.DecodeAccessToken(token)
+	fmt.Println("version 1 token after the bump:", errors.Is(err, authix.ErrInvalidToken))
 	// Output:
 	// John <nil>
 	// {"_authix":{"exp":1767229200},"v":1,"data":{"name":"John"}} <nil>
-	// version 1 token in a version 2 vault: true
+	// version 1 token after the bump: true
 }
 
 // GenerateKey makes a key in the format AUTHIX_KEYS, WithKeys, NewFernet and

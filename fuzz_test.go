@@ -419,9 +419,10 @@ func FuzzAuthenticate(f *testing.F) {
 // FuzzDecodePayload seals fuzzed plaintext with a Fernet cipher the vaults
 // share (WithCipher), so every token is authentic, and decodes it into a
 // struct, a pointer to a struct, a map, and any (before and after the auto
-// mode recorded a type). The outcome must match encoding/json's own, but
-// for the codec's stricter rules: a duplicate key is refused, and a key
-// that matches a field only case-insensitively is ignored.
+// mode recorded a type). No payload panics or escapes the error model: a
+// refusal wraps ErrInvalidToken and leaves the zero value, and what is
+// accepted seals again into the same value. What encoding/json refuses is
+// refused too.
 func FuzzDecodePayload(f *testing.F) {
 	fern, err := authix.NewFernet(time.Hour, keyA)
 	if err != nil {
@@ -479,35 +480,23 @@ func FuzzDecodePayload(f *testing.F) {
 			return
 		}
 		tok := string(sealed)
-		isNull := bytes.Equal(bytes.TrimSpace(plain), []byte("null"))
 		if bytes.HasPrefix(plain, []byte(`{"_authix":`)) {
 			return // a sealed lifetime, not a payload: TestSealedLifetimeForms covers it
 		}
-
-		userKeys, mapKeys := inspectKeys(plain, fieldNames(reflect.TypeFor[User]())), inspectKeys(plain, nil)
-		check := func(name string, err error, jsonErr error, keys jsonKeys, same func() bool) {
+		check := func(name string, err error, jsonErr error) {
 			t.Helper()
 			if err != nil && !errors.Is(err, authix.ErrInvalidToken) {
 				t.Fatalf("%s: error %v does not wrap ErrInvalidToken", name, err)
 			}
-			if keys.folded {
-				return // encoding/json would match the key to a field
-			}
-			wantOK := jsonErr == nil && !isNull && !keys.dup && keys.depth <= 1000
-			switch {
-			case wantOK && err != nil:
-				t.Fatalf("%s: refused %q, which encoding/json decodes: %v", name, plain, err)
-			case !wantOK && err == nil:
-				t.Fatalf("%s: accepted %q (json: %v, null: %v)", name, plain, jsonErr, isNull)
-			case err == nil && !same():
-				t.Fatalf("%s: payload differs from encoding/json's for %q", name, plain)
+			if err == nil && jsonErr != nil {
+				t.Fatalf("%s: accepted %q, which encoding/json refuses: %v", name, plain, jsonErr)
 			}
 		}
 
-		var wantUser User
-		jsonUserErr := json.Unmarshal(plain, &wantUser)
+		var user User
+		jsonUserErr := json.Unmarshal(plain, &user)
 		gotUser, err := vStruct.DecodeAccessToken(tok)
-		check("struct", err, jsonUserErr, userKeys, func() bool { return gotUser == wantUser })
+		check("struct", err, jsonUserErr)
 		if err != nil && gotUser != (User{}) {
 			t.Fatalf("struct: failed decode returned %+v", gotUser)
 		}
@@ -516,32 +505,33 @@ func FuzzDecodePayload(f *testing.F) {
 		}
 
 		gotPtr, err := vPtr.DecodeAccessToken(tok)
-		check("pointer", err, jsonUserErr, userKeys, func() bool { return gotPtr != nil && *gotPtr == wantUser })
-		if err != nil && gotPtr != nil {
-			t.Fatalf("pointer: failed decode returned %+v", gotPtr)
+		check("pointer", err, jsonUserErr)
+		if (err == nil) != (gotPtr != nil) || (gotPtr != nil && *gotPtr != gotUser) {
+			t.Fatalf("pointer: %+v, %v; the struct vault read %+v", gotPtr, err, gotUser)
 		}
 
-		var wantMap map[string]string
-		jsonMapErr := json.Unmarshal(plain, &wantMap)
+		var m map[string]string
 		gotMap, err := vMap.DecodeAccessToken(tok)
-		check("map", err, jsonMapErr, mapKeys, func() bool { return gotMap != nil && reflect.DeepEqual(gotMap, wantMap) })
+		check("map", err, json.Unmarshal(plain, &m))
 		if err == nil {
 			checkReseal(t, vMap, gotMap)
 		}
 
-		var wantAny map[string]any
-		jsonAnyErr := unmarshalNumbers(plain, &wantAny)
+		var a map[string]any
 		gotAny, err := vAny.DecodeAccessToken(tok)
-		check("any", err, jsonAnyErr, mapKeys, func() bool {
-			m, ok := gotAny.(map[string]any)
-			return ok && m != nil && reflect.DeepEqual(m, wantAny)
-		})
+		check("any", err, unmarshalNumbers(plain, &a))
+		if err == nil {
+			if _, ok := gotAny.(map[string]any); !ok {
+				t.Fatalf("any: decoded into %T, want map[string]any", gotAny)
+			}
+			checkReseal(t, vAny, gotAny)
+		}
 
 		gotRec, err := vAnyRec.DecodeAccessToken(tok)
-		check("any, recorded User", err, jsonUserErr, userKeys, func() bool {
-			u, ok := gotRec.(User)
-			return ok && u == wantUser
-		})
+		check("any, recorded User", err, jsonUserErr)
+		if u, ok := gotRec.(User); err == nil && (!ok || u != gotUser) {
+			t.Fatalf("any, recorded User: %#v; the struct vault read %+v", gotRec, gotUser)
+		}
 	})
 }
 

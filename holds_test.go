@@ -259,3 +259,53 @@ func TestCrossSiteGETLogoutRefused(t *testing.T) {
 	_, err = v.Authenticate(cookieRequest(tok))
 	assert.ErrorIs(t, err, authix.ErrRevokedToken)
 }
+
+// A payload string that is not valid UTF-8 is refused when sealing, so no
+// token reads back other than it was sealed, or cannot open at all.
+func TestSealRefusesInvalidUTF8(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	v, err := authix.New[User](authix.WithKeys(keyA), authix.WithSubject(func(u User) string { return u.Name }))
+	require.NoError(t, err)
+	_, err = v.CreateAccessToken(User{ID: 1, Name: "m\xffallory"})
+	assert.ErrorIs(t, err, authix.ErrUnsupportedPayload, "a name that is not UTF-8")
+	assert.ErrorIs(t, v.LogoutEverywhere(ctx, "m\xffallory"), authix.ErrInvalidOption, "no token can carry that subject")
+
+	mallory, err := v.CreateAccessToken(User{ID: 1, Name: "m\ufffdallory"})
+	require.NoError(t, err)
+	require.NoError(t, v.LogoutEverywhere(ctx, "m\ufffdallory"))
+	_, err = v.Authenticate(cookieRequest(mallory))
+	assert.ErrorIs(t, err, authix.ErrRevokedToken, "a valid UTF-8 subject is logged out")
+
+	dict, err := authix.New[map[string]string](authix.WithKeys(keyA))
+	require.NoError(t, err)
+	_, err = dict.CreateAccessToken(map[string]string{"\xff": "a", "\ufffd": "b"})
+	assert.ErrorIs(t, err, authix.ErrUnsupportedPayload, "keys that would collide")
+	_, err = dict.CreateAccessToken(map[string]string{"k": "\xfe"})
+	assert.ErrorIs(t, err, authix.ErrUnsupportedPayload, "a value that is not UTF-8")
+}
+
+// StringID has a field encoded as a JSON string (",string"): its keys
+// match as exactly as any payload's.
+type StringID struct {
+	ID   int    `json:"id,string"`
+	Role string `json:"role"`
+}
+
+func TestStringOptionKeysExact(t *testing.T) {
+	t.Parallel()
+	v, err := authix.New[StringID](authix.WithKeys(keyA))
+	require.NoError(t, err)
+	f := mustFernet(t, time.Hour, keyA)
+	tok, err := f.Seal(nil, []byte(`{"id":"7","role":"user","ROLE":"admin"}`), time.Now())
+	require.NoError(t, err)
+	got, err := v.DecodeAccessToken(string(tok))
+	require.NoError(t, err)
+	assert.Equal(t, StringID{ID: 7, Role: "user"}, got, "ROLE is not role")
+
+	sealed, err := v.CreateAccessToken(StringID{ID: 7, Role: "user"})
+	require.NoError(t, err)
+	got, err = v.DecodeAccessToken(sealed)
+	require.NoError(t, err)
+	assert.Equal(t, StringID{ID: 7, Role: "user"}, got)
+}

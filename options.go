@@ -32,7 +32,6 @@ type config struct {
 	insecureCookie bool
 	header         string
 	bearer         bool
-	serializer     Serializer
 	store          RevocationStore
 	onError        func(http.ResponseWriter, *http.Request, error)
 	now            func() time.Time
@@ -337,18 +336,6 @@ func WithHeader(name string) Option {
 func WithBearer() Option {
 	return func(cfg *config) error {
 		cfg.bearer = true
-		return nil
-	}
-}
-
-// WithSerializer replaces the default payload encoding, JSON: the vault's
-// own strict codec (see New).
-func WithSerializer(s Serializer) Option {
-	return func(cfg *config) error {
-		if s == nil {
-			return invalid("WithSerializer", "serializer is nil")
-		}
-		cfg.serializer = s
 		return nil
 	}
 }

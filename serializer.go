@@ -2,51 +2,101 @@ package authix
 
 import (
 	"encoding"
-	"encoding/json"
+	stdjson "encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+	jsonv1 "github.com/go-json-experiment/json/v1"
 )
 
-// Serializer turns payloads into bytes and back. Implementations must be safe
-// for concurrent use. Unmarshal receives a pointer to the value to fill.
-type Serializer interface {
-	Marshal(v any) ([]byte, error)
-	Unmarshal(data []byte, v any) error
+// Payloads are read by json/v2's rules (see the package doc): names match
+// exactly, a repeated name is refused, invalid UTF-8 is refused both ways,
+// unknown names are ignored. What a payload looks like on the wire stays
+// what encoding/json wrote, so that tokens in flight open into the same
+// values and Python services read the same JSON.
+var wireOptions = json.JoinOptions(
+	json.Deterministic(true), // sorted map keys
+	json.FormatNilSliceAsNull(true),
+	json.FormatNilMapAsNull(true),
+	jsontext.EscapeForHTML(true),
+	jsontext.EscapeForJS(true),
+	jsonv1.FormatByteArrayAsArray(true),
+	jsonv1.FormatBytesWithLegacySemantics(true),
+	jsonv1.FormatDurationAsNano(true),
+	jsonv1.OmitEmptyWithLegacySemantics(true),
+	jsonv1.CallMethodsWithLegacySemantics(true),
+	jsonv1.StringifyWithLegacySemantics(true),
+	jsonv1.ParseTimeWithLooseRFC3339(true),
+)
+
+// numberOptions are wireOptions for types that hold an interface or a
+// json.Number: numbers in an interface stay exact as json.Number, as
+// Python's int stays exact. Other types keep json/v2's fast path.
+var numberOptions = json.JoinOptions(wireOptions,
+	json.WithMarshalers(json.MarshalToFunc(marshalNumber)),
+	json.WithUnmarshalers(json.UnmarshalFromFunc(unmarshalAnyNumber)),
+)
+
+func unmarshalAnyNumber(dec *jsontext.Decoder, v *any) error {
+	if dec.PeekKind() != '0' {
+		return errors.ErrUnsupported
+	}
+	val, err := dec.ReadValue()
+	if err != nil {
+		return err
+	}
+	*v = stdjson.Number(val)
+	return nil
 }
 
-// JSON is the default Serializer: authix's payload codec, which writes the
-// bytes json.Marshal writes and reads them as Python's json module does:
-// keys match exactly, an object that repeats a key is refused, integers in
-// an interface stay exact (json.Number), and unknown fields are ignored (see
-// New). It plans each type once and is safe for concurrent use. Unmarshal
-// expects v to point to a zero value, as a vault passes it. A Serializer
-// that calls encoding/json restores that package's looser reading
-// (case-insensitive keys, the last of repeated keys).
-type JSON struct{}
-
-// Marshal encodes v as json.Marshal does.
-func (JSON) Marshal(v any) ([]byte, error) {
-	rv := reflect.ValueOf(v)
-	if !rv.IsValid() {
-		return []byte("null"), nil
+// marshalNumber writes n as the number it holds, as encoding/json does.
+func marshalNumber(enc *jsontext.Encoder, n stdjson.Number) error {
+	if n == "" {
+		n = "0"
 	}
-	p := reflect.New(rv.Type())
-	p.Elem().Set(rv)
-	return newCodec(rv.Type()).encode(nil, p.UnsafePointer())
+	if jsontext.Value(n).Kind() != '0' {
+		return fmt.Errorf("json: invalid number literal %q", string(n))
+	}
+	return enc.WriteValue(jsontext.Value(n))
 }
 
-// Unmarshal decodes data into v, a non-nil pointer to a zero value.
-func (JSON) Unmarshal(data []byte, v any) error {
-	rv := reflect.ValueOf(v)
-	if rv.Kind() != reflect.Pointer || rv.IsNil() {
-		return &json.InvalidUnmarshalError{Type: reflect.TypeOf(v)}
+var numberType = reflect.TypeFor[stdjson.Number]()
+
+// payloadOptions are the options for payloads of type t.
+func payloadOptions(t reflect.Type) json.Options {
+	if holdsNumbers(t, map[reflect.Type]bool{}) {
+		return numberOptions
 	}
-	return newCodec(rv.Type().Elem()).decode(data, rv.UnsafePointer())
+	return wireOptions
+}
+
+// holdsNumbers reports whether t can hold an interface or a json.Number.
+func holdsNumbers(t reflect.Type, seen map[reflect.Type]bool) bool {
+	if seen[t] {
+		return false
+	}
+	seen[t] = true
+	switch t.Kind() {
+	case reflect.Interface:
+		return true
+	case reflect.Pointer, reflect.Slice, reflect.Array, reflect.Map:
+		return holdsNumbers(t.Elem(), seen)
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if holdsNumbers(t.Field(i).Type, seen) {
+				return true
+			}
+		}
+	}
+	return t == numberType
 }
 
 var (
-	jsonMarshalerType   = reflect.TypeFor[json.Marshaler]()
-	jsonUnmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+	jsonMarshalerType   = reflect.TypeFor[stdjson.Marshaler]()
+	jsonUnmarshalerType = reflect.TypeFor[stdjson.Unmarshaler]()
 	textMarshalerType   = reflect.TypeFor[encoding.TextMarshaler]()
 	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
 )
@@ -70,34 +120,6 @@ func checkPayloadType(t reflect.Type) error {
 		return fmt.Errorf("%w: %s is a %s; a payload is a JSON object: use a struct or a map", ErrUnsupportedPayload, t, k)
 	}
 	return checkType(t, typeName(t), map[reflect.Type]bool{})
-}
-
-// holdsInterface reports whether decoding into t can fill an interface,
-// where JSON numbers would otherwise become float64.
-func holdsInterface(t reflect.Type) bool {
-	return walkHolds(t, map[reflect.Type]bool{})
-}
-
-func walkHolds(t reflect.Type, seen map[reflect.Type]bool) bool {
-	if seen[t] {
-		return false
-	}
-	seen[t] = true
-	switch t.Kind() {
-	case reflect.Interface:
-		return true
-	case reflect.Pointer, reflect.Slice, reflect.Array:
-		return walkHolds(t.Elem(), seen)
-	case reflect.Map:
-		return walkHolds(t.Elem(), seen)
-	case reflect.Struct:
-		for i := range t.NumField() {
-			if walkHolds(t.Field(i).Type, seen) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 func typeName(t reflect.Type) string {
@@ -136,16 +158,7 @@ func checkType(t reflect.Type, path string, seen map[reflect.Type]bool) error {
 	case reflect.Slice, reflect.Array:
 		return checkType(t.Elem(), path+"[]", seen)
 	case reflect.Map:
-		k := t.Key()
-		switch k.Kind() {
-		case reflect.String, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		default:
-			if !reflect.PointerTo(k).Implements(textUnmarshalerType) || !(k.Implements(textMarshalerType) || reflect.PointerTo(k).Implements(textMarshalerType)) {
-				return fmt.Errorf("%w: %s has map key type %s, which JSON cannot carry", ErrUnsupportedPayload, path, k)
-			}
-		}
-		return checkType(t.Elem(), path+"[key]", seen)
+		return checkMap(t, path, seen)
 	case reflect.Struct:
 		for i := range t.NumField() {
 			f := t.Field(i)
@@ -168,4 +181,17 @@ func checkType(t reflect.Type, path string, seen map[reflect.Type]bool) error {
 		}
 	}
 	return nil
+}
+
+func checkMap(t reflect.Type, path string, seen map[reflect.Type]bool) error {
+	k := t.Key()
+	switch k.Kind() {
+	case reflect.String, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+	default:
+		if !reflect.PointerTo(k).Implements(textUnmarshalerType) || !(k.Implements(textMarshalerType) || reflect.PointerTo(k).Implements(textMarshalerType)) {
+			return fmt.Errorf("%w: %s has map key type %s, which JSON cannot carry", ErrUnsupportedPayload, path, k)
+		}
+	}
+	return checkType(t.Elem(), path+"[key]", seen)
 }

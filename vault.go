@@ -16,7 +16,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
-	"unsafe"
+
+	"github.com/go-json-experiment/json"
 )
 
 // Vault issues, reads and revokes access tokens that carry a payload of
@@ -24,8 +25,7 @@ import (
 // concurrent use, and its configuration never changes after New.
 type Vault[T any] struct {
 	cipher    Cipher
-	ser       Serializer // nil: codec
-	codec     *codec     // T's, also for sealing in auto mode
+	opts      json.Options // T's payload options
 	store     RevocationStore
 	ttl       time.Duration // a normal login's token lifetime
 	remember  time.Duration // a remember-me token's lifetime
@@ -51,7 +51,7 @@ type Vault[T any] struct {
 	name     string
 
 	bufs sync.Pool // *[]byte, plaintext buffers
-	outs sync.Pool // *T: a value the codec may decode into without escaping
+	outs sync.Pool // *T: a value to decode into without a heap allocation per call
 }
 
 // New returns a Vault for payloads of type T, configured by opts.
@@ -178,10 +178,7 @@ func New[T any](opts ...Option) (*Vault[T], error) {
 		return nil, invalid("WithoutCookie", "no token source left; add WithHeader or WithBearer")
 	}
 
-	if _, std := cfg.serializer.(JSON); !std {
-		v.ser = cfg.serializer // JSON{} is the codec, called without an interface
-	}
-	v.codec = newCodec(t)
+	v.opts = payloadOptions(t)
 	if v.store == nil {
 		v.store = NewMemoryStore(cfg.now)
 	}
@@ -315,9 +312,9 @@ func (v *Vault[T]) LogoutEverywhere(ctx context.Context, subject string) error {
 	}
 	// Renewals keep a session's tokens under the cut-off they started with
 	// until the session's absolute end, so the record outlives the longest
-	// session, and a reader whose clock runs behind.
+	// session as well as the longest token.
 	now := v.now()
-	until := now.Add(max(v.cipher.TTL(), v.session, v.remember) + fernetMaxSkew)
+	until := now.Add(v.longest())
 	if err := v.subjects.RevokeSubject(ctx, subjectKey(subject), now, until); err != nil {
 		return fmt.Errorf("%w: %w", ErrRevocationStore, err)
 	}
@@ -368,6 +365,14 @@ func unixMicro(t time.Time) int64 {
 	return t.UnixMicro()
 }
 
+// longest is how long a token or a session the vault issues can last.
+func (v *Vault[T]) longest() time.Duration {
+	if v.sliding {
+		return max(v.cipher.TTL(), v.session)
+	}
+	return v.cipher.TTL()
+}
+
 // lifetime is how long each token of a login lives.
 func (v *Vault[T]) lifetime(m sealed) time.Duration {
 	if m.rem {
@@ -382,17 +387,11 @@ func (v *Vault[T]) seal(payload T, m sealed, now time.Time, withID bool) (string
 	if err := v.checkPayload(payload); err != nil {
 		return "", TokenInfo{}, err
 	}
-	var (
-		enc []byte
-		err error
-	)
-	if v.ser != nil {
-		enc, err = v.ser.Marshal(payload)
-	} else {
-		ep := v.bufs.Get().(*[]byte)
-		enc, err = v.codec.encode((*ep)[:0], unsafe.Pointer(&payload))
-		defer v.putBuf(ep, enc)
+	opts := v.opts
+	if v.auto {
+		opts = numberOptions
 	}
+	enc, err := json.Marshal(payload, opts)
 	if err != nil {
 		return "", TokenInfo{}, fmt.Errorf("%w: %w", ErrUnsupportedPayload, err)
 	}
@@ -475,8 +474,8 @@ func (v *Vault[T]) putBuf(bp *[]byte, used []byte) {
 func (v *Vault[T]) DecodeAccessToken(token string) (T, error) {
 	bp := v.bufs.Get().(*[]byte)
 	plain, payload, _, _, err := v.openToken((*bp)[:0], token, v.now())
-	// The codec's pointer escapes; a pooled value keeps the result off the
-	// heap.
+	// The pointer escapes into json; a pooled value keeps the result off
+	// the heap.
 	p := v.outs.Get().(*T)
 	if err == nil {
 		err = v.decode(payload, p)
@@ -492,9 +491,8 @@ func (v *Vault[T]) DecodeAccessToken(token string) (T, error) {
 var jsonNull = []byte("null")
 
 // decode reads a payload object into *out, or leaves it zero and fails.
-// The buffer is the vault's, reused by later requests: the codec and
-// encoding/json copy what they keep, and a custom Serializer gets a copy of
-// its own.
+// The buffer is the vault's, reused by later requests: json copies what it
+// keeps.
 func (v *Vault[T]) decode(payload []byte, out *T) error {
 	var err error
 	switch {
@@ -503,7 +501,7 @@ func (v *Vault[T]) decode(payload []byte, out *T) error {
 	case v.auto:
 		err = v.decodeAuto(payload, out)
 	default:
-		if err = v.unmarshal(payload, v.codec, unsafe.Pointer(out)); err != nil {
+		if err = json.Unmarshal(payload, out, v.opts); err != nil {
 			err = fmt.Errorf("%w: payload does not decode into %s: %w", ErrInvalidToken, v.name, err)
 		}
 	}
@@ -520,20 +518,12 @@ func (v *Vault[T]) decodeAuto(payload []byte, out *T) error {
 		target = *rec
 	}
 	p := reflect.New(target)
-	if err := v.unmarshal(payload, newCodec(target), p.UnsafePointer()); err != nil {
+	if err := json.Unmarshal(payload, p.Interface(), numberOptions); err != nil {
 		return fmt.Errorf("%w: payload does not decode into %s: %w", ErrInvalidToken, target, err)
 	}
 	// New refuses interfaces with methods, so every target is a T.
 	*out = p.Elem().Interface().(T)
 	return nil
-}
-
-// unmarshal decodes data into *p, a zero value of c's type.
-func (v *Vault[T]) unmarshal(data []byte, c *codec, p unsafe.Pointer) error {
-	if v.ser == nil {
-		return c.decode(data, p)
-	}
-	return v.ser.Unmarshal(bytes.Clone(data), reflect.NewAt(c.typ, p).Interface())
 }
 
 // DisableAccessToken revokes token until it would have expired, so that
@@ -564,7 +554,7 @@ func (v *Vault[T]) endSession(ctx context.Context, m sealed, now time.Time) erro
 	}
 	until := time.Unix(m.abs, 0)
 	if m.abs == 0 {
-		until = now.Add(max(v.cipher.TTL(), v.session, v.remember))
+		until = now.Add(v.longest())
 	}
 	return v.revoke(ctx, sessionKey(m.sid), until)
 }

@@ -176,7 +176,6 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		"insecure cookie":           {authix.WithCookie(http.Cookie{Name: "sid"})},
 		"samesite none without tls": {authix.WithCookie(http.Cookie{SameSite: http.SameSiteNoneMode, HttpOnly: true}), authix.WithInsecureCookie()},
 		"nil store":                 {authix.WithRevocationStore(nil)},
-		"nil serializer":            {authix.WithSerializer(nil)},
 		"nil clock":                 {authix.WithClock(nil)},
 		"nil error handler":         {authix.WithErrorHandler(nil)},
 		"cipher ttl below a second": {authix.WithCipher(shortCipher{f})},
