@@ -87,9 +87,11 @@
 // that fails as well it returns an error wrapping ErrUnavailable, so authix
 // fails closed and rejects the request. An id the mirror holds is reported
 // revoked even while Redis is down. SubjectCutoff follows the same rules,
-// asking Redis with GET. Revoke and RevokeSubject return an error wrapping
-// ErrRevokeFailed whenever the script did not run to the end; a logout is
-// never lost silently.
+// asking Redis with GET, except that past the bound it asks for every
+// subject, a cut-off the mirror holds included, since Redis may hold a newer
+// one: it returns the later of the two, or the error when GET fails. Revoke
+// and RevokeSubject return an error wrapping ErrRevokeFailed whenever the
+// script did not run to the end; a logout is never lost silently.
 //
 // # Redis settings
 //

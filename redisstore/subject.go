@@ -102,38 +102,44 @@ func (s *Store) RevokeSubject(ctx context.Context, subject [32]byte, cutoff, unt
 }
 
 // SubjectCutoff returns the cutoff recorded for subject, or the zero time
-// when there is none or its until has passed by the clock's now. It follows
-// the rules of IsRevoked: while the local mirror is confirmed current within
-// the staleness bound (WithStalenessBound, default 3s) it answers from the
-// mirror alone, at the cost of a map lookup, so it may be asked on every
-// request. Past the bound, for a subject the mirror holds no live cut-off
-// for, it asks Redis (GET, honouring ctx), and when that fails too it
-// returns an error wrapping ErrUnavailable, so the caller can fail closed. A
-// cut-off the mirror holds is reported even while Redis is down. A value
-// under a subject key that this package did not write is ignored, here and
-// by full syncs. SubjectCutoff is safe for concurrent use.
+// when there is none or its until has passed by the clock's now. While the
+// local mirror is confirmed current within the staleness bound
+// (WithStalenessBound, default 3s) it answers from the mirror alone, at the
+// cost of a map lookup, so it may be asked on every request. Past the bound
+// it asks Redis (GET, honouring ctx) for every subject, since a cut-off the
+// mirror holds may have been superseded, and returns the later of the two;
+// when that fails it returns an error wrapping ErrUnavailable, so the caller
+// can fail closed. A value under a subject key that this package did not
+// write is ignored, here and by full syncs. SubjectCutoff is safe for
+// concurrent use.
 func (s *Store) SubjectCutoff(ctx context.Context, subject [32]byte) (time.Time, error) {
 	if s.closed.Load() {
 		return time.Time{}, ErrClosed
 	}
-	if c, ok := s.mirror.subject(subject); ok && s.clock().UnixMilli() <= c.until {
-		return time.UnixMicro(c.cutoff), nil
-	}
+	c, ok := s.mirror.subject(subject)
+	ok = ok && s.clock().UnixMilli() <= c.until
 	if !s.stale.Load() {
-		return time.Time{}, nil
+		return cutoffTime(c, ok), nil
 	}
 	v, err := s.client.Get(ctx, s.prefix+subjectInfix+hex.EncodeToString(subject[:])).Result()
-	if errors.Is(err, redis.Nil) {
-		return time.Time{}, nil
-	}
-	if err != nil {
+	if err != nil && !errors.Is(err, redis.Nil) {
 		return time.Time{}, fmt.Errorf("%w: local mirror unconfirmed for %v (bound %v) and GET failed: %w",
 			ErrUnavailable, s.age().Round(time.Millisecond), s.staleness, err)
 	}
-	if c, ok := parseSubjectCut(v); ok && s.clock().UnixMilli() <= c.until {
-		return time.UnixMicro(c.cutoff), nil
+	// The later one wins: a key Redis lost or holds older never undoes what
+	// the mirror holds.
+	if r, found := parseSubjectCut(v); found && s.clock().UnixMilli() <= r.until && (!ok || r.cutoff > c.cutoff) {
+		c, ok = r, true
 	}
-	return time.Time{}, nil
+	return cutoffTime(c, ok), nil
+}
+
+// cutoffTime returns c's cutoff, or the zero time when there is none (!ok).
+func cutoffTime(c subjectCut, ok bool) time.Time {
+	if !ok {
+		return time.Time{}
+	}
+	return time.UnixMicro(c.cutoff)
 }
 
 // applySubject records an announcement "<cutoff µs> <until ms> <hex id>",

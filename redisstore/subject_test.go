@@ -196,7 +196,7 @@ func TestSubjectBoundary(t *testing.T) {
 
 	t.Run("stale mirror, through GET", func(t *testing.T) {
 		clock := &fakeClock{now: time.Now().Truncate(time.Millisecond)}
-		r := refusedStore(t, srv, redisstore.WithClock(clock.Now))
+		r, _ := refusedStore(t, srv, redisstore.WithClock(clock.Now))
 		w := newStore(t, client, redisstore.WithClock(clock.Now))
 		id := sid("runs-out-now-stale")
 		require.NoError(t, w.RevokeSubject(ctx, id, cutoff, clock.Now()))
@@ -206,6 +206,42 @@ func TestSubjectBoundary(t *testing.T) {
 		requireCutoff(t, r, sid("never"), time.Time{}) // from Redis
 		clock.Add(time.Millisecond)
 		requireCutoff(t, r, id, time.Time{}) // Redis still has the key; its until has passed
+	})
+}
+
+// TestStaleSubjectCutoffAsksRedis: past its bound, a store whose
+// subscription Redis refuses while it answers other commands asks Redis even
+// for a subject whose older cut-off it holds, answers the later of the two,
+// and fails closed when it cannot ask (issue 19).
+func TestStaleSubjectCutoffAsksRedis(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	admin := srv.Client(t)
+	ctx := context.Background()
+	w := newStore(t, admin)
+	id := sid("logged out twice")
+	older := time.Now().Truncate(time.Microsecond)
+	newer := older.Add(time.Second)
+	until := older.Add(time.Hour)
+
+	require.NoError(t, w.RevokeSubject(ctx, id, older, until))
+	r, user := refusedStore(t, srv) // holds older, filled by SCAN, and is now past its bound
+	require.Equal(t, 1, r.Subjects())
+	require.NoError(t, w.RevokeSubject(ctx, id, newer, until))
+	requireCutoff(t, r, id, newer) // from Redis, not the older one r holds
+
+	t.Run("Redis holds an older one", func(t *testing.T) {
+		require.NoError(t, admin.Set(ctx, subjectKeyOf(id),
+			fmt.Sprint(older.Add(-time.Second).UnixMicro(), " ", until.UnixMilli()), 0).Err())
+		requireCutoff(t, r, id, older) // a read never undoes a revocation
+		require.NoError(t, admin.Del(ctx, subjectKeyOf(id)).Err())
+		requireCutoff(t, r, id, older) // nor does a key Redis lost
+	})
+
+	t.Run("GET refused", func(t *testing.T) {
+		acl(t, srv, user, "-get")
+		_, err := r.SubjectCutoff(ctx, id)
+		require.ErrorIs(t, err, redisstore.ErrUnavailable, "what r holds may be older than Redis")
 	})
 }
 
@@ -244,8 +280,8 @@ func TestFlushedSubjectsStayInMirrors(t *testing.T) {
 }
 
 // TestSubjectOutageFailsClosed: with Redis down and the mirror unconfirmed
-// past the bound, a cut-off the mirror holds is still reported, and a
-// subject it does not hold is an error wrapping ErrUnavailable.
+// past the bound, every subject is an error wrapping ErrUnavailable, one
+// whose cut-off the mirror holds too: Redis may hold a newer one.
 func TestSubjectOutageFailsClosed(t *testing.T) {
 	const bound = 300 * time.Millisecond
 	srv := redistest.Start(t)
@@ -269,7 +305,11 @@ func TestSubjectOutageFailsClosed(t *testing.T) {
 	require.ErrorIs(t, err, redisstore.ErrUnavailable)
 	require.True(t, got.IsZero())
 	t.Logf("SubjectCutoff: %v", err)
-	requireCutoff(t, a, held, cutoff) // from the mirror, while Redis is down
+	cctx, cancel = context.WithTimeout(ctx, time.Second)
+	got, err = a.SubjectCutoff(cctx, held)
+	cancel()
+	require.ErrorIs(t, err, redisstore.ErrUnavailable, "what a holds may be older than Redis")
+	require.True(t, got.IsZero())
 
 	cctx, cancel = context.WithTimeout(ctx, time.Second)
 	err = w.RevokeSubject(cctx, sid("during"), cutoff, until)
