@@ -38,8 +38,8 @@ func cutoffOn(s *redisstore.Store, id [32]byte, want time.Time) bool {
 
 // TestRevokeSubject: a cut-off is visible at once on the writing store,
 // reaches another store by its announcement and a later store by SCAN, is
-// stored as "<cutoff µs> <until ms>", and keeps the later cutoff and the
-// later until.
+// stored as "<cutoff µs> <until ms>", moves the cutoff forward and keeps
+// the later until.
 func TestRevokeSubject(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
@@ -92,19 +92,19 @@ func TestRevokeSubject(t *testing.T) {
 		require.Greater(t, pttl, time.Hour+redisstore.ClockMargin-10*time.Second, "the key keeps its longer life")
 	})
 
-	t.Run("an earlier cutoff does not lower it", func(t *testing.T) {
-		later := wantCut.Add(time.Second)
+	t.Run("an earlier cutoff moves it a microsecond past the held one", func(t *testing.T) {
+		moved := wantCut.Add(time.Second + time.Microsecond) // the held one plus 1µs
 		require.NoError(t, a.RevokeSubject(ctx, id, wantCut.Add(-time.Hour), until))
-		requireCutoff(t, a, id, later)
+		requireCutoff(t, a, id, moved)
 		val, err := client.Get(ctx, subjectKeyOf(id)).Result()
 		require.NoError(t, err)
-		require.Equal(t, fmt.Sprint(later.UnixMicro(), " ", until.UnixMilli()+1), val)
+		require.Equal(t, fmt.Sprint(moved.UnixMicro(), " ", until.UnixMilli()+1), val)
 		// Announcements from one store arrive in order: once b has the
-		// token revocation written after it, b has seen the earlier cutoff.
+		// token revocation written after it, b has seen this call's announcement.
 		require.NoError(t, a.Revoke(ctx, tid("marker"), until))
 		eventually(t, func() bool { return revokedOn(b, tid("marker")) })
-		requireCutoff(t, b, id, later)
-		requireCutoff(t, newStore(t, client), id, later)
+		requireCutoff(t, b, id, moved)
+		requireCutoff(t, newStore(t, client), id, moved)
 	})
 
 	t.Run("until in the past is a no-op", func(t *testing.T) {
@@ -122,6 +122,68 @@ func TestRevokeSubject(t *testing.T) {
 		require.ErrorIs(t, s.RevokeSubject(ctx, id, cutoff, until), redisstore.ErrClosed)
 		_, err := s.SubjectCutoff(ctx, id)
 		require.ErrorIs(t, err, redisstore.ErrClosed)
+	})
+}
+
+// TestRevokeSubjectMovesForward: each RevokeSubject moves the cut-off
+// forward, so a logout written by a store whose clock runs behind still
+// refuses every token issued before it. A cutoff at or before the held one
+// becomes the held one plus a microsecond, on the writing store at once, in
+// Redis and on the others; a later one is recorded as given.
+func TestRevokeSubjectMovesForward(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	client := srv.Client(t)
+	ctx := context.Background()
+	fast := newStore(t, client)
+	slow := newStore(t, client)
+	c := time.Now().Truncate(time.Microsecond)
+	until := c.Truncate(time.Millisecond).Add(time.Hour)
+
+	for _, tt := range []struct {
+		name   string
+		second time.Time
+		want   time.Time
+	}{
+		{"an earlier cutoff", c.Add(-10 * time.Second), c.Add(time.Microsecond)},
+		{"the same cutoff", c, c.Add(time.Microsecond)},
+		{"a later cutoff", c.Add(time.Second), c.Add(time.Second)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			id := sid("moves forward: " + tt.name)
+			require.NoError(t, fast.RevokeSubject(ctx, id, c, until))
+			eventually(t, func() bool { return cutoffOn(slow, id, c) })
+			require.NoError(t, slow.RevokeSubject(ctx, id, tt.second, until))
+			requireCutoff(t, slow, id, tt.want) // at once, what Redis stored
+			val, err := client.Get(ctx, subjectKeyOf(id)).Result()
+			require.NoError(t, err)
+			require.Equal(t, fmt.Sprint(tt.want.UnixMicro(), " ", until.UnixMilli()), val, "an integer, never exponent form")
+			eventually(t, func() bool { return cutoffOn(fast, id, tt.want) }, "fast's mirror, from the announcement")
+			requireCutoff(t, newStore(t, client), id, tt.want) // filled by SCAN
+		})
+	}
+
+	t.Run("the writer's mirror holds what Redis stored", func(t *testing.T) {
+		// deaf may publish but not subscribe, so its mirror cannot learn the
+		// stored cut-off from its own announcement.
+		user := fmt.Sprintf("deaf%d", userSeq.Add(1))
+		deaf := newStore(t, aclUser(t, srv, user))
+		acl(t, srv, user, "-subscribe")
+		require.NoError(t, client.ClientKillByFilter(ctx, "USER", user, "TYPE", "pubsub").Err())
+		id := sid("moves forward: deaf")
+		require.NoError(t, fast.RevokeSubject(ctx, id, c, until))
+		require.NoError(t, deaf.RevokeSubject(ctx, id, c.Add(-10*time.Second), until))
+		got, ok := deaf.HeldCutoff(id)
+		require.True(t, ok)
+		require.True(t, c.Add(time.Microsecond).Equal(got), "deaf's mirror holds %v", got)
+	})
+
+	t.Run("twice from one store", func(t *testing.T) {
+		id := sid("moves forward: twice")
+		require.NoError(t, fast.RevokeSubject(ctx, id, c, until))
+		require.NoError(t, fast.RevokeSubject(ctx, id, c, until))
+		requireCutoff(t, fast, id, c.Add(time.Microsecond))
+		eventually(t, func() bool { return cutoffOn(slow, id, c.Add(time.Microsecond)) })
 	})
 }
 
