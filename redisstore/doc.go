@@ -43,11 +43,14 @@
 // the until in Unix milliseconds. Every token of the subject issued at or
 // before the cutoff is revoked while now is not after until, that instant
 // included; Redis keeps the key until ClockMargin after until, as for
-// tokens. Revoking a subject again keeps the later cutoff and the later
-// until, in the same script that writes and announces it. Subject keys and
-// their announcements ("subject <cutoff> <until> <hex>") are ignored as
-// malformed by stores of earlier versions, which therefore do not enforce
-// them: upgrade every Store before calling LogoutEverywhere.
+// tokens. Each RevokeSubject moves the cutoff forward: when the key holds
+// one at or after the cutoff asked for, the script that writes and
+// announces it stores the held one plus one microsecond instead, so a store
+// whose clock runs behind still cuts off every token issued before its
+// call; the later until stays. Subject keys and their announcements
+// ("subject <cutoff> <until> <hex>") are ignored as malformed by stores of
+// earlier versions, which therefore do not enforce them: upgrade every Store
+// before calling LogoutEverywhere.
 //
 // # The local mirror
 //
@@ -87,9 +90,11 @@
 // that fails as well it returns an error wrapping ErrUnavailable, so authix
 // fails closed and rejects the request. An id the mirror holds is reported
 // revoked even while Redis is down. SubjectCutoff follows the same rules,
-// asking Redis with GET. Revoke and RevokeSubject return an error wrapping
-// ErrRevokeFailed whenever the script did not run to the end; a logout is
-// never lost silently.
+// asking Redis with GET, except that past the bound it asks for every
+// subject, a cut-off the mirror holds included, since Redis may hold a newer
+// one: it returns the later of the two, or the error when GET fails. Revoke
+// and RevokeSubject return an error wrapping ErrRevokeFailed whenever the
+// script did not run to the end; a logout is never lost silently.
 //
 // # Redis settings
 //

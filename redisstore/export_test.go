@@ -22,3 +22,10 @@ func (s *Store) Replaced() int64 { return s.replaced.Load() }
 // Subjects drops subject cut-offs that have run out from the local mirror
 // and returns how many it holds.
 func (s *Store) Subjects() int { return s.mirror.pruneSubjects(s.clock().UnixMilli()) }
+
+// HeldCutoff returns the cut-off the local mirror holds for subject, if any,
+// without asking Redis.
+func (s *Store) HeldCutoff(subject [32]byte) (time.Time, bool) {
+	c, ok := s.mirror.subject(subject)
+	return time.UnixMicro(c.cutoff), ok
+}

@@ -259,7 +259,7 @@ func TestBoundary(t *testing.T) {
 
 	t.Run("stale mirror, through EXISTS", func(t *testing.T) {
 		clock := &fakeClock{now: time.Now().Truncate(time.Millisecond)}
-		r := refusedStore(t, srv, redisstore.WithClock(clock.Now))
+		r, _ := refusedStore(t, srv, redisstore.WithClock(clock.Now))
 		w := newStore(t, client, redisstore.WithClock(clock.Now))
 		id := tid("expires-now-stale")
 		require.NoError(t, w.Revoke(ctx, id, clock.Now()))
@@ -586,17 +586,18 @@ func TestFlushedRevocationsStayInMirrors(t *testing.T) {
 	requireRevoked(t, newStore(t, client), id, false)
 }
 
-// refusedStore returns a Store whose Redis user may no longer use any
-// channel, once the Store has noticed: Redis dropped its subscription,
-// refused the new one, and the Store no longer trusts its mirror.
-func refusedStore(t *testing.T, srv *redistest.Server, opts ...redisstore.Option) *redisstore.Store {
+// refusedStore returns a Store, and its Redis user, once that user may no
+// longer use any channel and the Store has noticed: Redis dropped its
+// subscription, refused the new one, and the Store no longer trusts its
+// mirror.
+func refusedStore(t *testing.T, srv *redistest.Server, opts ...redisstore.Option) (*redisstore.Store, string) {
 	t.Helper()
 	user := fmt.Sprintf("replica%d", userSeq.Add(1))
 	s := newStore(t, aclUser(t, srv, user), append([]redisstore.Option{redisstore.WithStalenessBound(300 * time.Millisecond)}, opts...)...)
 	eventually(t, s.Fresh)
 	acl(t, srv, user, "resetchannels") // Redis drops the subscription; go-redis's SUBSCRIBE is refused
 	eventually(t, func() bool { return !s.Fresh() }, "the store stops trusting its mirror")
-	return s
+	return s, user
 }
 
 var userSeq atomic.Int64

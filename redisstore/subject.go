@@ -24,20 +24,24 @@ const (
 	subjectAnnouncement = "subject "
 )
 
-// subjectScript reads, announces and stores a subject cut-off, keeping the
-// later cutoff and the later until when the subject already has one. The
-// value is "<cutoff µs> <until ms>", both by the writing store's clock; the
-// key is kept for a duration (PX) computed from that clock, or for what it
-// had left if that is longer, so Redis's clock plays no part. The numbers
-// are compared with tonumber (exact below 2^53, that is for any date within
-// 285 years of 1970) but written back as the strings they came as, since
-// Lua would print a large number in exponent form.
+// subjectScript reads, announces and stores a subject cut-off, and returns
+// the value it stored. The cutoff moves strictly forward: when the subject
+// already has one at or after the requested cutoff, it stores that one plus
+// one microsecond instead, so a store whose clock runs behind still cuts off
+// every token issued before its call. The until keeps the later. The value
+// is "<cutoff µs> <until ms>", both by the writing store's clock; the key is
+// kept for a duration (PX) computed from that clock, or for what it had left
+// if that is longer, so Redis's clock plays no part. The numbers are
+// compared with tonumber (exact below 2^53, that is for any date within 285
+// years of 1970); a bumped cutoff is written with '%.0f', since Lua would
+// print a large number in exponent form, and the others as the strings they
+// came as.
 //
 // As in revokeScript, PUBLISH comes before the write, and both reads come
 // before PUBLISH, so a failure leaves either nothing or an announcement
 // without the key: the other stores then hold the cut-off until its until
 // (fail closed), and the script's error makes RevokeSubject fail so the
-// caller retries. The announcement carries the merged cut-off, so a store
+// caller retries. The announcement carries the stored value, so a store
 // that missed an earlier one learns the whole record.
 //
 // KEYS[1] is the subject key. ARGV[1] is the cutoff in Unix microseconds,
@@ -50,21 +54,24 @@ local keep = tonumber(ARGV[3])
 local have = redis.call('GET', KEYS[1])
 if have then
 	local c, u = string.match(have, '^(-?%d+) (-?%d+)$')
-	if c and tonumber(c) > tonumber(cutoff) then cutoff = c end
+	if c and tonumber(c) >= tonumber(cutoff) then cutoff = string.format('%.0f', tonumber(c) + 1) end
 	if u and tonumber(u) > tonumber(untl) then untl = u end
 end
 local left = redis.call('PTTL', KEYS[1])
 if left > keep then keep = left end
-redis.call('PUBLISH', ARGV[4], 'subject ' .. cutoff .. ' ' .. untl .. ' ' .. ARGV[5])
-redis.call('SET', KEYS[1], cutoff .. ' ' .. untl, 'PX', keep)
-return 1
+local value = cutoff .. ' ' .. untl
+redis.call('PUBLISH', ARGV[4], 'subject ' .. value .. ' ' .. ARGV[5])
+redis.call('SET', KEYS[1], value, 'PX', keep)
+return value
 `)
 
 // RevokeSubject records that every token of subject issued at or before
 // cutoff is revoked, and keeps that record while the clock's now is not
-// after until, that instant included. Revoking a subject again keeps the
-// later cutoff and the later until. When until is before the clock's now,
-// RevokeSubject does nothing and returns nil. It satisfies authix's
+// after until, that instant included. When the subject already has a
+// cut-off at or after cutoff, it records that one plus one microsecond
+// instead, so that every call moves the cut-off forward whatever the
+// caller's clock; the later until stays. When until is before the clock's
+// now, RevokeSubject does nothing and returns nil. It satisfies authix's
 // SubjectStore interface (authix.SubjectID is an alias of [32]byte).
 //
 // The key is prefix followed by "subject:" and the subject id in lowercase
@@ -76,8 +83,8 @@ return 1
 //
 // As with Revoke, the write and its announcement to the other stores are one
 // Lua script, and ctx bounds that one call. RevokeSubject returns nil only
-// when Redis ran the whole script; the cut-off is then visible to
-// SubjectCutoff on this Store at once. Otherwise it returns an error
+// when Redis ran the whole script; the cut-off Redis stored is then visible
+// to SubjectCutoff on this Store at once. Otherwise it returns an error
 // wrapping ErrRevokeFailed, and calling it again is safe. RevokeSubject is
 // safe for concurrent use.
 func (s *Store) RevokeSubject(ctx context.Context, subject [32]byte, cutoff, until time.Time) error {
@@ -92,48 +99,58 @@ func (s *Store) RevokeSubject(ctx context.Context, subject [32]byte, cutoff, unt
 	keepMs := c.until - now.UnixMilli() + ClockMargin.Milliseconds()
 	hexID := hex.EncodeToString(subject[:])
 	key := s.prefix + subjectInfix + hexID
-	err := subjectScript.Run(ctx, s.client, []string{key},
-		strconv.FormatInt(c.cutoff, 10), strconv.FormatInt(c.until, 10), keepMs, s.channel, hexID).Err()
+	v, err := subjectScript.Run(ctx, s.client, []string{key},
+		strconv.FormatInt(c.cutoff, 10), strconv.FormatInt(c.until, 10), keepMs, s.channel, hexID).Text()
 	if err != nil {
 		return fmt.Errorf("%w: write %q and announce it on channel %q: %w", ErrRevokeFailed, key, s.channel, err)
 	}
-	s.mirror.putSubject(subject, c)
+	stored, ok := parseSubjectCut(v)
+	if !ok {
+		return fmt.Errorf("%w: write %q: the script returned %q, not the value it stored", ErrRevokeFailed, key, v)
+	}
+	s.mirror.putSubject(subject, stored)
 	return nil
 }
 
 // SubjectCutoff returns the cutoff recorded for subject, or the zero time
-// when there is none or its until has passed by the clock's now. It follows
-// the rules of IsRevoked: while the local mirror is confirmed current within
-// the staleness bound (WithStalenessBound, default 3s) it answers from the
-// mirror alone, at the cost of a map lookup, so it may be asked on every
-// request. Past the bound, for a subject the mirror holds no live cut-off
-// for, it asks Redis (GET, honouring ctx), and when that fails too it
-// returns an error wrapping ErrUnavailable, so the caller can fail closed. A
-// cut-off the mirror holds is reported even while Redis is down. A value
-// under a subject key that this package did not write is ignored, here and
-// by full syncs. SubjectCutoff is safe for concurrent use.
+// when there is none or its until has passed by the clock's now. While the
+// local mirror is confirmed current within the staleness bound
+// (WithStalenessBound, default 3s) it answers from the mirror alone, at the
+// cost of a map lookup, so it may be asked on every request. Past the bound
+// it asks Redis (GET, honouring ctx) for every subject, since a cut-off the
+// mirror holds may have been superseded, and returns the later of the two;
+// when that fails it returns an error wrapping ErrUnavailable, so the caller
+// can fail closed. A value under a subject key that this package did not
+// write is ignored, here and by full syncs. SubjectCutoff is safe for
+// concurrent use.
 func (s *Store) SubjectCutoff(ctx context.Context, subject [32]byte) (time.Time, error) {
 	if s.closed.Load() {
 		return time.Time{}, ErrClosed
 	}
-	if c, ok := s.mirror.subject(subject); ok && s.clock().UnixMilli() <= c.until {
-		return time.UnixMicro(c.cutoff), nil
-	}
+	c, ok := s.mirror.subject(subject)
+	ok = ok && s.clock().UnixMilli() <= c.until
 	if !s.stale.Load() {
-		return time.Time{}, nil
+		return cutoffTime(c, ok), nil
 	}
 	v, err := s.client.Get(ctx, s.prefix+subjectInfix+hex.EncodeToString(subject[:])).Result()
-	if errors.Is(err, redis.Nil) {
-		return time.Time{}, nil
-	}
-	if err != nil {
+	if err != nil && !errors.Is(err, redis.Nil) {
 		return time.Time{}, fmt.Errorf("%w: local mirror unconfirmed for %v (bound %v) and GET failed: %w",
 			ErrUnavailable, s.age().Round(time.Millisecond), s.staleness, err)
 	}
-	if c, ok := parseSubjectCut(v); ok && s.clock().UnixMilli() <= c.until {
-		return time.UnixMicro(c.cutoff), nil
+	// The later one wins: a key Redis lost or holds older never undoes what
+	// the mirror holds.
+	if r, found := parseSubjectCut(v); found && s.clock().UnixMilli() <= r.until && (!ok || r.cutoff > c.cutoff) {
+		c, ok = r, true
 	}
-	return time.Time{}, nil
+	return cutoffTime(c, ok), nil
+}
+
+// cutoffTime returns c's cutoff, or the zero time when there is none (!ok).
+func cutoffTime(c subjectCut, ok bool) time.Time {
+	if !ok {
+		return time.Time{}
+	}
+	return time.UnixMicro(c.cutoff)
 }
 
 // applySubject records an announcement "<cutoff µs> <until ms> <hex id>",

@@ -38,8 +38,8 @@ func cutoffOn(s *redisstore.Store, id [32]byte, want time.Time) bool {
 
 // TestRevokeSubject: a cut-off is visible at once on the writing store,
 // reaches another store by its announcement and a later store by SCAN, is
-// stored as "<cutoff µs> <until ms>", and keeps the later cutoff and the
-// later until.
+// stored as "<cutoff µs> <until ms>", moves the cutoff forward and keeps
+// the later until.
 func TestRevokeSubject(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
@@ -92,19 +92,19 @@ func TestRevokeSubject(t *testing.T) {
 		require.Greater(t, pttl, time.Hour+redisstore.ClockMargin-10*time.Second, "the key keeps its longer life")
 	})
 
-	t.Run("an earlier cutoff does not lower it", func(t *testing.T) {
-		later := wantCut.Add(time.Second)
+	t.Run("an earlier cutoff moves it a microsecond past the held one", func(t *testing.T) {
+		moved := wantCut.Add(time.Second + time.Microsecond) // the held one plus 1µs
 		require.NoError(t, a.RevokeSubject(ctx, id, wantCut.Add(-time.Hour), until))
-		requireCutoff(t, a, id, later)
+		requireCutoff(t, a, id, moved)
 		val, err := client.Get(ctx, subjectKeyOf(id)).Result()
 		require.NoError(t, err)
-		require.Equal(t, fmt.Sprint(later.UnixMicro(), " ", until.UnixMilli()+1), val)
+		require.Equal(t, fmt.Sprint(moved.UnixMicro(), " ", until.UnixMilli()+1), val)
 		// Announcements from one store arrive in order: once b has the
-		// token revocation written after it, b has seen the earlier cutoff.
+		// token revocation written after it, b has seen this call's announcement.
 		require.NoError(t, a.Revoke(ctx, tid("marker"), until))
 		eventually(t, func() bool { return revokedOn(b, tid("marker")) })
-		requireCutoff(t, b, id, later)
-		requireCutoff(t, newStore(t, client), id, later)
+		requireCutoff(t, b, id, moved)
+		requireCutoff(t, newStore(t, client), id, moved)
 	})
 
 	t.Run("until in the past is a no-op", func(t *testing.T) {
@@ -122,6 +122,68 @@ func TestRevokeSubject(t *testing.T) {
 		require.ErrorIs(t, s.RevokeSubject(ctx, id, cutoff, until), redisstore.ErrClosed)
 		_, err := s.SubjectCutoff(ctx, id)
 		require.ErrorIs(t, err, redisstore.ErrClosed)
+	})
+}
+
+// TestRevokeSubjectMovesForward: each RevokeSubject moves the cut-off
+// forward, so a logout written by a store whose clock runs behind still
+// refuses every token issued before it. A cutoff at or before the held one
+// becomes the held one plus a microsecond, on the writing store at once, in
+// Redis and on the others; a later one is recorded as given.
+func TestRevokeSubjectMovesForward(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	client := srv.Client(t)
+	ctx := context.Background()
+	fast := newStore(t, client)
+	slow := newStore(t, client)
+	c := time.Now().Truncate(time.Microsecond)
+	until := c.Truncate(time.Millisecond).Add(time.Hour)
+
+	for _, tt := range []struct {
+		name   string
+		second time.Time
+		want   time.Time
+	}{
+		{"an earlier cutoff", c.Add(-10 * time.Second), c.Add(time.Microsecond)},
+		{"the same cutoff", c, c.Add(time.Microsecond)},
+		{"a later cutoff", c.Add(time.Second), c.Add(time.Second)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			id := sid("moves forward: " + tt.name)
+			require.NoError(t, fast.RevokeSubject(ctx, id, c, until))
+			eventually(t, func() bool { return cutoffOn(slow, id, c) })
+			require.NoError(t, slow.RevokeSubject(ctx, id, tt.second, until))
+			requireCutoff(t, slow, id, tt.want) // at once, what Redis stored
+			val, err := client.Get(ctx, subjectKeyOf(id)).Result()
+			require.NoError(t, err)
+			require.Equal(t, fmt.Sprint(tt.want.UnixMicro(), " ", until.UnixMilli()), val, "an integer, never exponent form")
+			eventually(t, func() bool { return cutoffOn(fast, id, tt.want) }, "fast's mirror, from the announcement")
+			requireCutoff(t, newStore(t, client), id, tt.want) // filled by SCAN
+		})
+	}
+
+	t.Run("the writer's mirror holds what Redis stored", func(t *testing.T) {
+		// deaf may publish but not subscribe, so its mirror cannot learn the
+		// stored cut-off from its own announcement.
+		user := fmt.Sprintf("deaf%d", userSeq.Add(1))
+		deaf := newStore(t, aclUser(t, srv, user))
+		acl(t, srv, user, "-subscribe")
+		require.NoError(t, client.ClientKillByFilter(ctx, "USER", user, "TYPE", "pubsub").Err())
+		id := sid("moves forward: deaf")
+		require.NoError(t, fast.RevokeSubject(ctx, id, c, until))
+		require.NoError(t, deaf.RevokeSubject(ctx, id, c.Add(-10*time.Second), until))
+		got, ok := deaf.HeldCutoff(id)
+		require.True(t, ok)
+		require.True(t, c.Add(time.Microsecond).Equal(got), "deaf's mirror holds %v", got)
+	})
+
+	t.Run("twice from one store", func(t *testing.T) {
+		id := sid("moves forward: twice")
+		require.NoError(t, fast.RevokeSubject(ctx, id, c, until))
+		require.NoError(t, fast.RevokeSubject(ctx, id, c, until))
+		requireCutoff(t, fast, id, c.Add(time.Microsecond))
+		eventually(t, func() bool { return cutoffOn(slow, id, c.Add(time.Microsecond)) })
 	})
 }
 
@@ -196,7 +258,7 @@ func TestSubjectBoundary(t *testing.T) {
 
 	t.Run("stale mirror, through GET", func(t *testing.T) {
 		clock := &fakeClock{now: time.Now().Truncate(time.Millisecond)}
-		r := refusedStore(t, srv, redisstore.WithClock(clock.Now))
+		r, _ := refusedStore(t, srv, redisstore.WithClock(clock.Now))
 		w := newStore(t, client, redisstore.WithClock(clock.Now))
 		id := sid("runs-out-now-stale")
 		require.NoError(t, w.RevokeSubject(ctx, id, cutoff, clock.Now()))
@@ -206,6 +268,42 @@ func TestSubjectBoundary(t *testing.T) {
 		requireCutoff(t, r, sid("never"), time.Time{}) // from Redis
 		clock.Add(time.Millisecond)
 		requireCutoff(t, r, id, time.Time{}) // Redis still has the key; its until has passed
+	})
+}
+
+// TestStaleSubjectCutoffAsksRedis: past its bound, a store whose
+// subscription Redis refuses while it answers other commands asks Redis even
+// for a subject whose older cut-off it holds, answers the later of the two,
+// and fails closed when it cannot ask (issue 19).
+func TestStaleSubjectCutoffAsksRedis(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	admin := srv.Client(t)
+	ctx := context.Background()
+	w := newStore(t, admin)
+	id := sid("logged out twice")
+	older := time.Now().Truncate(time.Microsecond)
+	newer := older.Add(time.Second)
+	until := older.Add(time.Hour)
+
+	require.NoError(t, w.RevokeSubject(ctx, id, older, until))
+	r, user := refusedStore(t, srv) // holds older, filled by SCAN, and is now past its bound
+	require.Equal(t, 1, r.Subjects())
+	require.NoError(t, w.RevokeSubject(ctx, id, newer, until))
+	requireCutoff(t, r, id, newer) // from Redis, not the older one r holds
+
+	t.Run("Redis holds an older one", func(t *testing.T) {
+		require.NoError(t, admin.Set(ctx, subjectKeyOf(id),
+			fmt.Sprint(older.Add(-time.Second).UnixMicro(), " ", until.UnixMilli()), 0).Err())
+		requireCutoff(t, r, id, older) // a read never undoes a revocation
+		require.NoError(t, admin.Del(ctx, subjectKeyOf(id)).Err())
+		requireCutoff(t, r, id, older) // nor does a key Redis lost
+	})
+
+	t.Run("GET refused", func(t *testing.T) {
+		acl(t, srv, user, "-get")
+		_, err := r.SubjectCutoff(ctx, id)
+		require.ErrorIs(t, err, redisstore.ErrUnavailable, "what r holds may be older than Redis")
 	})
 }
 
@@ -244,8 +342,8 @@ func TestFlushedSubjectsStayInMirrors(t *testing.T) {
 }
 
 // TestSubjectOutageFailsClosed: with Redis down and the mirror unconfirmed
-// past the bound, a cut-off the mirror holds is still reported, and a
-// subject it does not hold is an error wrapping ErrUnavailable.
+// past the bound, every subject is an error wrapping ErrUnavailable, one
+// whose cut-off the mirror holds too: Redis may hold a newer one.
 func TestSubjectOutageFailsClosed(t *testing.T) {
 	const bound = 300 * time.Millisecond
 	srv := redistest.Start(t)
@@ -269,7 +367,11 @@ func TestSubjectOutageFailsClosed(t *testing.T) {
 	require.ErrorIs(t, err, redisstore.ErrUnavailable)
 	require.True(t, got.IsZero())
 	t.Logf("SubjectCutoff: %v", err)
-	requireCutoff(t, a, held, cutoff) // from the mirror, while Redis is down
+	cctx, cancel = context.WithTimeout(ctx, time.Second)
+	got, err = a.SubjectCutoff(cctx, held)
+	cancel()
+	require.ErrorIs(t, err, redisstore.ErrUnavailable, "what a holds may be older than Redis")
+	require.True(t, got.IsZero())
 
 	cctx, cancel = context.WithTimeout(ctx, time.Second)
 	err = w.RevokeSubject(cctx, sid("during"), cutoff, until)
