@@ -193,8 +193,8 @@ func WithSubject[T any](subject func(payload T) string) Option {
 }
 
 // WithLogger makes the vault log every request it refuses, with a reason
-// from a fixed set (RejectReason) and the request's method, path and token
-// source, never a token or a key: store failures at LevelError (with the
+// from a fixed set (RejectReason) and the request's method, path (cut to
+// 256 bytes, marked "…") and token source, never a token or a key: store failures at LevelError (with the
 // store's error), other refusals at LevelInfo, requests without a token at
 // LevelDebug. OptionalData, which lets such requests through, logs them
 // too. Without it (the default) nothing is logged; the error handler still
