@@ -140,14 +140,16 @@ func run(ctx context.Context, getenv func(string) string, logger *slog.Logger) e
 // app holds what the handlers share.
 type app struct {
 	vault      *authix.Vault[User]
+	users      *userTable
 	everywhere bool // the store can revoke subjects: LogoutEverywhere works
 	log        *slog.Logger
 }
 
 // newApp makes the vault: keys from AUTHIX_KEYS, revocations in store (nil:
 // in memory), sliding sessions, "remember me", Bearer tokens for the API.
-func newApp(keys string, store authix.RevocationStore, logger *slog.Logger) (*app, error) {
-	a := &app{everywhere: true, log: logger}
+// extra options go last, such as a test's WithClock.
+func newApp(keys string, store authix.RevocationStore, logger *slog.Logger, extra ...authix.Option) (*app, error) {
+	a := &app{users: demoUsers(), everywhere: true, log: logger}
 	opts := []authix.Option{
 		authix.WithKeys(keys),
 		authix.WithSliding(0), // renew a cookie once half its hour has passed
@@ -165,7 +167,7 @@ func newApp(keys string, store authix.RevocationStore, logger *slog.Logger) (*ap
 		opts = append(opts, authix.WithSubject(func(u User) string { return u.ID }))
 	}
 	var err error
-	if a.vault, err = authix.New[User](opts...); err != nil {
+	if a.vault, err = authix.New[User](append(opts, extra...)...); err != nil {
 		return nil, fmt.Errorf("AUTHIX_KEYS: %w", err)
 	}
 	return a, nil
@@ -201,7 +203,7 @@ func (a *app) loginForm(w http.ResponseWriter, r *http.Request) {
 
 func (a *app) login(w http.ResponseWriter, r *http.Request) {
 	next := authix.SafeNext(r.PostFormValue("next"))
-	u, ok := checkPassword(r.PostFormValue("username"), r.PostFormValue("password"))
+	u, ok := a.users.checkPassword(r.PostFormValue("username"), r.PostFormValue("password"))
 	if !ok {
 		a.render(w, http.StatusUnauthorized, "login", map[string]any{"Next": next, "Error": "Wrong username or password."})
 		return
@@ -255,7 +257,7 @@ func (a *app) apiLogin(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"detail": "want a JSON object with username and password"})
 		return
 	}
-	u, ok := checkPassword(creds.Username, creds.Password)
+	u, ok := a.users.checkPassword(creds.Username, creds.Password)
 	if !ok {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"detail": "Wrong username or password"})
 		return

@@ -18,10 +18,11 @@ import (
 )
 
 // startApp serves the app over HTTPS (the cookie is Secure) with a fresh
-// key and the memory store, or store when it is not nil.
-func startApp(t *testing.T, store authix.RevocationStore) (*app, *httptest.Server) {
+// key and the memory store, or store when it is not nil, and the vault
+// options extra.
+func startApp(t *testing.T, store authix.RevocationStore, extra ...authix.Option) (*app, *httptest.Server) {
 	t.Helper()
-	a, err := newApp(authix.GenerateKey(), store, slog.New(slog.DiscardHandler))
+	a, err := newApp(authix.GenerateKey(), store, slog.New(slog.DiscardHandler), extra...)
 	if err != nil {
 		t.Fatal(err)
 	}
