@@ -279,7 +279,9 @@ func WithSessionLifetime(lifetime time.Duration) Option {
 
 // WithRenewal makes each renewal of a sliding session (and RenewAccessToken)
 // call reload with the payload the old token carries, and seal the payload
-// it returns instead: roles change, a deleted user's session ends. When
+// it returns instead: roles change, a deleted user's session ends. A token
+// past its renewal age is then renewed even when its expiry cannot move,
+// as a remembered login's cannot, so that reload runs for it too. When
 // reload fails, the session ends: the request is refused (ErrSessionEnded
 // wrapping reload's error), the session is revoked and the cookie cleared.
 // T must be the vault's payload type. Without it, a renewal seals the same
