@@ -47,6 +47,11 @@ const (
 	// renewed while the user keeps using the site (one hour idle timeout),
 	// and they log in again after a working day.
 	sessionLifetime = 10 * time.Hour
+	// renewAfter is how old a cookie's token gets before a request renews
+	// it, reloading the user: a demoted admin loses admin, and a deleted
+	// user their session, within five minutes of using the site, even on a
+	// two-week remembered login. Each renewal costs one user lookup.
+	renewAfter = 5 * time.Minute
 	// shutdownTimeout bounds how long requests in flight may take to finish
 	// after SIGINT or SIGTERM.
 	shutdownTimeout = 10 * time.Second
@@ -152,7 +157,8 @@ func newApp(keys string, store authix.RevocationStore, logger *slog.Logger, extr
 	a := &app{users: demoUsers(), everywhere: true, log: logger}
 	opts := []authix.Option{
 		authix.WithKeys(keys),
-		authix.WithSliding(0), // renew a cookie once half its hour has passed
+		authix.WithSliding(renewAfter),
+		authix.WithRenewal(a.reload), // the token's roles are the table's
 		authix.WithSessionLifetime(sessionLifetime),
 		authix.WithRememberMe(rememberMe),
 		authix.WithBearer(), // the API's clients send "Authorization: Bearer <token>"
@@ -172,6 +178,18 @@ func newApp(keys string, store authix.RevocationStore, logger *slog.Logger, extr
 	}
 	return a, nil
 }
+
+// reload returns the user u names as the table has them now, or fails,
+// ending the session, when they are gone.
+func (a *app) reload(_ context.Context, u User) (User, error) {
+	fresh, ok := a.users.byID(u.ID)
+	if !ok {
+		return User{}, errUserGone
+	}
+	return fresh, nil
+}
+
+var errUserGone = errors.New("the user is no longer in the user table")
 
 func (a *app) routes() http.Handler {
 	v := a.vault

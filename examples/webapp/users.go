@@ -48,3 +48,15 @@ func (t *userTable) checkPassword(name, password string) (User, bool) {
 	match := subtle.ConstantTimeCompare(got[:], acc.hash[:]) == 1
 	return acc.user, known && match
 }
+
+// byID returns the user whose ID is id; a database would look it up by key.
+func (t *userTable) byID(id string) (User, bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	for _, acc := range t.rows {
+		if acc.user.ID == id {
+			return acc.user, true
+		}
+	}
+	return User{}, false
+}
