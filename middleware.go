@@ -387,8 +387,10 @@ func (v *Vault[T]) admit(w http.ResponseWriter, r *http.Request) (*dataContext[T
 	if now.Sub(c.info.IssuedAt) < v.renewAge(c.info) {
 		return c, nil
 	}
+	// A renewal that cannot move the expiry (a remembered login, whose
+	// expiry is its session's end) still reloads the payload.
 	next, ok := v.renewal(m, c.info, now)
-	if !ok || next.exp <= m.exp {
+	if !ok || next.exp <= m.exp && v.reload == nil {
 		return c, nil // the session's absolute lifetime allows no more
 	}
 	data, tok, fresh, err := v.reseal(r.Context(), c.data, next, now)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"unicode/utf8"
 )
 
 // RejectReason names, in a word or two, why a request was refused: what
@@ -52,7 +53,8 @@ func Reason(err error) (RejectReason, bool) {
 // logRejection records a refusal with WithLogger's logger, if any. Only the
 // reason, the request's method, path and token source go in, and for a
 // store failure the error, whose text names no token: token bytes and keys
-// never reach a log.
+// never reach a log. What comes from the request or the store is clipped,
+// so that no request writes a record larger than a few hundred bytes.
 func (v *Vault[T]) logRejection(r *http.Request, err error, how string) {
 	if v.logger == nil {
 		return
@@ -78,13 +80,33 @@ func (v *Vault[T]) logRejection(r *http.Request, err error, how string) {
 	attrs := []slog.Attr{slog.String("reason", string(reason)), slog.String("action", how)}
 	if r != nil {
 		_, src := v.extract(r)
-		attrs = append(attrs, slog.String("method", r.Method), slog.String("path", r.URL.Path))
+		attrs = append(attrs, slog.String("method", clip(r.Method, maxLogMethod)), slog.String("path", clip(r.URL.Path, maxLogPath)))
 		if src != fromNone {
 			attrs = append(attrs, slog.String("source", string(src.name())))
 		}
 	}
 	if reason == ReasonStoreError {
-		attrs = append(attrs, slog.String("error", err.Error()))
+		attrs = append(attrs, slog.String("error", clip(err.Error(), maxLogError)))
 	}
 	v.logger.LogAttrs(ctx, level, "authix: request refused", attrs...)
+}
+
+// How many bytes of a request's method and path, and of a store's error,
+// a log record keeps.
+const (
+	maxLogMethod = 16
+	maxLogPath   = 256
+	maxLogError  = 512
+)
+
+// clip returns s cut to at most n bytes, at a character boundary, and
+// marked with "…" when it was cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }

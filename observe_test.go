@@ -1,10 +1,13 @@
 package authix_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -147,4 +150,61 @@ func TestRejectionsAreObservable(t *testing.T) {
 
 	_, err = authix.New[User](authix.WithLogger(nil))
 	assert.ErrorIs(t, err, authix.ErrInvalidOption)
+}
+
+// verboseStore fails as failingStore does, with an error text of 1 MiB.
+type verboseStore struct{ failingStore }
+
+func (verboseStore) IsRevoked(context.Context, authix.TokenID) (bool, error) {
+	return false, fmt.Errorf("%w: %s", errStoreDown, strings.Repeat("x", 1<<20))
+}
+
+// A refusal writes a log record of bounded size, whatever the request's
+// path and method or the store's error, and still gives its reason.
+func TestRejectionLogIsBounded(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock(testEpoch)
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	opts := []authix.Option{authix.WithKeys(keyA), authix.WithClock(clk.Now), authix.WithLogger(logger)}
+	v, err := authix.New[User](opts...)
+	require.NoError(t, err)
+	down, err := authix.New[User](append(opts, authix.WithRevocationStore(verboseStore{}))...)
+	require.NoError(t, err)
+	tok, err := v.CreateAccessToken(User{ID: 1})
+	require.NoError(t, err)
+	long := "/" + strings.Repeat("a", 1<<20)
+	ok := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
+
+	for _, tc := range []struct {
+		name   string
+		h      http.Handler
+		req    func() *http.Request
+		reason authix.RejectReason
+		cut    string // the attribute cut short
+	}{
+		{"long path", v.RequireData(ok), func() *http.Request { return httptest.NewRequest(http.MethodGet, long, nil) }, authix.ReasonMissing, "path"},
+		{"long path, invalid token", v.RequireData(ok), func() *http.Request {
+			r := cookieRequest("x" + tok)
+			r.URL.Path = long
+			return r
+		}, authix.ReasonInvalid, "path"},
+		{"long method", v.RequireData(ok), func() *http.Request {
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r.Method = strings.Repeat("M", 1<<20)
+			return r
+		}, authix.ReasonMissing, "method"},
+		{"long store error", down.RequireData(ok), func() *http.Request { return cookieRequest(tok) }, authix.ReasonStoreError, "error"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			buf.Reset()
+			tc.h.ServeHTTP(httptest.NewRecorder(), tc.req())
+			require.NotZero(t, buf.Len(), "a record")
+			assert.Less(t, buf.Len(), 4<<10, "a bounded record")
+			var rec map[string]any
+			require.NoError(t, json.Unmarshal(buf.Bytes(), &rec), "one JSON record")
+			assert.Equal(t, string(tc.reason), rec["reason"])
+			assert.True(t, strings.HasSuffix(fmt.Sprint(rec[tc.cut]), "…"), "the cut is marked: %.40q", rec[tc.cut])
+		})
+	}
 }

@@ -192,8 +192,8 @@ func WithSubject[T any](subject func(payload T) string) Option {
 }
 
 // WithLogger makes the vault log every request it refuses, with a reason
-// from a fixed set (RejectReason) and the request's method, path and token
-// source, never a token or a key: store failures at LevelError (with the
+// from a fixed set (RejectReason) and the request's method, path (cut to
+// 256 bytes, marked "…") and token source, never a token or a key: store failures at LevelError (with the
 // store's error), other refusals at LevelInfo, requests without a token at
 // LevelDebug. OptionalData, which lets such requests through, logs them
 // too. Without it (the default) nothing is logged; the error handler still
@@ -278,7 +278,9 @@ func WithSessionLifetime(lifetime time.Duration) Option {
 
 // WithRenewal makes each renewal of a sliding session (and RenewAccessToken)
 // call reload with the payload the old token carries, and seal the payload
-// it returns instead: roles change, a deleted user's session ends. When
+// it returns instead: roles change, a deleted user's session ends. A token
+// past its renewal age is then renewed even when its expiry cannot move,
+// as a remembered login's cannot, so that reload runs for it too. When
 // reload fails, the session ends: the request is refused (ErrSessionEnded
 // wrapping reload's error), the session is revoked and the cookie cleared.
 // T must be the vault's payload type. Without it, a renewal seals the same

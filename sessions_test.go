@@ -124,6 +124,28 @@ func TestSlidingSession(t *testing.T) {
 		require.NoError(t, err)
 		assert.True(t, got.IsAdmin)
 	})
+	t.Run("a remembered session is reloaded too", func(t *testing.T) {
+		t.Parallel()
+		clk := newFakeClock(testEpoch)
+		v := slidingVault(t, clk, authix.WithRenewal(func(_ context.Context, u User) (User, error) {
+			u.IsAdmin = true
+			return u, nil
+		}))
+		b := newBrowser(t, v, authix.RememberMe(true))
+		end := testEpoch.Add(authix.DefaultRememberMe)
+		// Its expiry is its session's end, which no renewal moves: the
+		// renewal is there for the reload.
+		clk.Advance(authix.DefaultRememberMe/2 + time.Minute)
+		rec := httptest.NewRecorder()
+		b.h.ServeHTTP(rec, cookieRequest(b.token))
+		require.Equal(t, http.StatusOK, rec.Code)
+		cookies := rec.Result().Cookies()
+		require.Len(t, cookies, 1, "renewed past its renewal age")
+		assert.Equal(t, int(end.Sub(clk.Now())/time.Second), cookies[0].MaxAge, "still ends with its session")
+		got, err := v.DecodeAccessToken(cookies[0].Value)
+		require.NoError(t, err)
+		assert.True(t, got.IsAdmin, "the reloaded payload")
+	})
 	t.Run("a failed reload ends the session", func(t *testing.T) {
 		t.Parallel()
 		clk := newFakeClock(testEpoch)

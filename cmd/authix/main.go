@@ -33,6 +33,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"regexp"
 	"strconv"
@@ -101,11 +102,12 @@ Flags:
 
 const inspectUsage = `usage: authix inspect [-keys-file FILE|-] [-ttl 1h] TOKEN|-
 
-Opens a token and prints when it was issued, when it expires and whether
-that has passed, which key opened it (its position in the list, never the
-key), its revocation id (what DisableAccessToken hands the revocation
-store), and its payload as indented JSON. With "-" the token is read from
-standard input.
+Opens a token as an authix vault with the same keys and TTL would, and
+prints when it was issued, when it expires and whether that has passed, when
+its session ends (WithSliding) and that its login was remembered, where
+they apply, which key opened it (its position in the list, never the key), its
+revocation id (what DisableAccessToken hands the revocation store), and its
+payload as indented JSON. With "-" the token is read from standard input.
 
 Exit status: 0 for a valid token. 1 for a token that does not open, with one
 line on standard error and nothing on standard output; and 1 for an authentic
@@ -427,31 +429,39 @@ func inspect(e *env, args []string) int {
 		return e.fail("%s: empty token", errText(authix.ErrInvalidToken))
 	}
 
+	// The cipher tells when the token was issued and gives its plaintext;
+	// a vault judges the rest, so that inspect never disagrees with one.
 	now := time.Now()
-	plain, info, err := f.Open(nil, token, now)
+	_, ci, err := f.Open(nil, token, now)
+	if err != nil && !errors.Is(err, authix.ErrExpiredToken) {
+		return e.fail("%s", errText(err))
+	}
+	plain, _, err := f.Open(nil, token, ci.IssuedAt)
+	if err != nil {
+		return e.fail("%s", errText(err))
+	}
+	payload, info, err := readAt(f, token, now)
 	expired := errors.Is(err, authix.ErrExpiredToken)
-	switch {
-	case expired:
-		// The MAC verified: open it as of its issue time to show the payload.
-		plain, _, err = f.Open(nil, token, info.IssuedAt)
-		if err != nil {
-			return e.fail("%s", errText(err))
+	if expired {
+		// Read as of its issue time, to show what it carried.
+		payload, info, err = readAt(f, token, ci.IssuedAt)
+		if errors.Is(err, authix.ErrExpiredToken) {
+			return e.fail("token expired before it was issued: its sealed expiry is earlier than its issue time")
 		}
-	case err != nil:
+	}
+	if err != nil {
 		return e.fail("%s", errText(err))
 	}
 
-	// A vault seals the token's expiry inside it; a reader's shorter TTL
-	// may still end it sooner.
-	why := fmt.Sprintf("TTL %v", f.TTL())
-	if exp, ok := sealedExpiry(plain); ok {
+	// A vault hands on the payload without the lifetime sealed in it, if
+	// any; the reader's TTL still ends a token that would outlive it.
+	exp, why := info.ExpiresAt, fmt.Sprintf("TTL %v", f.TTL())
+	if !bytes.Equal(payload, bytes.TrimSpace(plain)) {
 		why = "sealed in the token"
-		if exp.Before(info.ExpiresAt) {
-			info.ExpiresAt = exp
-		} else if exp.After(info.ExpiresAt) {
+		if byTTL := info.IssuedAt.Add(f.TTL()); exp.After(byTTL) {
 			why = fmt.Sprintf("TTL %v; sealed for %s", f.TTL(), stamp(exp))
+			exp = byTTL
 		}
-		expired = now.After(info.ExpiresAt)
 	}
 
 	var b strings.Builder
@@ -461,45 +471,65 @@ func inspect(e *env, args []string) int {
 	}
 	fmt.Fprintf(&b, "status:  %s\n", status)
 	fmt.Fprintf(&b, "issued:  %s (%s)\n", stamp(info.IssuedAt), relative(info.IssuedAt, now))
-	fmt.Fprintf(&b, "expires: %s (%s; %s)\n", stamp(info.ExpiresAt), relative(info.ExpiresAt, now), why)
+	fmt.Fprintf(&b, "expires: %s (%s; %s)\n", stamp(exp), relative(exp, now), why)
+	if !info.SessionExpiresAt.IsZero() {
+		fmt.Fprintf(&b, "session: ends %s (%s)\n", stamp(info.SessionExpiresAt), relative(info.SessionExpiresAt, now))
+	}
+	if info.Remembered {
+		b.WriteString("remember: yes (a persistent cookie)\n")
+	}
 	fmt.Fprintf(&b, "key:     %d of %d\n", info.KeyIndex+1, nkeys)
 	fmt.Fprintf(&b, "id:      %s\n", hex.EncodeToString(info.ID[:]))
-	// The payload as a vault reads it: without the sealed lifetime.
-	v, err := authix.New[json.RawMessage](authix.WithCipher(f), authix.WithClock(func() time.Time { return info.IssuedAt }))
-	if err != nil {
-		return e.fail("%s", errText(err))
-	}
-	if payload, err := v.DecodeAccessToken(token); err == nil {
-		plain = payload
-	}
 	var pretty bytes.Buffer
-	if json.Indent(&pretty, plain, "", "  ") == nil {
-		fmt.Fprintf(&b, "payload:\n%s\n", pretty.Bytes())
-	} else {
-		fmt.Fprintf(&b, "payload (not JSON, %d bytes): %q\n", len(plain), plain)
+	if err := json.Indent(&pretty, payload, "", "  "); err != nil {
+		return e.fail("payload: %v", err) // the vault read it as JSON
 	}
+	fmt.Fprintf(&b, "payload:\n%s\n", pretty.Bytes())
 	if _, err := io.WriteString(e.stdout, b.String()); err != nil {
 		return e.fail("writing: %v", err)
 	}
 	if expired {
-		return e.fail("token expired %s, at %s", relative(info.ExpiresAt, now), stamp(info.ExpiresAt))
+		return e.fail("token expired %s, at %s", relative(exp, now), stamp(exp))
 	}
 	return exitOK
 }
 
-// sealedExpiry returns the expiry a vault sealed into plain, the payload
-// object's "_authix" member.
-func sealedExpiry(plain []byte) (time.Time, bool) {
-	var meta struct {
-		Authix *struct {
-			Exp *int64 `json:"exp"`
-		} `json:"_authix"`
+// tokenHeader carries the token of the request readAt makes up.
+const tokenHeader = "X-Authix-Token"
+
+// readAt reads token as a vault whose clock says at reads a request that
+// carries it, and returns what the vault hands its handler, or why it
+// refused the request.
+func readAt(f *authix.Fernet, token string, at time.Time) (json.RawMessage, authix.TokenInfo, error) {
+	var (
+		payload json.RawMessage
+		info    authix.TokenInfo
+		refused error
+	)
+	v, err := authix.New[json.RawMessage](authix.WithCipher(f), authix.WithClock(func() time.Time { return at }),
+		authix.WithoutCookie(), authix.WithHeader(tokenHeader),
+		authix.WithErrorHandler(func(_ http.ResponseWriter, _ *http.Request, err error) { refused = err }))
+	if err != nil {
+		return nil, info, err
 	}
-	if json.Unmarshal(plain, &meta) != nil || meta.Authix == nil || meta.Authix.Exp == nil {
-		return time.Time{}, false
+	r, err := http.NewRequest(http.MethodGet, "/", nil)
+	if err != nil {
+		return nil, info, err
 	}
-	return time.Unix(*meta.Authix.Exp, 0), true
+	r.Header.Set(tokenHeader, token)
+	v.RequireData(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		payload, _ = v.Data(r.Context())
+		info, _ = v.Info(r.Context())
+	})).ServeHTTP(nopWriter{}, r)
+	return payload, info, refused
 }
+
+// nopWriter is the response of readAt's request, which nothing writes.
+type nopWriter struct{}
+
+func (nopWriter) Header() http.Header         { return http.Header{} }
+func (nopWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (nopWriter) WriteHeader(int)             {}
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 

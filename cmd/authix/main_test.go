@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -306,6 +307,74 @@ func TestInspectExpired(t *testing.T) {
 	assert.Equal(t, 1, r.code)
 	assert.Empty(t, r.stdout)
 	assert.NotContains(t, r.stderr, "expired")
+}
+
+// TestInspectJudgesAsTheVault checks that inspect reads a token's sealed
+// lifetime as a vault does: only the leading "_authix" member, in its exact
+// form, counts, so a later "_Authix" or second "_authix" cannot extend it.
+func TestInspectJudgesAsTheVault(t *testing.T) {
+	t.Parallel()
+	key := authix.GenerateKey()
+	// A default vault's cipher accepts tokens for its remember-me lifetime.
+	const ttl = 30 * 24 * time.Hour
+	f, err := authix.NewFernet(ttl, key)
+	require.NoError(t, err)
+	vault, err := authix.New[json.RawMessage](authix.WithCipher(f))
+	require.NoError(t, err)
+	now := time.Now()
+	issued := now.Add(-3 * time.Hour).Truncate(time.Second)
+	past, later := now.Add(-2*time.Hour).Unix(), now.Add(24*time.Hour).Unix()
+
+	for _, tc := range []struct {
+		name, plain string
+		expired     bool
+	}{
+		{"a later _Authix", fmt.Sprintf(`{"_authix":{"exp":%d},"_Authix":{"exp":%d},"id":1}`, past, later), true},
+		{"a second _authix", fmt.Sprintf(`{"_authix":{"exp":%d},"_authix":{"exp":%d},"id":1}`, past, later), true},
+		{"valid", fmt.Sprintf(`{"_authix":{"exp":%d},"id":1}`, later), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tok, err := f.Seal(nil, []byte(tc.plain), issued)
+			require.NoError(t, err)
+			_, err = vault.DecodeAccessToken(string(tok))
+			require.Equal(t, tc.expired, errors.Is(err, authix.ErrExpiredToken), "the vault's judgement: %v", err)
+
+			r := cliKeys(key, "", "inspect", "-ttl", ttl.String(), string(tok))
+			if tc.expired {
+				assert.Equal(t, 1, r.code, "expired: exit 1")
+				assert.Contains(t, r.stdout, "status:  EXPIRED\n")
+				assert.Contains(t, r.stdout, "expires: "+time.Unix(past, 0).UTC().Format(time.RFC3339)+" (2h0m")
+				assert.Contains(t, r.stderr, "token expired")
+			} else {
+				assert.Equal(t, 0, r.code, r.stderr)
+				assert.Contains(t, r.stdout, "status:  valid\n")
+				assert.Contains(t, r.stdout, "expires: "+time.Unix(later, 0).UTC().Format(time.RFC3339)+" (in ")
+			}
+		})
+	}
+}
+
+func TestInspectSession(t *testing.T) {
+	t.Parallel()
+	key := authix.GenerateKey()
+	v, err := authix.New[map[string]int](authix.WithKeys(key), authix.WithSliding(0))
+	require.NoError(t, err)
+	tok, info, err := v.IssueAccessToken(map[string]int{"id": 1}, authix.RememberMe(true))
+	require.NoError(t, err)
+	r := cliKeys(key, "", "inspect", "-ttl", "720h", tok)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "session: ends "+info.SessionExpiresAt.UTC().Format(time.RFC3339)+" (in ")
+	assert.Contains(t, r.stdout, "remember: yes")
+	assert.Contains(t, r.stdout, "payload:\n{\n  \"id\": 1\n}\n")
+
+	// Sealed to expire before it was issued: no vault ever took it.
+	f, err := authix.NewFernet(time.Hour, key)
+	require.NoError(t, err)
+	never, err := f.Seal(nil, []byte(`{"_authix":{"exp":1},"id":1}`), time.Now())
+	require.NoError(t, err)
+	r = cliKeys(key, "", "inspect", string(never))
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "expired before it was issued")
 }
 
 func TestInspectFutureToken(t *testing.T) {

@@ -47,6 +47,11 @@ const (
 	// renewed while the user keeps using the site (one hour idle timeout),
 	// and they log in again after a working day.
 	sessionLifetime = 10 * time.Hour
+	// renewAfter is how old a cookie's token gets before a request renews
+	// it, reloading the user: a demoted admin loses admin, and a deleted
+	// user their session, within five minutes of using the site, even on a
+	// two-week remembered login. Each renewal costs one user lookup.
+	renewAfter = 5 * time.Minute
 	// shutdownTimeout bounds how long requests in flight may take to finish
 	// after SIGINT or SIGTERM.
 	shutdownTimeout = 10 * time.Second
@@ -140,17 +145,20 @@ func run(ctx context.Context, getenv func(string) string, logger *slog.Logger) e
 // app holds what the handlers share.
 type app struct {
 	vault      *authix.Vault[User]
+	users      *userTable
 	everywhere bool // the store can revoke subjects: LogoutEverywhere works
 	log        *slog.Logger
 }
 
 // newApp makes the vault: keys from AUTHIX_KEYS, revocations in store (nil:
 // in memory), sliding sessions, "remember me", Bearer tokens for the API.
-func newApp(keys string, store authix.RevocationStore, logger *slog.Logger) (*app, error) {
-	a := &app{everywhere: true, log: logger}
+// extra options go last, such as a test's WithClock.
+func newApp(keys string, store authix.RevocationStore, logger *slog.Logger, extra ...authix.Option) (*app, error) {
+	a := &app{users: demoUsers(), everywhere: true, log: logger}
 	opts := []authix.Option{
 		authix.WithKeys(keys),
-		authix.WithSliding(0), // renew a cookie once half its hour has passed
+		authix.WithSliding(renewAfter),
+		authix.WithRenewal(a.reload), // the token's roles are the table's
 		authix.WithSessionLifetime(sessionLifetime),
 		authix.WithRememberMe(rememberMe),
 		authix.WithBearer(), // the API's clients send "Authorization: Bearer <token>"
@@ -165,11 +173,23 @@ func newApp(keys string, store authix.RevocationStore, logger *slog.Logger) (*ap
 		opts = append(opts, authix.WithSubject(func(u User) string { return u.ID }))
 	}
 	var err error
-	if a.vault, err = authix.New[User](opts...); err != nil {
+	if a.vault, err = authix.New[User](append(opts, extra...)...); err != nil {
 		return nil, fmt.Errorf("AUTHIX_KEYS: %w", err)
 	}
 	return a, nil
 }
+
+// reload returns the user u names as the table has them now, or fails,
+// ending the session, when they are gone.
+func (a *app) reload(_ context.Context, u User) (User, error) {
+	fresh, ok := a.users.byID(u.ID)
+	if !ok {
+		return User{}, errUserGone
+	}
+	return fresh, nil
+}
+
+var errUserGone = errors.New("the user is no longer in the user table")
 
 func (a *app) routes() http.Handler {
 	v := a.vault
@@ -201,7 +221,7 @@ func (a *app) loginForm(w http.ResponseWriter, r *http.Request) {
 
 func (a *app) login(w http.ResponseWriter, r *http.Request) {
 	next := authix.SafeNext(r.PostFormValue("next"))
-	u, ok := checkPassword(r.PostFormValue("username"), r.PostFormValue("password"))
+	u, ok := a.users.checkPassword(r.PostFormValue("username"), r.PostFormValue("password"))
 	if !ok {
 		a.render(w, http.StatusUnauthorized, "login", map[string]any{"Next": next, "Error": "Wrong username or password."})
 		return
@@ -255,7 +275,7 @@ func (a *app) apiLogin(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"detail": "want a JSON object with username and password"})
 		return
 	}
-	u, ok := checkPassword(creds.Username, creds.Password)
+	u, ok := a.users.checkPassword(creds.Username, creds.Password)
 	if !ok {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"detail": "Wrong username or password"})
 		return

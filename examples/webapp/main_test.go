@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,10 +19,11 @@ import (
 )
 
 // startApp serves the app over HTTPS (the cookie is Secure) with a fresh
-// key and the memory store, or store when it is not nil.
-func startApp(t *testing.T, store authix.RevocationStore) (*app, *httptest.Server) {
+// key and the memory store, or store when it is not nil, and the vault
+// options extra.
+func startApp(t *testing.T, store authix.RevocationStore, extra ...authix.Option) (*app, *httptest.Server) {
 	t.Helper()
-	a, err := newApp(authix.GenerateKey(), store, slog.New(slog.DiscardHandler))
+	a, err := newApp(authix.GenerateKey(), store, slog.New(slog.DiscardHandler), extra...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,6 +201,59 @@ func TestAdmin(t *testing.T) {
 			}
 		})
 	}
+}
+
+// fakeClock is the real time moved on by the test; the server reads it
+// while the test moves it.
+type fakeClock struct{ ahead atomic.Int64 }
+
+func (c *fakeClock) now() time.Time          { return time.Now().Add(time.Duration(c.ahead.Load())) }
+func (c *fakeClock) advance(d time.Duration) { c.ahead.Add(int64(d)) }
+
+// setUser replaces the user called name in the app's table, or deletes
+// them when u is nil, as an administrator would in the database.
+func setUser(a *app, name string, u *User) {
+	a.users.mu.Lock()
+	defer a.users.mu.Unlock()
+	if u == nil {
+		delete(a.users.rows, name)
+		return
+	}
+	acc := a.users.rows[name]
+	acc.user = *u
+	a.users.rows[name] = acc
+}
+
+// A remembered login lasts two weeks, but the user it carries is reloaded
+// within minutes: a demoted admin loses the admin page, a deleted user
+// their session.
+func TestRenewalReloadsUser(t *testing.T) {
+	t.Parallel()
+	clk := new(fakeClock)
+	a, srv := startApp(t, nil, authix.WithClock(clk.now))
+	alice, bob := newClient(t, srv), newClient(t, srv)
+	alice.login("alice", "wonderland", true)
+	bobToken := bob.login("bob", "builder", true).cookie.Value
+	wantStatus(t, "the admin's /admin", alice.get("/admin"), http.StatusOK, "")
+
+	setUser(a, "alice", &User{ID: "u1", Name: "alice"})
+	setUser(a, "bob", nil)
+	clk.advance(10 * time.Minute) // past the renewal age
+
+	r := alice.get("/admin")
+	wantStatus(t, "the demoted admin's /admin", r, http.StatusForbidden, "")
+	if r.cookie == nil || r.cookie.MaxAge <= 0 {
+		t.Fatalf("the demoted admin's renewal set cookie %v, want a fresh persistent one", r.cookie)
+	}
+	acc := alice.get("/account")
+	wantStatus(t, "the demoted admin's /account", acc, http.StatusOK, "")
+	if !strings.Contains(acc.body, "<dt>Admin</dt><dd>false</dd>") {
+		t.Fatalf("/account after the demotion still shows an admin:\n%s", acc.body)
+	}
+
+	wantStatus(t, "the deleted user's /account", bob.get("/account"), http.StatusSeeOther, "/login?next=%2Faccount")
+	replay := newClient(t, srv).get("/account", "Cookie", authix.DefaultCookieName+"="+bobToken)
+	wantStatus(t, "the deleted user's token, replayed", replay, http.StatusSeeOther, "/login?next=%2Faccount")
 }
 
 func TestLogout(t *testing.T) {

@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"sync"
 )
 
 // User is the payload each token carries: a snapshot taken at login (and at
@@ -19,21 +20,43 @@ type account struct {
 	hash [32]byte // SHA-256 of the password
 }
 
-// users is a DEMO user table: two users with their passwords in the source,
-// hashed with plain SHA-256. A real application keeps users in a database
-// and hashes passwords with a slow, salted hash made for them, such as
-// bcrypt or argon2id from golang.org/x/crypto.
-var users = map[string]account{
-	"alice": {User{ID: "u1", Name: "alice", Admin: true}, sha256.Sum256([]byte("wonderland"))},
-	"bob":   {User{ID: "u2", Name: "bob"}, sha256.Sum256([]byte("builder"))},
+// userTable is a DEMO user table: two users with their passwords in the
+// source, hashed with plain SHA-256. A real application keeps users in a
+// database and hashes passwords with a slow, salted hash made for them,
+// such as bcrypt or argon2id from golang.org/x/crypto. It is safe for
+// concurrent use.
+type userTable struct {
+	mu   sync.RWMutex
+	rows map[string]account // by name
+}
+
+func demoUsers() *userTable {
+	return &userTable{rows: map[string]account{
+		"alice": {User{ID: "u1", Name: "alice", Admin: true}, sha256.Sum256([]byte("wonderland"))},
+		"bob":   {User{ID: "u2", Name: "bob"}, sha256.Sum256([]byte("builder"))},
+	}}
 }
 
 // checkPassword returns the user called name when password is theirs. It
 // compares hashes in constant time, and spends the same work on an unknown
 // name, so that timing tells little about which names exist.
-func checkPassword(name, password string) (User, bool) {
-	acc, known := users[name]
+func (t *userTable) checkPassword(name, password string) (User, bool) {
+	t.mu.RLock()
+	acc, known := t.rows[name]
+	t.mu.RUnlock()
 	got := sha256.Sum256([]byte(password))
 	match := subtle.ConstantTimeCompare(got[:], acc.hash[:]) == 1
 	return acc.user, known && match
+}
+
+// byID returns the user whose ID is id; a database would look it up by key.
+func (t *userTable) byID(id string) (User, bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	for _, acc := range t.rows {
+		if acc.user.ID == id {
+			return acc.user, true
+		}
+	}
+	return User{}, false
 }
