@@ -1,11 +1,12 @@
 module github.com/authix-go/authix/bench
 
-go 1.25.0
+go 1.26
 
 require (
 	github.com/authix-go/authix v0.0.0-00010101000000-000000000000
 	github.com/fernet/fernet-go v0.0.0-20240119011108-303da6aec611
 	github.com/go-chi/jwtauth/v5 v5.3.3
+	github.com/go-json-experiment/json v1.27.2
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/gorilla/securecookie v1.1.2
 )

@@ -1,6 +1,6 @@
 module github.com/authix-go/authix/e2e
 
-go 1.25.0
+go 1.26
 
 require (
 	github.com/authix-go/authix v0.0.0-00010101000000-000000000000
@@ -10,7 +10,7 @@ require (
 
 require (
 	github.com/fernet/fernet-go v0.0.0-20240119011108-303da6aec611 // indirect
-	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
+	github.com/go-json-experiment/json v1.27.2 // indirect
 )
 
 replace github.com/authix-go/authix => ..

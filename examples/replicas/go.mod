@@ -1,6 +1,6 @@
 module github.com/authix-go/authix/examples/replicas
 
-go 1.25.0
+go 1.26
 
 require (
 	github.com/authix-go/authix v0.0.0-00010101000000-000000000000
@@ -11,6 +11,7 @@ require (
 require (
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/fernet/fernet-go v0.0.0-20240119011108-303da6aec611 // indirect
+	github.com/go-json-experiment/json v1.27.2 // indirect
 	go.uber.org/atomic v1.11.0 // indirect
 	golang.org/x/sys v0.30.0 // indirect
 )

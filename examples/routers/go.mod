@@ -1,6 +1,6 @@
 module github.com/authix-go/authix/examples/routers
 
-go 1.25.0
+go 1.26
 
 require (
 	github.com/authix-go/authix v0.0.0-00010101000000-000000000000
@@ -18,6 +18,7 @@ require (
 	github.com/fernet/fernet-go v0.0.0-20240119011108-303da6aec611 // indirect
 	github.com/gabriel-vasile/mimetype v1.4.12 // indirect
 	github.com/gin-contrib/sse v1.1.0 // indirect
+	github.com/go-json-experiment/json v1.27.2 // indirect
 	github.com/go-playground/locales v0.14.1 // indirect
 	github.com/go-playground/universal-translator v0.18.1 // indirect
 	github.com/go-playground/validator/v10 v10.30.1 // indirect
