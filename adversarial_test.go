@@ -155,7 +155,7 @@ func tamper(t *testing.T, tok string, f func(raw []byte) []byte) string {
 func TestAdversarialRequests(t *testing.T) {
 	s := newAdvServer(t, 4<<20) // room for the 1 MiB cases to reach the vault
 	now := s.clock.Now()
-	ttl := s.vault.TTL()
+	ttl := authix.DefaultTTL
 	cn := authix.DefaultCookieName + "="
 
 	// 14-byte name: 49 bytes of JSON, 4 blocks, so the token ends in "==".
@@ -179,7 +179,7 @@ func TestAdversarialRequests(t *testing.T) {
 	fOther, err := authix.NewFernet(ttl, keyOther)
 	require.NoError(t, err)
 	seal := func(f *authix.Fernet, plain string, at time.Time) string {
-		tok, err := f.Seal(nil, []byte(plain), at)
+		tok, _, err := f.Seal(nil, []byte(plain), at)
 		require.NoError(t, err)
 		return string(tok)
 	}

@@ -29,7 +29,7 @@ func BenchmarkOpen(b *testing.B) {
 	f := mustFernet(b, time.Hour, keyA)
 	plain, _ := json.Marshal(benchUser)
 	now := time.Now()
-	tok, err := f.Seal(nil, plain, now)
+	tok, _, err := f.Seal(nil, plain, now)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -35,8 +35,9 @@ const DefaultTTL = time.Hour
 // to the expiry it sealed inside the plaintext, and a token without one to
 // the vault's TTL; the cipher's TTL bounds them all.
 type Cipher interface {
-	// Seal appends to dst a token for plaintext, issued at now.
-	Seal(dst, plaintext []byte, now time.Time) ([]byte, error)
+	// Seal appends to dst a token for plaintext, issued at now, and says
+	// what Open would say of it: its ID, IssuedAt and ExpiresAt.
+	Seal(dst, plaintext []byte, now time.Time) ([]byte, TokenInfo, error)
 
 	// Open authenticates token at time now and appends its plaintext to dst.
 	// It fails with an error wrapping ErrInvalidToken for anything that is not
@@ -114,13 +115,10 @@ var (
 	errSealTooLarge = fmt.Errorf("%w: sealed token would exceed %d bytes", ErrTokenTooLarge, MaxTokenSize)
 )
 
-// Fernet is the default Cipher: the Fernet specification (AES-128-CBC with
-// PKCS#7 padding, HMAC-SHA256, URL-safe base64), so its tokens open with
-// Python's cryptography.fernet and with github.com/fernet/fernet-go, and
-// theirs open here.
-//
-// A Fernet prepares each key's AES and HMAC state once and reuses buffers, so
-// opening a token allocates nothing. It is safe for concurrent use.
+// Fernet is the default Cipher: the Fernet specification, so its tokens open
+// with Python's cryptography.fernet and with fernet-go, and theirs here. It
+// prepares each key's AES and HMAC state once, opens without allocating, and
+// is safe for concurrent use.
 type Fernet struct {
 	ttl     time.Duration
 	keys    []fernetKey
@@ -138,13 +136,9 @@ type fernetScratch struct {
 	macs []hash.Hash // one HMAC state per key, reset between uses
 }
 
-// NewFernet returns a Fernet cipher whose tokens are valid for ttl.
-//
-// With no keys it generates one random key, so tokens do not survive a
-// restart and are not shared between processes. Each argument may hold
-// several comma-separated keys (the AUTHIX_KEYS format); each key is 32 bytes
-// in URL-safe base64, as GenerateKey and Python's Fernet.generate_key()
-// print. The first key seals; every key opens, which lets keys rotate.
+// NewFernet returns a Fernet cipher whose tokens live for ttl, under keys as
+// WithKeys takes them (the first seals, all open), or under one random key
+// when there are none.
 func NewFernet(ttl time.Duration, keys ...string) (*Fernet, error) {
 	if ttl < time.Second {
 		return nil, fmt.Errorf("%w: NewFernet: TTL must be at least one second, got %v", ErrInvalidOption, ttl)
@@ -262,26 +256,25 @@ func (f *Fernet) String() string {
 	return fmt.Sprintf("authix.Fernet{keys: %d, ttl: %v}", len(f.keys), f.ttl)
 }
 
-// GoString describes the cipher without revealing any key.
-func (f *Fernet) GoString() string { return f.String() }
-
 // Format prints String for every verb, so that no verb reveals key bytes.
 func (f *Fernet) Format(s fmt.State, _ rune) { _, _ = io.WriteString(s, f.String()) }
 
 // Seal appends to dst a Fernet token for plaintext, issued at now, under
 // the first key.
-func (f *Fernet) Seal(dst, plaintext []byte, now time.Time) ([]byte, error) {
+func (f *Fernet) Seal(dst, plaintext []byte, now time.Time) ([]byte, TokenInfo, error) {
 	if b64.EncodedLen(fernetOverhead+len(plaintext)/aes.BlockSize*aes.BlockSize+aes.BlockSize) > MaxTokenSize {
-		return dst, errSealTooLarge
+		return dst, TokenInfo{}, errSealTooLarge
 	}
 	s := f.scratch.Get().(*fernetScratch)
 	defer f.scratch.Put(s)
 	iv := s.raw[fernetIVOff:fernetCTOff]
 	if _, err := rand.Read(iv); err != nil {
-		return dst, fmt.Errorf("authix: reading random IV: %w", err)
+		return dst, TokenInfo{}, fmt.Errorf("authix: reading random IV: %w", err)
 	}
 	n := f.seal(s, plaintext, now.Unix())
-	return b64.AppendEncode(dst, s.raw[:n]), nil
+	info := TokenInfo{ID: sha256.Sum256(s.raw[n-sha256.Size : n]), IssuedAt: time.Unix(now.Unix(), 0)}
+	info.ExpiresAt = info.IssuedAt.Add(f.ttl)
+	return b64.AppendEncode(dst, s.raw[:n]), info, nil
 }
 
 // seal is the deterministic core: it writes the raw token for msg into

@@ -182,7 +182,7 @@ func TestConcurrentIssueCheckRevoke(t *testing.T) {
 			// Every revocation is still in force: no token has expired yet.
 			assert.Equal(t, int(revokedN.Load()), mem.Len())
 			// One second past the last possible expiry, the store is empty.
-			clock.Set(testEpoch.Add(drift + time.Duration(workers)*time.Second + vaults[0].TTL() + 2*time.Second))
+			clock.Set(testEpoch.Add(drift + time.Duration(workers)*time.Second + authix.DefaultTTL + 2*time.Second))
 			assert.Zero(t, mem.Len(), "revocations outlived their tokens")
 			if e := revoked.sample(rand.New(rand.NewPCG(1, 2))); e != nil {
 				_, err := vaults[0].Authenticate(cookieRequest(e.tok))

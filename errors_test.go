@@ -100,7 +100,7 @@ func TestDocumentedErrorSets(t *testing.T) {
 
 		f, err := authix.NewFernet(time.Hour)
 		require.NoError(t, err)
-		_, err = f.Seal(nil, make([]byte, authix.MaxTokenSize), time.Now())
+		_, _, err = f.Seal(nil, make([]byte, authix.MaxTokenSize), time.Now())
 		check(t, "Fernet.Seal", err, authix.ErrTokenTooLarge)
 		require.Error(t, err)
 	})

@@ -52,7 +52,7 @@ func ExampleNew() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println("TTL:", configured.TTL())
+	fmt.Println(configured)
 
 	_, err = authix.New[User](authix.WithKeys(""))
 	fmt.Println("empty keys refused:", errors.Is(err, authix.ErrInvalidOption))
@@ -61,7 +61,7 @@ func ExampleNew() {
 	// HttpOnly: true Secure: true SameSite=Lax: true
 	// browser-session cookie: true
 	// remembered for: 720h0m0s
-	// TTL: 15m0s
+	// authix.Vault[authix_test.User]{ttl: 15m0s, sources: cookie "access-token"}
 	// empty keys refused: true
 }
 
@@ -206,7 +206,7 @@ func ExampleNewFernet() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	oldToken, err := before.Seal(nil, []byte(`{"name":"John"}`), now)
+	oldToken, _, err := before.Seal(nil, []byte(`{"name":"John"}`), now)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -219,7 +219,7 @@ func ExampleNewFernet() {
 	plain, info, err := rotated.Open(nil, string(oldToken), now)
 	fmt.Printf("old token: %s, opened by key %d of 2, %v\n", plain, info.KeyIndex+1, err)
 
-	newToken, err := rotated.Seal(nil, []byte(`{"name":"Jane"}`), now)
+	newToken, _, err := rotated.Seal(nil, []byte(`{"name":"Jane"}`), now)
 	if err != nil {
 		log.Fatal(err)
 	}

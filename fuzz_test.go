@@ -166,7 +166,7 @@ func FuzzFernetOpen(f *testing.F) {
 	for _, c := range []*authix.Fernet{fern, other} {
 		for _, msg := range []string{"", "x", strings.Repeat("a", 15), strings.Repeat("b", 16), strings.Repeat("c", 17), `{"id":1,"name":"John","is_admin":true}`} {
 			for _, at := range []time.Duration{0, -specTTL, -specTTL - time.Second, 60 * time.Second, 61 * time.Second} {
-				tok, err := c.Seal(nil, []byte(msg), now.Add(at))
+				tok, _, err := c.Seal(nil, []byte(msg), now.Add(at))
 				if err != nil {
 					f.Fatal(err)
 				}
@@ -285,9 +285,9 @@ func newFuzzVault(tb testing.TB) *fuzzVault {
 	seal(keyA, testEpoch, john)
 	seal(keyA, testEpoch.Add(-time.Minute), ann)
 	seal(keyA, testEpoch, s.revoked)
-	seal(keyA, testEpoch.Add(-s.v.TTL()-time.Second), john) // expired
-	seal(keyOther, testEpoch, john)                         // unknown key
-	seal(keySpec, testEpoch, ann)                           // the second key opens
+	seal(keyA, testEpoch.Add(-authix.DefaultTTL-time.Second), john) // expired
+	seal(keyOther, testEpoch, john)                                 // unknown key
+	seal(keySpec, testEpoch, ann)                                   // the second key opens
 	s.issued[john], s.issued[ann] = true, true
 	if err := s.v.DisableAccessToken(tb.Context(), s.toks[2]); err != nil {
 		tb.Fatal(err)
@@ -472,7 +472,7 @@ func FuzzDecodePayload(f *testing.F) {
 	}
 
 	f.Fuzz(func(t *testing.T, plain []byte) {
-		sealed, err := fern.Seal(nil, plain, clock.Now())
+		sealed, _, err := fern.Seal(nil, plain, clock.Now())
 		if err != nil {
 			if !errors.Is(err, authix.ErrTokenTooLarge) {
 				t.Fatalf("Seal: %v", err)

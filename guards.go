@@ -9,13 +9,9 @@ import (
 )
 
 // Require is middleware that admits a request only when pred holds for its
-// payload: roles, permissions, anything the payload carries. Behind
-// RequireData or RedirectToLogin it reads the payload they put in the
-// context; on its own it authenticates as RequireData does. An
-// unauthenticated request is rejected as RequireData rejects it (401); an
-// authenticated one for which pred is false gets ErrForbidden through the
-// error handler (DefaultErrorHandler: 403). Guards compose:
-// vault.Require(isAdmin)(vault.Require(isActive)(h)).
+// payload; behind RequireData or RedirectToLogin it reads their payload, on
+// its own it authenticates as RequireData does. A false pred is ErrForbidden
+// for the error handler (403). Guards compose.
 func (v *Vault[T]) Require(pred func(T) bool) func(http.Handler) http.Handler {
 	if pred == nil {
 		panic("authix: Require: pred is nil")
@@ -41,10 +37,8 @@ func (v *Vault[T]) Require(pred func(T) bool) func(http.Handler) http.Handler {
 }
 
 // MustData is Data for handlers that only run behind RequireData,
-// RedirectToLogin or Require: it panics when ctx carries no payload for
-// this vault, so a route that lost its middleware fails loudly in its first
-// test instead of reading a zero payload. net/http recovers the panic and
-// the request fails with no response; use Data where a payload is optional.
+// RedirectToLogin or Require: it panics when ctx carries no payload, so a
+// route that lost its middleware fails in its first test.
 func (v *Vault[T]) MustData(ctx context.Context) T {
 	c := v.dataOf(ctx)
 	if c == nil {
@@ -53,15 +47,11 @@ func (v *Vault[T]) MustData(ctx context.Context) T {
 	return c.data
 }
 
-// RedirectToLogin is RequireData for browser routes: a request that is not
-// authenticated (no token, or one that is invalid, expired or revoked) is
-// redirected (303 See Other) to loginPath with the request's path and query
-// in the "next" parameter, for the login handler to return to through
-// SafeNext. A cross-origin refusal, a revocation store that cannot answer
-// (a new login would not help), and ErrForbidden from an inner Require go to
-// the error handler as usual.
-// loginPath must be a path on this site, such as "/login"; anything else
-// panics at setup, since a redirect elsewhere would be an open redirect.
+// RedirectToLogin is RequireData for browser routes: an unauthenticated
+// request is redirected (303) to loginPath with its path and query in
+// "next", for the login handler to return to through SafeNext. Cross-origin
+// refusals and store failures go to the error handler, as a new login would
+// not help. loginPath must be a path on this site, or it panics.
 func (v *Vault[T]) RedirectToLogin(loginPath string) func(http.Handler) http.Handler {
 	if SafeNext(loginPath) != loginPath {
 		panic("authix: RedirectToLogin: login path " + url.QueryEscape(loginPath) + " is not a path on this site")
@@ -90,12 +80,9 @@ func (v *Vault[T]) RedirectToLogin(loginPath string) func(http.Handler) http.Han
 	}
 }
 
-// SafeNext returns next when it is a path on this site, and "/" otherwise:
-// it must start with one "/", and hold no backslash, control character or
-// white space, which browsers may turn into "//" (another host). A login
-// handler redirects to SafeNext(r.FormValue("next")) after a login; the
-// value is URL-decoded there, so encoded forms of "//evil.com" arrive as
-// "//evil.com" and are refused.
+// SafeNext returns next when it is a path on this site, and "/" otherwise: one
+// leading "/", no backslash, control character or white space, which
+// browsers may turn into another host. Pass it the URL-decoded "next" value.
 func SafeNext(next string) string {
 	if len(next) == 0 || next[0] != '/' || len(next) > 1 && next[1] == '/' {
 		return "/"

@@ -219,7 +219,7 @@ func TestPythonPayloadWithAuthixKey(t *testing.T) {
 	f := mustFernet(t, time.Hour, keyA)
 	plain := fmt.Sprintf(`{"_authix":{"exp":%d},"id":7,"name":"John","is_admin":false}`,
 		clk.Now().Add(29*24*time.Hour).Unix())
-	tok, err := f.Seal(nil, []byte(plain), clk.Now())
+	tok, _, err := f.Seal(nil, []byte(plain), clk.Now())
 	require.NoError(t, err)
 	clk.Advance(2 * time.Hour)
 	_, err = v.DecodeAccessToken(string(tok))
@@ -297,7 +297,7 @@ func TestStringOptionKeysExact(t *testing.T) {
 	v, err := authix.New[StringID](authix.WithKeys(keyA))
 	require.NoError(t, err)
 	f := mustFernet(t, time.Hour, keyA)
-	tok, err := f.Seal(nil, []byte(`{"id":"7","role":"user","ROLE":"admin"}`), time.Now())
+	tok, _, err := f.Seal(nil, []byte(`{"id":"7","role":"user","ROLE":"admin"}`), time.Now())
 	require.NoError(t, err)
 	got, err := v.DecodeAccessToken(string(tok))
 	require.NoError(t, err)

@@ -4,33 +4,18 @@ import (
 	"encoding/base64"
 	"fmt"
 	"strconv"
-	"time"
 )
 
-// A Fernet token records when it was sealed, not how long it lives, so on
-// its own each reader's TTL would decide: a fleet redeployed with a longer
-// TTL would accept again tokens whose revocation entries had run out. So
-// authix seals the expiry inside the plaintext, as the payload object's
-// first member, and every reader holds a token to it:
-//
-//	{"_authix":{"exp":1767229200},"id":7,"name":"John"}
-//
-// Under WithSubject a token also carries the subject's cut-off it was
-// issued under ("sv", Unix microseconds, 0 for none), read from the store at
-// login and kept by every renewal, so a later LogoutEverywhere refuses it
-// whichever replica renewed it and whatever that replica's clock says. A
-// token of a sliding session carries the session's absolute expiry, its id,
-// and whether the user asked to be remembered; in that order:
+// The sealed lifetime (see "Lifetimes" in the package doc) is the payload
+// object's first member, in exactly this form and order; each member but
+// "exp" is optional:
 //
 //	{"_authix":{"exp":1767229200,"sv":0,"abs":1767268800,"sid":"…16 characters…","rem":1},"id":7}
 //
-// Tokens sealed before "sv" carry "us" instead, the microseconds of their
-// issue time, and keep the issue-time rule. Tokens without the member, such
-// as those fastapi-authix seals, keep the reader's TTL. Python readers see
-// "_authix" as one more key of the payload dict (pydantic models ignore it)
-// and apply their own TTL. A reader never lets a sealed expiry give a token
-// more than its own lifetime for a token of that kind from its issue time,
-// so a Python payload that begins with an "_authix" key gains nothing.
+// "sv" is the subject's cut-off the token was issued under (Unix µs, under
+// WithSubject); "abs", "sid" and "rem" are a session's absolute end, id and
+// remember-me. Tokens sealed before "sv" carry "us", the microseconds of
+// their issue time, in its place. Python readers see one more dict key.
 
 // sealedPrefix opens every plaintext authix seals.
 const sealedPrefix = `{"_authix":{"exp":`
@@ -169,45 +154,4 @@ func (p *metaParser) number() int64 {
 		p.bad = true
 	}
 	return n
-}
-
-// sessionKey is the revocation id of a whole session: its random id, then
-// a label. A token's id is a SHA-256 output, so the two never meet.
-func sessionKey(sid sessionID) TokenID {
-	var id TokenID
-	copy(id[:], sid[:])
-	copy(id[len(sid):], "authix session\x00\x00\x00\x00\x00\x00")
-	return id
-}
-
-// openToken opens token at now and finds its payload and lifetime: the
-// sealed expiry when there is one, else the vault's TTL. An authentic token
-// past its expiry fails with ErrExpiredToken, and info and m are filled in
-// as far as the token could be read.
-func (v *Vault[T]) openToken(dst []byte, token string, now time.Time) (plain, payload []byte, info TokenInfo, m sealed, err error) {
-	plain, info, err = v.cipher.Open(dst, token, now)
-	if err != nil {
-		return plain, nil, info, m, err
-	}
-	m, payload, ok, err := splitSealed(plain[len(dst):])
-	if err != nil {
-		return plain, nil, TokenInfo{}, m, err
-	}
-	if ok {
-		// The writer decides, up to what this reader grants a token of its
-		// kind: a payload that merely looks sealed gains nothing.
-		lim := info.IssuedAt.Unix() + int64((v.lifetime(m)+time.Second-1)/time.Second)
-		m.exp = min(m.exp, lim)
-		info.ExpiresAt = time.Unix(m.exp, 0)
-		if m.abs != 0 {
-			info.SessionExpiresAt = time.Unix(m.abs, 0)
-		}
-		info.Remembered = m.rem
-	} else {
-		info.ExpiresAt = info.IssuedAt.Add(v.ttl)
-	}
-	if now.After(info.ExpiresAt) {
-		return plain, nil, info, m, errTokenExpired
-	}
-	return plain, payload, info, m, nil
 }

@@ -22,7 +22,7 @@ func TestSealedLifetimeForms(t *testing.T) {
 	require.NoError(t, err)
 	now := clk.Now().Unix()
 	seal := func(plain string) string {
-		tok, err := f.Seal(nil, []byte(plain), clk.Now())
+		tok, _, err := f.Seal(nil, []byte(plain), clk.Now())
 		require.NoError(t, err)
 		return string(tok)
 	}

@@ -8,16 +8,11 @@ import (
 	"time"
 )
 
-// MemoryStore is the default RevocationStore: revocations kept in this
-// process's memory. It is lost on restart and not shared between processes;
-// when keys outlive the process (WithKeys), use a durable shared store.
-//
-// Entries live in 64 shards, each a linear-probing hash table from a seeded
-// 64-bit hash of the id to its expiry second, behind its own lock. Every
-// Revoke sweeps a few slots of its shard, so each expired entry is dropped
-// within one lap of that sweep and memory follows the revocations in force,
-// without a background goroutine. No operation holds a lock for more than
-// one shard's worth of work. A MemoryStore is safe for concurrent use.
+// MemoryStore is the default RevocationStore: revocations in this process's
+// memory, lost on restart and not shared between processes. It keeps a seeded
+// 64-bit hash of each id in 64 sharded hash tables; each Revoke sweeps a few
+// slots, so expired entries go without a background goroutine and no lock is
+// held for more than one shard's work. It is safe for concurrent use.
 type MemoryStore struct {
 	now    func() time.Time
 	seed   maphash.Seed

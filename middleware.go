@@ -18,21 +18,16 @@ const (
 	fromBearer
 )
 
-// SetAccessToken seals payload and sets it as the token cookie on w, with
-// the template's attributes (DefaultCookie: HttpOnly, Secure, SameSite=Lax,
-// Path=/, no Max-Age). A normal login gets a browser-session cookie whose
-// token expires on the server after the TTL; RememberMe(true) gets a
-// persistent cookie for the remember-me lifetime. The response also gets
-// Cache-Control: no-store and Vary: Cookie, so that no shared cache keeps
-// the Set-Cookie. A Set-Cookie header over MaxTokenSize bytes, which
-// browsers would drop, is ErrTokenTooLarge and nothing is written. It
-// fails as IssueAccessToken does, and with ErrInvalidOption under
-// WithoutCookie, where callers send IssueAccessToken's token themselves.
+// SetAccessToken seals payload, as IssueAccessToken does, into the token
+// cookie on w: a browser-session cookie for a normal login, a persistent one
+// for RememberMe(true), with Cache-Control: no-store and Vary: Cookie. A
+// Set-Cookie over MaxTokenSize bytes is ErrTokenTooLarge and nothing is
+// written; under WithoutCookie it is ErrInvalidOption.
 func (v *Vault[T]) SetAccessToken(w http.ResponseWriter, payload T, opts ...LoginOption) error {
 	if !v.useCookie {
 		return fmt.Errorf("%w: SetAccessToken: the vault has no cookie (WithoutCookie); send the token from IssueAccessToken instead", ErrInvalidOption)
 	}
-	tok, info, err := v.issue(payload, opts, false)
+	tok, info, err := v.issue(payload, opts)
 	if err != nil {
 		return err
 	}
@@ -70,10 +65,9 @@ func noStore(h http.Header) {
 	h.Add("Vary", "Cookie")
 }
 
-// RemoveAccessToken tells the browser to delete the token cookie: same name,
-// path and domain, Max-Age=0, with the caching headers SetAccessToken
-// writes. It does not revoke the token; Logout does both. With
-// WithoutCookie it does nothing.
+// RemoveAccessToken tells the browser to delete the token cookie, with the
+// attributes and caching headers SetAccessToken writes. It revokes nothing;
+// Logout does both.
 func (v *Vault[T]) RemoveAccessToken(w http.ResponseWriter) {
 	if !v.useCookie {
 		return
@@ -85,128 +79,6 @@ func (v *Vault[T]) RemoveAccessToken(w http.ResponseWriter) {
 	h := w.Header()
 	h.Add("Set-Cookie", c.String())
 	noStore(h)
-}
-
-// Logout ends the session of the request r: it revokes the token r carries
-// and, for a sliding session, every token of that session, whether the
-// token is valid or has expired, and always clears the cookie. It never
-// writes a status or a body, so it needs no RequireData in front, and it is
-// idempotent. A token that does not open has nothing to revoke. A cookie
-// request from another origin is refused with ErrCrossOrigin and changes
-// nothing (logout CSRF); a store failure wraps ErrRevocationStore, and the
-// cookie is cleared all the same.
-func (v *Vault[T]) Logout(w http.ResponseWriter, r *http.Request) error {
-	tok, src := v.extract(r)
-	if src == fromCookie {
-		// A logout changes state whatever its method: a cross-site link
-		// must not log the user out, so it is checked as a POST would be.
-		post := *r
-		post.Method = http.MethodPost
-		if err := v.checkOrigin(&post); err != nil {
-			return err
-		}
-	}
-	v.RemoveAccessToken(w)
-	if src == fromNone {
-		return nil
-	}
-	now := v.now()
-	info, m, expired, err := v.openInfo(tok, now)
-	if err != nil {
-		return nil
-	}
-	ctx := r.Context()
-	var errs []error
-	if !expired {
-		errs = append(errs, v.revoke(ctx, info.ID, info.ExpiresAt))
-	}
-	errs = append(errs, v.endSession(ctx, m, now))
-	return errors.Join(errs...)
-}
-
-// RenewAccessToken exchanges a valid token for a fresh one of the same
-// session, and ends the old one: what RequireData does for a cookie under
-// WithSliding, for clients that send the token in a header or as Bearer.
-// The new token lives one lifetime from now (the TTL, or the remember-me
-// lifetime), never past the session's absolute lifetime, and carries the
-// payload WithRenewal reloads, if set. It fails as Authenticate does, with
-// ErrExpiredToken once the session's absolute lifetime has passed, and
-// with ErrSessionEnded when the reload fails.
-func (v *Vault[T]) RenewAccessToken(ctx context.Context, token string) (string, TokenInfo, error) {
-	now := v.now()
-	var (
-		data T
-		info TokenInfo
-	)
-	m, err := v.authenticate(ctx, token, now, &data, &info)
-	if err != nil {
-		return "", TokenInfo{}, err
-	}
-	if now.Sub(info.IssuedAt) < v.renewAge(info) {
-		// Too young to renew: each token can be exchanged once, so the
-		// revocations a session causes are bounded by its lifetime, not by
-		// how fast a client calls.
-		return token, info, nil
-	}
-	if !m.hasSession() {
-		// A token sealed outside a session starts one, bounded from its
-		// issue time as a login would be.
-		if err := v.newSession(&m, info.IssuedAt); err != nil {
-			return "", TokenInfo{}, err
-		}
-	}
-	next, ok := v.renewal(m, info, now)
-	if !ok {
-		return "", TokenInfo{}, fmt.Errorf("%w: the session's absolute lifetime has passed", ErrExpiredToken)
-	}
-	_, tok, fresh, err := v.reseal(ctx, data, next, now)
-	if err != nil {
-		return "", TokenInfo{}, err
-	}
-	if err := v.revoke(ctx, info.ID, info.ExpiresAt); err != nil {
-		return "", TokenInfo{}, err
-	}
-	return tok, fresh, nil
-}
-
-// renewAge is how old a token must be before it is renewed: WithSliding's
-// renewAfter, or half the token's lifetime.
-func (v *Vault[T]) renewAge(info TokenInfo) time.Duration {
-	if v.renewAt != 0 {
-		return v.renewAt
-	}
-	return info.ExpiresAt.Sub(info.IssuedAt) / 2
-}
-
-// renewal is what the token after one with m and info seals, issued at now, and
-// whether it would live at all.
-func (v *Vault[T]) renewal(m sealed, info TokenInfo, now time.Time) (sealed, bool) {
-	next := m
-	next.exp = now.Add(v.lifetime(m)).Unix()
-	if v.subject != nil {
-		// The session stays under the cut-off it started with.
-		next.sv, next.hasSV, next.us = subjectVersion(m, info), true, 0
-	}
-	if m.abs != 0 {
-		next.exp = min(next.exp, m.abs)
-	}
-	return next, next.exp > now.Unix()
-}
-
-// reseal seals the payload of a renewed token, reloaded if WithRenewal is
-// set, and returns it with the token; a failed reload ends the session
-// (ErrSessionEnded).
-func (v *Vault[T]) reseal(ctx context.Context, data T, next sealed, now time.Time) (T, string, TokenInfo, error) {
-	if v.reload != nil {
-		fresh, err := v.reload(ctx, data)
-		if err != nil {
-			err = fmt.Errorf("%w: %w", ErrSessionEnded, err)
-			return data, "", TokenInfo{}, errors.Join(err, v.endSession(ctx, next, now))
-		}
-		data = fresh
-	}
-	tok, info, err := v.seal(data, next, now, true)
-	return data, tok, info, err
 }
 
 // ExtractAccessToken returns the token r carries, without checking it: the
@@ -261,36 +133,33 @@ func cookieValue(lines []string, name string) string {
 }
 
 // Authenticate checks the token r carries, as RequireData does, and returns
-// its payload, without writing a response. In order: a token must be present
-// (ErrMissingToken); a cookie token on an unsafe cross-origin request is
-// refused (ErrCrossOrigin); the token must open (ErrInvalidToken,
-// ErrExpiredToken), must not be revoked, nor its session (ErrRevokedToken,
-// or ErrRevocationStore when the store fails), and must decode into T. It
-// never renews a token.
+// its payload without writing a response or renewing the token. In order: a
+// token must be present (ErrMissingToken); a cookie token on an unsafe
+// cross-origin request is refused (ErrCrossOrigin); the token must open
+// (ErrInvalidToken, ErrExpiredToken), must not be revoked, nor its session
+// or subject (ErrRevokedToken, or ErrRevocationStore when the store fails),
+// and must decode into T.
 func (v *Vault[T]) Authenticate(r *http.Request) (T, error) {
-	var (
-		data T
-		info TokenInfo
-	)
-	_, _, err := v.authenticateRequest(r, v.now(), &data, &info)
+	var data T
+	_, _, err := v.authenticateRequest(r, v.now(), &data)
 	return data, err
 }
 
-// authenticateRequest is Authenticate writing into *data and *info, so that
+// authenticateRequest is Authenticate decoding into *data, so that
 // RequireData decodes straight into the context value it hands on.
-func (v *Vault[T]) authenticateRequest(r *http.Request, now time.Time, data *T, info *TokenInfo) (sealed, source, error) {
+func (v *Vault[T]) authenticateRequest(r *http.Request, now time.Time, data *T) (opened, source, error) {
 	tok, src := v.extract(r)
 	switch {
 	case src == fromNone:
-		return sealed{}, src, ErrMissingToken
+		return opened{}, src, ErrMissingToken
 	case src == fromCookie:
 		if err := v.checkOrigin(r); err != nil {
-			return sealed{}, src, err
+			return opened{}, src, err
 		}
 	}
-	m, err := v.authenticate(r.Context(), tok, now, data, info)
-	info.Source = src.name()
-	return m, src, err
+	o, err := v.authenticate(r.Context(), tok, now, data)
+	o.info.Source = src.name()
+	return o, src, err
 }
 
 var errOriginUserinfo = fmt.Errorf("%w: Origin header carries userinfo, which no browser sends", ErrCrossOrigin)
@@ -315,14 +184,9 @@ func (v *Vault[T]) checkOrigin(r *http.Request) error {
 	return nil
 }
 
-// CrossOriginProtection returns the protection the vault applies to
-// cookie-authenticated requests (see WithCrossOriginProtection), or nil
-// when it is off, so that routes not behind RequireData, such as a login
-// form's POST (login CSRF), are protected the same way:
-//
-//	mux.Handle("POST /login", vault.CrossOriginProtection().Handler(login))
-//
-// It is safe for concurrent use; changing it changes the vault's checks.
+// CrossOriginProtection returns the protection the vault applies to cookie
+// requests, or nil when off, so that a login form's POST is protected the
+// same way: mux.Handle("POST /login", vault.CrossOriginProtection().Handler(login)).
 func (v *Vault[T]) CrossOriginProtection() *http.CrossOriginProtection { return v.cop }
 
 func (s source) name() TokenSource {
@@ -337,32 +201,10 @@ func (s source) name() TokenSource {
 	return ""
 }
 
-func (v *Vault[T]) authenticate(ctx context.Context, token string, now time.Time, out *T, info *TokenInfo) (sealed, error) {
-	bp := v.bufs.Get().(*[]byte)
-	plain, payload, ti, m, err := v.openToken((*bp)[:0], token, now)
-	*info = ti
-	if err == nil {
-		err = v.checkRevoked(ctx, info.ID, m)
-	}
-	if err == nil {
-		err = v.decode(payload, out)
-	}
-	if err == nil && v.subject != nil {
-		if err = v.checkSubject(ctx, *out, info, m); err != nil {
-			var zero T
-			*out = zero
-		}
-	}
-	v.putBuf(bp, plain)
-	return m, err
-}
-
-// RequireData is middleware that lets a request through only with a valid
-// token, and puts its payload into the request context for Data and its
-// TokenInfo for Info. Otherwise the handler does not run: the error handler
-// answers (DefaultErrorHandler: 401, or 403 for a cross-origin request).
-// Under WithSliding it renews a cookie token past its renewal age. Use it
-// as vault.RequireData(handler), or with routers as r.Use(vault.RequireData).
+// RequireData is middleware that runs next only for a request that
+// Authenticate accepts, with the payload in the context for Data and its
+// TokenInfo for Info, and renews a sliding cookie session past its renewal
+// age. Otherwise it rejects as Reject does (DefaultErrorHandler: 401, or 403).
 func (v *Vault[T]) RequireData(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := v.admit(w, r)
@@ -374,44 +216,27 @@ func (v *Vault[T]) RequireData(next http.Handler) http.Handler {
 	})
 }
 
-// admit authenticates r into the context value RequireData hands on and,
-// for a sliding cookie session past its renewal age, sets a fresh token on
-// w.
+// admit authenticates r into the context value RequireData hands on and
+// renews a sliding cookie session past its renewal age.
 func (v *Vault[T]) admit(w http.ResponseWriter, r *http.Request) (*dataContext[T], error) {
 	c := &dataContext[T]{Context: r.Context(), vault: v}
 	now := v.now()
-	m, src, err := v.authenticateRequest(r, now, &c.data, &c.info)
-	if err != nil || !v.sliding || src != fromCookie || !m.hasSession() {
+	o, src, err := v.authenticateRequest(r, now, &c.data)
+	c.info = o.info
+	if err != nil || !v.sliding || src != fromCookie || !o.m.hasSession() {
 		return c, err
 	}
-	if now.Sub(c.info.IssuedAt) < v.renewAge(c.info) {
-		return c, nil
-	}
-	// A renewal that cannot move the expiry (a remembered login, whose
-	// expiry is its session's end) still reloads the payload.
-	next, ok := v.renewal(m, c.info, now)
-	if !ok || next.exp <= m.exp && v.reload == nil {
-		return c, nil // the session's absolute lifetime allows no more
-	}
-	data, tok, fresh, err := v.reseal(r.Context(), c.data, next, now)
-	switch {
-	case errors.Is(err, ErrSessionEnded):
-		v.RemoveAccessToken(w)
+	if err := v.renewCookie(w, r, c, o, now); err != nil {
 		return nil, err
-	case err != nil || v.setCookie(w, tok, fresh, now) != nil:
-		return c, nil // keep the valid token this request came with
 	}
-	fresh.Source = c.info.Source
-	c.data, c.info = data, fresh
 	return c, nil
 }
 
-// Reject answers a request that Authenticate refused with err, as
-// RequireData does: for ErrCrossOrigin under a WithCrossOriginProtection of
-// the caller's, as that protection's Handler answers; otherwise the error
-// handler (DefaultErrorHandler unless WithErrorHandler replaced it), after a WWW-Authenticate: Bearer header
-// when the vault reads Bearer tokens and err is not ErrForbidden. Adapters for frameworks whose middleware is
-// not func(http.Handler) http.Handler call Authenticate, then Reject.
+// Reject answers a request that Authenticate refused with err, as RequireData
+// does: the error handler, after WWW-Authenticate: Bearer for a 401 when the
+// vault reads Bearer tokens, or a WithCrossOriginProtection of the caller's
+// for ErrCrossOrigin. Adapters for other middleware shapes call Authenticate,
+// then Reject.
 func (v *Vault[T]) Reject(w http.ResponseWriter, r *http.Request, err error) {
 	v.logRejection(r, err, "rejected")
 	if v.ownCOP && v.cop != nil && errors.Is(err, ErrCrossOrigin) {
@@ -457,11 +282,10 @@ func (v *Vault[T]) Data(ctx context.Context) (T, bool) {
 	return zero, false
 }
 
-// Info returns what the token of the request said about itself, as
-// RequireData or OptionalData put it into ctx for this vault: its id, when
-// it was issued and expires, where it came from, its session's limit. After
-// a renewal it describes the new token. It reports false, and never panics,
-// when there is none.
+// Info returns what the request's token says about itself (its id, issue
+// and expiry times, source, session end), as RequireData or OptionalData put
+// it into ctx for this vault; after a renewal, the new token's. It reports
+// false, and never panics, when there is none.
 func (v *Vault[T]) Info(ctx context.Context) (TokenInfo, bool) {
 	if c := v.dataOf(ctx); c != nil {
 		return c.info, true
@@ -502,11 +326,9 @@ func (c *dataContext[T]) Value(key any) any {
 
 func (c *dataContext[T]) String() string { return "authix.WithData" }
 
-// DefaultErrorHandler is how RequireData rejects a request unless
-// WithErrorHandler replaces it: 403 for ErrCrossOrigin and ErrForbidden,
-// otherwise 401, with
-// a JSON body that is the same for every token failure so that clients learn
-// nothing about which check failed, and Cache-Control: no-store.
+// DefaultErrorHandler is how RequireData rejects unless WithErrorHandler
+// replaces it: 403 for ErrCrossOrigin and ErrForbidden, else 401, with a JSON
+// body that is the same for every token failure and Cache-Control: no-store.
 func DefaultErrorHandler(w http.ResponseWriter, _ *http.Request, err error) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
 )
@@ -53,11 +54,10 @@ func invalid(option, format string, args ...any) error {
 }
 
 // DefaultCookie returns the cookie template a Vault uses unless WithCookie
-// replaces it: named "access-token", Path "/", HttpOnly, Secure, SameSite=Lax,
-// and no Max-Age, so a normal login's cookie lasts for the browser session,
-// as fastapi-authix's does, while its token still expires on the server
-// after the TTL. A login with RememberMe(true) gets a persistent cookie
-// instead. Browsers and curl accept Secure cookies from http://localhost.
+// replaces it: "access-token", Path "/", HttpOnly, Secure, SameSite=Lax, and
+// no Max-Age, so a normal login's cookie lasts for the browser session, as
+// fastapi-authix's does. Browsers and curl accept Secure cookies from
+// http://localhost.
 func DefaultCookie() http.Cookie {
 	return http.Cookie{
 		Name:     DefaultCookieName,
@@ -68,11 +68,9 @@ func DefaultCookie() http.Cookie {
 	}
 }
 
-// WithCipher makes the Vault seal and open tokens with c instead of the
-// default Fernet cipher; the token TTL is then c.TTL(), and the vault seals
-// each token's expiry inside its plaintext as with the default cipher. It
-// cannot be combined with WithKeys or WithTTL, which configure the default
-// cipher.
+// WithCipher makes the vault seal and open tokens with c instead of the
+// default Fernet cipher, whose TTL is then the vault's. It cannot be combined
+// with WithKeys, WithTTL or WithPurpose, which configure the default cipher.
 func WithCipher(c Cipher) Option {
 	return func(cfg *config) error {
 		if c == nil {
@@ -86,12 +84,10 @@ func WithCipher(c Cipher) Option {
 	}
 }
 
-// WithKeys sets the Fernet keys of the default cipher. Each argument may hold
-// several comma-separated keys, so WithKeys(os.Getenv("AUTHIX_KEYS")) works;
-// each key is 32 bytes of URL-safe base64 (see GenerateKey). The first key
-// seals, all keys open, which lets keys rotate. Without WithKeys a random key
-// is generated per process, so tokens do not survive a restart; an empty key
-// list is an error rather than a silent fallback to a random key.
+// WithKeys sets the Fernet keys: each argument may hold several
+// comma-separated keys (WithKeys(os.Getenv("AUTHIX_KEYS"))), the first seals
+// and all open. Without it, a random key per process (tokens do not survive a
+// restart); an empty list is an error, never a silent random key.
 func WithKeys(keys ...string) Option {
 	return func(cfg *config) error {
 		if len(splitKeys(keys)) == 0 {
@@ -103,15 +99,9 @@ func WithKeys(keys ...string) Option {
 	}
 }
 
-// WithTTL sets how long a token stays valid after it is sealed: DefaultTTL
-// (one hour) unless set; under WithSliding it is the idle timeout. It must be at
-// least one second, since Fernet timestamps have a resolution of one second.
-//
-// Each token the vault seals carries its expiry inside, so no reader's TTL
-// (a redeploy that raises it) extends it, and a logout lasts as long as the
-// token can; a reader accepts no token older than its longest lifetime (the
-// TTL or the remember-me lifetime). Tokens without a sealed expiry, such as
-// fastapi-authix's, live for the reader's TTL.
+// WithTTL sets how long a normal login's token lives: DefaultTTL (one hour)
+// unless set, at least one second; under WithSliding it is the idle timeout.
+// See "Lifetimes" in the package doc for how readers hold tokens to it.
 func WithTTL(ttl time.Duration) Option {
 	return func(cfg *config) error {
 		if ttl < time.Second {
@@ -123,13 +113,10 @@ func WithTTL(ttl time.Duration) Option {
 	}
 }
 
-// WithCookie replaces the cookie template (DefaultCookie) that
-// SetAccessToken and RemoveAccessToken write and that requests are read
-// from. An empty Name, Path or SameSite takes the default. A zero MaxAge
-// makes a normal login's cookie a browser-session cookie (no Max-Age); a
-// positive one gives it that Max-Age. Start from DefaultCookie and change
-// what you need: a template that turns off HttpOnly or Secure is refused
-// unless WithInsecureCookie is also given.
+// WithCookie replaces the cookie template (DefaultCookie) that tokens are
+// written to and read from. Start from DefaultCookie: an empty Name, Path or
+// SameSite takes the default, a zero MaxAge keeps a browser-session cookie,
+// and turning off HttpOnly or Secure needs WithInsecureCookie.
 func WithCookie(template http.Cookie) Option {
 	return func(cfg *config) error {
 		if template.Value != "" || !template.Expires.IsZero() || template.RawExpires != "" || template.Raw != "" || len(template.Unparsed) > 0 {
@@ -173,14 +160,10 @@ const DefaultRememberMe = 30 * 24 * time.Hour
 // however active its user, unless WithSessionLifetime changes it.
 const DefaultSessionLifetime = 12 * time.Hour
 
-// WithSubject names the subject of a payload, such as a user id, so that
-// LogoutEverywhere can refuse every token of that subject at once (a
-// password change, a ban). Each request then asks the store for the
-// subject's cut-off, so the revocation store must implement SubjectStore
-// (the memory store and redisstore do). Tokens the vault seals carry their
-// issue time to the microsecond, so a login right after a
-// LogoutEverywhere, in the same second, is accepted. T must be the vault's
-// payload type. Off by default.
+// WithSubject names the subject of a payload, such as a user id, for
+// LogoutEverywhere; requests then check the subject's cut-off, so the store
+// must implement SubjectStore. T must be the vault's payload type. Off by
+// default.
 func WithSubject[T any](subject func(payload T) string) Option {
 	return func(cfg *config) error {
 		if subject == nil {
@@ -191,13 +174,10 @@ func WithSubject[T any](subject func(payload T) string) Option {
 	}
 }
 
-// WithLogger makes the vault log every request it refuses, with a reason
-// from a fixed set (RejectReason) and the request's method, path (cut to
-// 256 bytes, marked "…") and token source, never a token or a key: store failures at LevelError (with the
-// store's error), other refusals at LevelInfo, requests without a token at
-// LevelDebug. OptionalData, which lets such requests through, logs them
-// too. Without it (the default) nothing is logged; the error handler still
-// receives each error.
+// WithLogger logs every request the vault refuses, OptionalData's included,
+// with a RejectReason, the method, path and token source (each bounded),
+// never a token or a key: store failures at LevelError, requests without a
+// token at LevelDebug, others at LevelInfo. Off by default.
 func WithLogger(l *slog.Logger) Option {
 	return func(cfg *config) error {
 		if l == nil {
@@ -208,14 +188,10 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
-// WithPurpose binds the vault to a purpose, such as "invite" or
-// "password-reset": its keys are derived from the configured ones with
-// HKDF-SHA256 and the purpose, so a token sealed for one purpose never
-// opens in a vault of another, even with the same WithKeys (an invite link
-// is no session cookie). Without it (the default purpose) the keys are used
-// as they are, which is what fastapi-authix shares; tokens of a named
-// purpose open only in authix vaults of that purpose. It cannot be combined
-// with WithCipher.
+// WithPurpose binds the vault to a purpose, such as "invite": its keys are
+// derived from the configured ones with HKDF-SHA256, so its tokens never open
+// in a vault of another purpose. Without it the keys are used as they are,
+// as fastapi-authix shares them.
 func WithPurpose(purpose string) Option {
 	return func(cfg *config) error {
 		if purpose == "" {
@@ -226,10 +202,9 @@ func WithPurpose(purpose string) Option {
 	}
 }
 
-// WithRememberMe sets how long a token issued with RememberMe(true) lives
-// (DefaultRememberMe, 30 days, unless set): its cookie is persistent, with
-// that Max-Age, and a sliding session never renews it beyond that time
-// after the login. It must be at least the TTL.
+// WithRememberMe sets how long a RememberMe(true) login's token, and its
+// persistent cookie, live: DefaultRememberMe (30 days) unless set, at least
+// the TTL.
 func WithRememberMe(lifetime time.Duration) Option {
 	return func(cfg *config) error {
 		if lifetime < time.Second {
@@ -241,19 +216,14 @@ func WithRememberMe(lifetime time.Duration) Option {
 	}
 }
 
-// WithSliding makes RequireData renew a cookie session: once a token is
-// older than renewAfter (zero: half its lifetime), the response carries a
-// fresh token of the same session, so an active user stays logged in and
-// an idle one is logged out when the token lifetime (the TTL, or the
-// remember-me lifetime) passes without a request. No renewal outlives the
-// session's absolute lifetime (WithSessionLifetime), and Logout ends every
-// token of the session at once. Header and Bearer clients get no cookie;
-// they renew with RenewAccessToken. Off by default: tokens then live for
-// their lifetime from login.
+// WithSliding makes RequireData renew a cookie session past its renewal age,
+// renewAfter (zero: half the token's lifetime, else at least a second), so an
+// active user stays logged in and an idle one is logged out after one
+// lifetime; see "Sessions" in the package doc. Off by default.
 func WithSliding(renewAfter time.Duration) Option {
 	return func(cfg *config) error {
-		if renewAfter < 0 {
-			return invalid("WithSliding", "renewAfter must not be negative, got %v", renewAfter)
+		if renewAfter < 0 || renewAfter > 0 && renewAfter < time.Second {
+			return invalid("WithSliding", "renewAfter must be zero (half the lifetime) or at least one second, got %v", renewAfter)
 		}
 		cfg.sliding = true
 		cfg.renewAfter = renewAfter
@@ -261,11 +231,10 @@ func WithSliding(renewAfter time.Duration) Option {
 	}
 }
 
-// WithSessionLifetime sets the absolute lifetime of a sliding session
-// (DefaultSessionLifetime, 12 hours, unless set): sealed into the first
-// token at login, it ends the session whatever renewals do. A remember-me
-// session lasts for the remember-me lifetime instead. It needs WithSliding
-// and must be at least the TTL.
+// WithSessionLifetime sets a sliding session's absolute lifetime, sealed at
+// login and passed by no renewal: DefaultSessionLifetime (12 hours) unless
+// set, at least the TTL; a remembered session lasts the remember-me lifetime.
+// It needs WithSliding.
 func WithSessionLifetime(lifetime time.Duration) Option {
 	return func(cfg *config) error {
 		if lifetime < time.Second {
@@ -276,15 +245,10 @@ func WithSessionLifetime(lifetime time.Duration) Option {
 	}
 }
 
-// WithRenewal makes each renewal of a sliding session (and RenewAccessToken)
-// call reload with the payload the old token carries, and seal the payload
-// it returns instead: roles change, a deleted user's session ends. A token
-// past its renewal age is then renewed even when its expiry cannot move,
-// as a remembered login's cannot, so that reload runs for it too. When
-// reload fails, the session ends: the request is refused (ErrSessionEnded
-// wrapping reload's error), the session is revoked and the cookie cleared.
-// T must be the vault's payload type. Without it, a renewal seals the same
-// payload again.
+// WithRenewal makes each renewal seal the payload reload returns for the old
+// one, so role changes reach a session within its renewal age (a remembered
+// login too); an error ends the session (ErrSessionEnded). T must be the
+// vault's payload type. Without it, a renewal seals the same payload.
 func WithRenewal[T any](reload func(ctx context.Context, payload T) (T, error)) Option {
 	return func(cfg *config) error {
 		if reload == nil {
@@ -315,11 +279,9 @@ func WithoutCookie() Option {
 	}
 }
 
-// WithHeader also reads tokens from the named request header, such as
-// DefaultHeader ("X-API-Key"). Reading a header is off by default. When both
-// a cookie and the header are present, the cookie wins, as in fastapi-authix.
-// Header tokens are not subject to cross-origin checks, since browsers do
-// not attach them on their own.
+// WithHeader also reads tokens from the named header, such as DefaultHeader
+// ("X-API-Key"); off by default. The cookie wins when both are present, as in
+// fastapi-authix, and header tokens skip the cross-origin check.
 func WithHeader(name string) Option {
 	return func(cfg *config) error {
 		if !validHeaderName(name) {
@@ -342,9 +304,8 @@ func WithBearer() Option {
 	}
 }
 
-// WithRevocationStore replaces the default in-memory store (NewMemoryStore)
-// where DisableAccessToken records revoked tokens. Use a shared, durable
-// store when several processes share keys.
+// WithRevocationStore replaces the default in-memory store (NewMemoryStore);
+// replicas that share keys need a shared store, such as redisstore.
 func WithRevocationStore(s RevocationStore) Option {
 	return func(cfg *config) error {
 		if s == nil {
@@ -381,22 +342,11 @@ func WithClock(now func() time.Time) Option {
 	}
 }
 
-// WithCrossOriginProtection sets how requests authenticated by the cookie
-// are protected against use from other origins (CSRF). By default the
-// vault uses http.NewCrossOriginProtection() as it comes: a POST, PUT,
-// PATCH or DELETE whose Sec-Fetch-Site, or else Origin against Host, says
-// it came from another origin is refused with ErrCrossOrigin, which
-// DefaultErrorHandler answers with 403; tokens from a header or Bearer are
-// never checked, since browsers do not attach them on their own. An Origin
-// that carries userinfo ("https://user@host"), which no browser sends, is
-// refused too.
-//
-// Pass a protection of your own for trusted origins (AddTrustedOrigin),
-// bypass patterns (AddInsecureBypassPattern) or a deny handler
-// (SetDenyHandler): requests are then checked, and refused, exactly as its
-// Handler would. Pass nil to turn the check off, only behind another CSRF
-// defence. The protection is the caller's to share: changing it later
-// changes the vault's checks (its methods are safe for concurrent use).
+// WithCrossOriginProtection replaces the check of cookie requests from other
+// origins (default: http.NewCrossOriginProtection() as it comes; see
+// "Cross-origin requests" in the package doc). A protection of your own, with
+// trusted origins, bypass patterns or a deny handler, is applied exactly as
+// its Handler would, and stays yours to change; nil turns the check off.
 func WithCrossOriginProtection(p *http.CrossOriginProtection) Option {
 	return func(cfg *config) error {
 		cfg.cop, cfg.copSet = p, true
@@ -417,4 +367,126 @@ func validHeaderName(name string) bool {
 		}
 	}
 	return true
+}
+
+// validate checks the whole configuration for payloads of type t, once,
+// and resolves what the options leave to defaults.
+func (c *config) validate(t reflect.Type) (settings, error) {
+	if err := checkPayloadType(t); err != nil {
+		return settings{}, err
+	}
+	s := settings{
+		store: c.store, now: c.now, onError: c.onError, logger: c.logger,
+		cookie: c.cookie, useCookie: !c.noCookie, header: c.header, bearer: c.bearer,
+		opts: payloadOptions(t), auto: t.Kind() == reflect.Interface, name: t.String(),
+	}
+	switch t.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Interface:
+		s.nilable = true
+	}
+	for _, check := range []func(*settings) error{c.lifetimes, c.sessions, c.sources, c.stores} {
+		if err := check(&s); err != nil {
+			return settings{}, err
+		}
+	}
+	if c.subject != nil && reflect.TypeOf(c.subject) != reflect.FuncOf([]reflect.Type{t}, []reflect.Type{reflect.TypeFor[string]()}, false) {
+		return settings{}, invalid("WithSubject", "subject takes %s, the vault's payload type", t)
+	}
+	if c.reload != nil && reflect.TypeOf(c.reload) != reflect.FuncOf([]reflect.Type{reflect.TypeFor[context.Context](), t}, []reflect.Type{t, reflect.TypeFor[error]()}, false) {
+		return settings{}, invalid("WithRenewal", "reload takes and returns %s, the vault's payload type", t)
+	}
+	s.cop = http.NewCrossOriginProtection()
+	if c.copSet {
+		s.cop, s.ownCOP = c.cop, true
+	}
+	if s.onError == nil {
+		s.onError = DefaultErrorHandler
+	}
+	return s, nil
+}
+
+// lifetimes settles the cipher and the token lifetimes: the cipher holds
+// every token to the longest lifetime the vault seals, the vault each to
+// its own.
+func (c *config) lifetimes(s *settings) error {
+	s.ttl, s.remember = c.ttl, DefaultRememberMe
+	if c.rememberSet {
+		s.remember = c.remember
+	}
+	switch {
+	case c.cipher != nil && c.keysSet:
+		return invalid("WithCipher", "cannot be combined with WithKeys: give the keys to the cipher")
+	case c.cipher != nil && c.ttlSet:
+		return invalid("WithCipher", "cannot be combined with WithTTL: the cipher sets the TTL")
+	case c.cipher != nil && c.purpose != "":
+		return invalid("WithCipher", "cannot be combined with WithPurpose: give the cipher keys of its own")
+	case c.cipher != nil:
+		s.cipher, s.ttl = c.cipher, c.cipher.TTL()
+		if !c.rememberSet {
+			s.remember = s.ttl
+		} else if s.remember > s.ttl {
+			return invalid("WithRememberMe", "lifetime %v is longer than the cipher's TTL %v, which bounds every token", s.remember, s.ttl)
+		}
+		return nil
+	}
+	if s.remember < s.ttl {
+		if c.rememberSet {
+			return invalid("WithRememberMe", "lifetime %v is shorter than the TTL %v", s.remember, s.ttl)
+		}
+		s.remember = s.ttl
+	}
+	keys, err := parseKeys(c.keys)
+	if err == nil && c.purpose != "" {
+		keys, err = purposeKeys(keys, c.purpose)
+	}
+	if err != nil {
+		return err
+	}
+	s.cipher = newFernet(max(s.ttl, s.remember), keys)
+	return nil
+}
+
+// sessions settles sliding sessions.
+func (c *config) sessions(s *settings) error {
+	s.sliding, s.renewAt, s.session = c.sliding, c.renewAfter, DefaultSessionLifetime
+	switch {
+	case c.sessionLife != 0 && !c.sliding:
+		return invalid("WithSessionLifetime", "needs WithSliding: without renewals a session lasts one token lifetime")
+	case c.sessionLife != 0 && c.sessionLife < s.ttl:
+		return invalid("WithSessionLifetime", "lifetime %v is shorter than the TTL %v", c.sessionLife, s.ttl)
+	case c.sessionLife != 0:
+		s.session = c.sessionLife
+	}
+	s.session = max(s.session, s.ttl)
+	return nil
+}
+
+// sources checks where tokens are read from.
+func (c *config) sources(s *settings) error {
+	switch {
+	case !s.useCookie && s.header == "" && !s.bearer:
+		return invalid("WithoutCookie", "no token source left; add WithHeader or WithBearer")
+	case !s.useCookie:
+		return nil
+	case !c.insecureCookie && (!s.cookie.HttpOnly || !s.cookie.Secure):
+		return invalid("WithCookie", "template turns off HttpOnly or Secure; start from authix.DefaultCookie(), or add authix.WithInsecureCookie() if you mean it")
+	case s.cookie.SameSite == http.SameSiteNoneMode && !s.cookie.Secure:
+		return invalid("WithCookie", "SameSite=None requires Secure; browsers drop the cookie otherwise")
+	}
+	return nil
+}
+
+// stores settles the revocation store.
+func (c *config) stores(s *settings) error {
+	if s.store == nil {
+		s.store = NewMemoryStore(c.now)
+	}
+	if c.subject == nil {
+		return nil
+	}
+	var ok bool
+	if s.subjects, ok = s.store.(SubjectStore); !ok {
+		return invalid("WithSubject", "the revocation store %T cannot revoke subjects: it has no RevokeSubject and SubjectCutoff (SubjectStore)", s.store)
+	}
+	return nil
 }

@@ -108,7 +108,7 @@ func TestPayloadKeysExact(t *testing.T) {
 	v, err := authix.New[User](authix.WithCipher(fern), authix.WithClock(clock.Now))
 	require.NoError(t, err)
 	seal := func(plain string) string {
-		tok, err := fern.Seal(nil, []byte(plain), clock.Now())
+		tok, _, err := fern.Seal(nil, []byte(plain), clock.Now())
 		require.NoError(t, err)
 		return string(tok)
 	}

@@ -11,15 +11,11 @@ import (
 // module of its own satisfies RevocationStore without importing authix.
 type TokenID = [32]byte
 
-// RevocationStore records revoked tokens until they would have expired.
-//
-// The boundary is one rule everywhere: a token is accepted while the time is
-// not after its expiry, so a revocation holds while the time is not after
-// its expiresAt, that instant included. A store may keep an entry longer
-// (rounding expiries up), never shorter.
-//
-// Implementations must be safe for concurrent use. The contract follows
-// scs: "not found" is (false, nil), errors are for system failures only.
+// RevocationStore records revoked tokens until they would have expired. A
+// revocation holds while the time is not after its expiresAt, that instant
+// included; a store may keep an entry longer, never shorter. As in scs, "not
+// found" is (false, nil) and errors are for failures only. Implementations
+// must be safe for concurrent use.
 type RevocationStore interface {
 	// Revoke records id as revoked until expiresAt. It returns an error when
 	// the revocation was not recorded: a logout must never be silently lost.
@@ -38,11 +34,8 @@ type RevocationStore interface {
 // reaches a store. Like TokenID it is an alias of [32]byte.
 type SubjectID = [32]byte
 
-// SubjectStore is an optional interface of a RevocationStore, found with a
-// type assertion as scs finds optional store features: a store that has it
-// lets LogoutEverywhere refuse every token of a subject at once. Stores
-// without it keep working; LogoutEverywhere then fails with
-// ErrInvalidOption.
+// SubjectStore is an optional interface of a RevocationStore, found by type
+// assertion, that LogoutEverywhere needs.
 type SubjectStore interface {
 	// RevokeSubject records a new cut-off for subject, which refuses every
 	// token issued under an earlier one, and keeps the record until, after

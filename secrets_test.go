@@ -218,9 +218,9 @@ func TestSecretsRejectionRevealsNothing(t *testing.T) {
 	defer srv.Close()
 	f, err := authix.NewFernet(time.Hour, keyA)
 	require.NoError(t, err)
-	old, err := f.Seal(nil, []byte(`{"id":1}`), time.Now().Add(-2*time.Hour))
+	old, _, err := f.Seal(nil, []byte(`{"id":1}`), time.Now().Add(-2*time.Hour))
 	require.NoError(t, err)
-	bad, err := f.Seal(nil, []byte(`{"id":"x"}`), time.Now())
+	bad, _, err := f.Seal(nil, []byte(`{"id":"x"}`), time.Now())
 	require.NoError(t, err)
 	for _, tok := range []string{"garbage", string(old), string(bad)} {
 		status, body := doRequest(t, srv, "/", requestSpec{method: "GET", cookie: authix.DefaultCookieName + "=" + tok})

@@ -34,7 +34,7 @@ func TestLogoutEverywhere(t *testing.T) {
 	require.NoError(t, err)
 	f, err := authix.NewFernet(time.Hour, keyA)
 	require.NoError(t, err)
-	py, err := f.Seal(nil, []byte(`{"id":7,"name":"from Python"}`), clk.Now()) // no sealed lifetime
+	py, _, err := f.Seal(nil, []byte(`{"id":7,"name":"from Python"}`), clk.Now()) // no sealed lifetime
 	require.NoError(t, err)
 	clk.Advance(31 * time.Minute)
 	_, set := b.get()

@@ -237,7 +237,7 @@ func TestDecodeRejectsWrongShapes(t *testing.T) {
 		"wrong field": `{"id":"one"}`,
 		"truncated":   `{"id":1`,
 	} {
-		tok, err := f.Seal(nil, []byte(plain), time.Now())
+		tok, _, err := f.Seal(nil, []byte(plain), time.Now())
 		require.NoError(t, err)
 		_, err = v.DecodeAccessToken(string(tok))
 		assert.ErrorIs(t, err, authix.ErrInvalidToken, name)

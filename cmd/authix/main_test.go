@@ -271,7 +271,7 @@ func TestInspectExpired(t *testing.T) {
 	f, err := authix.NewFernet(time.Hour, key)
 	require.NoError(t, err)
 	issued := time.Now().Add(-2 * time.Hour).Truncate(time.Second)
-	tok, err := f.Seal(nil, []byte(`{"name":"John"}`), issued)
+	tok, _, err := f.Seal(nil, []byte(`{"name":"John"}`), issued)
 	require.NoError(t, err)
 
 	r := cliKeys(key, "", "inspect", string(tok))
@@ -334,7 +334,7 @@ func TestInspectJudgesAsTheVault(t *testing.T) {
 		{"valid", fmt.Sprintf(`{"_authix":{"exp":%d},"id":1}`, later), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tok, err := f.Seal(nil, []byte(tc.plain), issued)
+			tok, _, err := f.Seal(nil, []byte(tc.plain), issued)
 			require.NoError(t, err)
 			_, err = vault.DecodeAccessToken(string(tok))
 			require.Equal(t, tc.expired, errors.Is(err, authix.ErrExpiredToken), "the vault's judgement: %v", err)
@@ -370,7 +370,7 @@ func TestInspectSession(t *testing.T) {
 	// Sealed to expire before it was issued: no vault ever took it.
 	f, err := authix.NewFernet(time.Hour, key)
 	require.NoError(t, err)
-	never, err := f.Seal(nil, []byte(`{"_authix":{"exp":1},"id":1}`), time.Now())
+	never, _, err := f.Seal(nil, []byte(`{"_authix":{"exp":1},"id":1}`), time.Now())
 	require.NoError(t, err)
 	r = cliKeys(key, "", "inspect", string(never))
 	assert.Equal(t, 1, r.code)
@@ -382,13 +382,13 @@ func TestInspectFutureToken(t *testing.T) {
 	key := authix.GenerateKey()
 	f, err := authix.NewFernet(time.Hour, key)
 	require.NoError(t, err)
-	soon, err := f.Seal(nil, []byte(`{}`), time.Now().Add(30*time.Second))
+	soon, _, err := f.Seal(nil, []byte(`{}`), time.Now().Add(30*time.Second))
 	require.NoError(t, err)
 	r := cliKeys(key, "", "inspect", string(soon))
 	require.Equal(t, 0, r.code, "within the allowed clock skew: %s", r.stderr)
 	assert.Regexp(t, `issued:  \S+ \(in \d+s\)\n`, r.stdout)
 
-	later, err := f.Seal(nil, []byte(`{}`), time.Now().Add(time.Hour))
+	later, _, err := f.Seal(nil, []byte(`{}`), time.Now().Add(time.Hour))
 	require.NoError(t, err)
 	r = cliKeys(key, "", "inspect", string(later))
 	assert.Equal(t, 1, r.code)
