@@ -244,7 +244,7 @@ func TestLogoutEverywhereAcrossReplicas(t *testing.T) {
 	keys := authix.GenerateKey()
 	replica := func() (*authix.Vault[User], *redisstore.Store) {
 		return newReplicaVault(t, srv, keys, authix.WithTTL(2*time.Second), authix.WithRememberMe(2*time.Second),
-			authix.WithSubject(func(u User) string { return u.Name }))
+			authix.WithSubject(userName))
 	}
 	a, _ := replica()
 	b, storeB := replica()
