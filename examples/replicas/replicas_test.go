@@ -30,17 +30,70 @@ const propagationWait = 30 * time.Second
 // client of its own, as one replica process would have, and that store.
 func newReplicaVault(t testing.TB, srv *redistest.Server, keys string, opts ...authix.Option) (*authix.Vault[User], *redisstore.Store) {
 	t.Helper()
-	store, err := redisstore.New(replicaClient(t, srv)) // the client's cleanup runs after the store's
+	return newReplica(t, replicaClient(t, srv), nil, append([]authix.Option{authix.WithKeys(keys)}, opts...)...)
+}
+
+// newReplica returns a vault with opts whose revocations live in Redis
+// through client and a redisstore.Store of its own with storeOpts, and that
+// store. The store is closed when t ends, before client.
+func newReplica(t testing.TB, client *redis.Client, storeOpts []redisstore.Option, opts ...authix.Option) (*authix.Vault[User], *redisstore.Store) {
+	t.Helper()
+	store, err := redisstore.New(client, storeOpts...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = store.Close() })
-	opts = append([]authix.Option{authix.WithKeys(keys), authix.WithRevocationStore(store)}, opts...)
-	vault, err := authix.New[User](opts...)
+	vault, err := authix.New[User](append([]authix.Option{authix.WithRevocationStore(store)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return vault, store
+}
+
+// fakeClock is a clock that moves only when told, safe for concurrent use;
+// the vaults and stores of one test share it.
+type fakeClock struct{ ns atomic.Int64 }
+
+func newFakeClock() *fakeClock {
+	c := &fakeClock{}
+	c.ns.Store(time.Now().UnixNano())
+	return c
+}
+
+func (c *fakeClock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
+func (c *fakeClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+// login logs u in on v as a browser's login request would, and returns the
+// token cookie it set.
+func login(t testing.TB, v *authix.Vault[User], u User, opts ...authix.LoginOption) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	if err := v.SetAccessToken(rec, u, opts...); err != nil {
+		t.Fatal(err)
+	}
+	tok := tokenCookie(rec)
+	if tok == "" {
+		t.Fatal("the login set no token cookie")
+	}
+	return tok
+}
+
+// visit serves homeRequest(tok) through v.RequireData and returns the
+// status and the token cookie the response set, if any: a renewal.
+func visit(v *authix.Vault[User], tok string) (status int, renewed string) {
+	rec := httptest.NewRecorder()
+	v.RequireData(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})).ServeHTTP(rec, homeRequest(tok))
+	return rec.Code, tokenCookie(rec)
+}
+
+// tokenCookie returns the token cookie rec sets, or "" when it sets none.
+func tokenCookie(rec *httptest.ResponseRecorder) string {
+	for _, c := range rec.Result().Cookies() {
+		if c.Name == authix.DefaultCookieName && c.MaxAge >= 0 {
+			return c.Value
+		}
+	}
+	return ""
 }
 
 // homeRequest is a browser's GET /home with tok as its cookie.
@@ -153,27 +206,18 @@ func percentiles(lat []time.Duration) string {
 func TestLogoutEndsSessionOnEveryReplica(t *testing.T) {
 	srv := redistest.Start(t)
 	keys := authix.GenerateKey()
-	var clock atomic.Int64
-	clock.Store(time.Now().UnixNano())
-	now := func() time.Time { return time.Unix(0, clock.Load()) }
-	a, _ := newReplicaVault(t, srv, keys, authix.WithClock(now), authix.WithSliding(15*time.Minute))
-	b, _ := newReplicaVault(t, srv, keys, authix.WithClock(now), authix.WithSliding(15*time.Minute))
+	clk := newFakeClock()
+	a, _ := newReplicaVault(t, srv, keys, authix.WithClock(clk.Now), authix.WithSliding(15*time.Minute))
+	b, _ := newReplicaVault(t, srv, keys, authix.WithClock(clk.Now), authix.WithSliding(15*time.Minute))
 
-	login := httptest.NewRecorder()
-	if err := a.SetAccessToken(login, User{Name: "John"}); err != nil {
-		t.Fatal(err)
-	}
-	tokens := []string{login.Result().Cookies()[0].Value}
-	home := a.RequireData(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	tokens := []string{login(t, a, User{Name: "John"})}
 	for i := range 3 {
-		clock.Add(int64(16 * time.Minute))
-		rec := httptest.NewRecorder()
-		home.ServeHTTP(rec, homeRequest(tokens[len(tokens)-1]))
-		cookies := rec.Result().Cookies()
-		if rec.Code != http.StatusOK || len(cookies) != 1 {
-			t.Fatalf("renewal %d: status %d, %d cookies; want 200 and one", i+1, rec.Code, len(cookies))
+		clk.Advance(16 * time.Minute)
+		status, renewed := visit(a, tokens[len(tokens)-1])
+		if status != http.StatusOK || renewed == "" {
+			t.Fatalf("renewal %d: status %d, token cookie %q; want 200 and a new token", i+1, status, renewed)
 		}
-		tokens = append(tokens, cookies[0].Value)
+		tokens = append(tokens, renewed)
 	}
 	for i, tok := range tokens {
 		if _, err := b.Authenticate(homeRequest(tok)); err != nil {
@@ -200,7 +244,7 @@ func TestLogoutEverywhereAcrossReplicas(t *testing.T) {
 	keys := authix.GenerateKey()
 	replica := func() (*authix.Vault[User], *redisstore.Store) {
 		return newReplicaVault(t, srv, keys, authix.WithTTL(2*time.Second), authix.WithRememberMe(2*time.Second),
-			authix.WithSubject(func(u User) string { return u.Name }))
+			authix.WithSubject(userName))
 	}
 	a, _ := replica()
 	b, storeB := replica()
@@ -239,18 +283,10 @@ func TestLogoutEverywhereAcrossReplicas(t *testing.T) {
 	// key that long (plus the clock margin), and the mirrors drop it then.
 	client := replicaClient(t, srv)
 	ctx := context.Background()
-	found, err := client.Keys(ctx, redisstore.DefaultKeyPrefix+"subject:*").Result()
-	if err != nil || len(found) != 1 {
-		t.Fatalf("subject keys in Redis: %v, %v; want one", found, err)
-	}
-	if pttl := client.PTTL(ctx, found[0]).Val(); pttl <= 0 || pttl > 2*time.Second+redisstore.ClockMargin {
+	key, id := onlySubjectKey(t, client)
+	if pttl := client.PTTL(ctx, key).Val(); pttl <= 0 || pttl > 2*time.Second+redisstore.ClockMargin {
 		t.Errorf("the subject key lives %v, want at most the token lifetime plus %v", pttl, redisstore.ClockMargin)
 	}
-	raw, err := hex.DecodeString(strings.TrimPrefix(found[0], redisstore.DefaultKeyPrefix+"subject:"))
-	if err != nil || len(raw) != 32 {
-		t.Fatalf("subject key %q: %v", found[0], err)
-	}
-	id := authix.SubjectID(raw)
 	for {
 		cut, err := storeB.SubjectCutoff(ctx, id)
 		if err == nil && cut.IsZero() {
@@ -261,4 +297,20 @@ func TestLogoutEverywhereAcrossReplicas(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// onlySubjectKey returns the one subject key in the Redis of client, and
+// the SubjectID it names, failing t unless there is exactly one.
+func onlySubjectKey(t testing.TB, client *redis.Client) (string, authix.SubjectID) {
+	t.Helper()
+	const prefix = redisstore.DefaultKeyPrefix + "subject:"
+	found, err := client.Keys(context.Background(), prefix+"*").Result()
+	if err != nil || len(found) != 1 {
+		t.Fatalf("subject keys in Redis: %v, %v; want one", found, err)
+	}
+	raw, err := hex.DecodeString(strings.TrimPrefix(found[0], prefix))
+	if err != nil || len(raw) != 32 {
+		t.Fatalf("subject key %q: %v", found[0], err)
+	}
+	return found[0], authix.SubjectID(raw)
 }
