@@ -120,9 +120,16 @@ func (p *pyFernet) call(cmd map[string]any) pyResult {
 	p.t.Helper()
 	line, err := json.Marshal(cmd)
 	require.NoError(p.t, err)
+	return p.callLine(string(line))
+}
+
+// callLine sends one command line as it is.
+func (p *pyFernet) callLine(line string) pyResult {
+	p.t.Helper()
+	var err error
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	_, err = p.in.Write(append(line, '\n'))
+	_, err = io.WriteString(p.in, line+"\n")
 	require.NoError(p.t, err)
 	require.True(p.t, p.out.Scan(), "fernet_interop.py stopped answering: %v", p.out.Err())
 	var res pyResult
@@ -466,4 +473,39 @@ func TestInteropExpiry(t *testing.T) {
 			assert.Empty(t, res.Error, "Python agrees at age %ds", tc.age)
 		}
 	}
+}
+
+// Text crosses both ways as it was sealed: characters outside the BMP,
+// whether Python writes them as UTF-8 or as a surrogate pair escape, and
+// Go's own. A lone surrogate, which json.dumps writes as "\ud800" and no
+// UTF-8 string can hold, is refused, as Go refuses to seal invalid UTF-8.
+func TestInteropUnicode(t *testing.T) {
+	t.Parallel()
+	py := startPython(t)
+	key := authix.GenerateKey()
+	v, err := authix.New[map[string]string](authix.WithKeys(key))
+	require.NoError(t, err)
+	const text = "Jöhn 😀 \u2028"
+
+	for _, ascii := range []bool{false, true} {
+		res := py.call(map[string]any{"op": "seal", "keys": []string{key}, "payload": map[string]any{"name": text}, "ascii": ascii})
+		require.Empty(t, res.Error)
+		got, err := v.DecodeAccessToken(res.Token)
+		require.NoError(t, err, "ascii %v", ascii)
+		assert.Equal(t, text, got["name"], "ascii %v", ascii)
+	}
+
+	// Go's JSON cannot carry a lone surrogate, so the command is written by hand.
+	res := py.callLine(`{"op":"seal","keys":["` + key + `"],"payload":{"name":"\ud800"},"ascii":true}`)
+	require.Empty(t, res.Error)
+	_, err = v.DecodeAccessToken(res.Token)
+	assert.ErrorIs(t, err, authix.ErrInvalidToken, "a lone surrogate")
+
+	tok, err := v.CreateAccessToken(map[string]string{"name": text})
+	require.NoError(t, err)
+	opened := py.open([]string{key}, tok, 3600, 0)
+	require.Empty(t, opened.Error)
+	assert.Equal(t, text, opened.Payload["name"], "Go's token in Python")
+	_, err = v.CreateAccessToken(map[string]string{"name": "\xed\xa0\x80"}) // a surrogate in UTF-8 form
+	assert.ErrorIs(t, err, authix.ErrUnsupportedPayload)
 }

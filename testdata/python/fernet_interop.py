@@ -17,8 +17,9 @@ interpreter running. Every result is a JSON object; failures are
         -> {"key": "..."}                  Fernet.generate_key()
     {"op": "check_key", "key": "..."}
         -> {"ok": true}                    Fernet(key) accepts the key
-    {"op": "seal", "keys": [...], "payload": {...}, "at": 1700000000}
-        -> {"token": "..."}                encrypt, or encrypt_at_time with "at"
+    {"op": "seal", "keys": [...], "payload": {...}, "at": 1700000000, "ascii": false}
+        -> {"token": "..."}                encrypt, or encrypt_at_time with "at";
+                                           "ascii": true escapes non-ASCII as json.dumps does
     {"op": "open", "keys": [...], "token": "...", "ttl": 3600, "now": 1700000000}
         -> {"payload": {...}, "plaintext": "...", "issued_at": 1700000000}
                                            decrypt, or decrypt_at_time with "now"
@@ -64,7 +65,10 @@ def handle(cmd):
         payload = cmd["payload"]
         if not isinstance(payload, dict):
             raise ValueError("payload must be a JSON object, as fastapi-authix seals")
-        data = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        # "ascii": json.dumps's default, which writes a lone surrogate as
+        # "\ud800" where UTF-8 cannot carry it.
+        ascii_only = bool(cmd.get("ascii", False))
+        data = json.dumps(payload, separators=(",", ":"), ensure_ascii=ascii_only).encode("utf-8")
         f = cipher(cmd["keys"])
         if "at" in cmd:
             token = f.encrypt_at_time(data, int(cmd["at"]))
