@@ -74,6 +74,10 @@ type TokenInfo struct {
 	// Remembered reports that the token was issued with RememberMe(true):
 	// its cookie is persistent and it lives for the remember-me lifetime.
 	Remembered bool
+	// AuthenticatedAt is when the user last proved who they are: the login,
+	// or a later Confirm; zero for a token that does not say, such as
+	// fastapi-authix's.
+	AuthenticatedAt time.Time
 }
 
 // TokenSource is where a request carried its token.
@@ -112,6 +116,7 @@ var (
 	errTokenFuture  = fmt.Errorf("%w: issued too far in the future", ErrInvalidToken)
 	errTokenPadding = fmt.Errorf("%w: bad padding", ErrInvalidToken)
 	errTokenExpired = fmt.Errorf("%w: older than the TTL", ErrExpiredToken)
+	errSessionOver  = fmt.Errorf("%w: its session reached its absolute lifetime; the user logs in again", ErrExpiredToken)
 	errSealTooLarge = fmt.Errorf("%w: sealed token would exceed %d bytes", ErrTokenTooLarge, MaxTokenSize)
 )
 

@@ -53,6 +53,11 @@ var (
 	// wrapped). The session is revoked.
 	ErrSessionEnded = errors.New("authix: session ended")
 
+	// ErrStepUp means an authenticated request needs a more recent
+	// authentication than its token's (RequireConfirmed): the user
+	// confirms their password, and the app calls Confirm.
+	ErrStepUp = errors.New("authix: a more recent authentication is required")
+
 	// ErrInvalidOption means New was given a configuration it cannot use; the
 	// wrapping error says which option and what to fix.
 	ErrInvalidOption = errors.New("authix: invalid option")

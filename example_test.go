@@ -61,7 +61,7 @@ func ExampleNew() {
 	// HttpOnly: true Secure: true SameSite=Lax: true
 	// browser-session cookie: true
 	// remembered for: 720h0m0s
-	// authix.Vault[authix_test.User]{ttl: 15m0s, sources: cookie "access-token"}
+	// authix.Vault[authix_test.User]{ttl: 15m0s, remember-me: 720h0m0s, sources: cookie "access-token"}
 	// empty keys refused: true
 }
 

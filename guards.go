@@ -3,9 +3,11 @@ package authix
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // Require is middleware that admits a request only when pred holds for its
@@ -56,10 +58,6 @@ func (v *Vault[T]) RedirectToLogin(loginPath string) func(http.Handler) http.Han
 	if SafeNext(loginPath) != loginPath {
 		panic("authix: RedirectToLogin: login path " + url.QueryEscape(loginPath) + " is not a path on this site")
 	}
-	sep := "?"
-	if strings.Contains(loginPath, "?") {
-		sep = "&"
-	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			c, err := v.admit(w, r)
@@ -71,11 +69,56 @@ func (v *Vault[T]) RedirectToLogin(loginPath string) func(http.Handler) http.Han
 				return
 			case err != nil:
 				v.logRejection(r, err, "redirected to login")
+				v.clearDeadCookie(w, r, err)
 				w.Header().Set("Cache-Control", "no-store")
-				http.Redirect(w, r, loginPath+sep+"next="+url.QueryEscape(SafeNext(r.URL.RequestURI())), http.StatusSeeOther)
+				http.Redirect(w, r, loginURL(loginPath, r), http.StatusSeeOther)
 				return
 			}
 			next.ServeHTTP(w, r.WithContext(c))
+		})
+	}
+}
+
+// RequireConfirmed is middleware that admits an authenticated request only
+// when its user authenticated within maxAge (login or Confirm), for
+// sensitive actions ("sudo mode"). Otherwise a cookie request goes to
+// loginPath with "next", as RedirectToLogin sends it, to confirm the
+// password; other requests, or all when loginPath is empty, get
+// ErrStepUp through the error handler (401) with the RFC 9470 challenge
+// WWW-Authenticate: Bearer error="insufficient_user_authentication",
+// max_age=… . Unauthenticated requests are refused as RequireData does.
+func (v *Vault[T]) RequireConfirmed(maxAge time.Duration, loginPath string) func(http.Handler) http.Handler {
+	if maxAge < time.Second {
+		panic("authix: RequireConfirmed: maxAge must be at least one second")
+	}
+	if loginPath != "" && SafeNext(loginPath) != loginPath {
+		panic("authix: RequireConfirmed: login path " + url.QueryEscape(loginPath) + " is not a path on this site")
+	}
+	challenge := fmt.Sprintf(`Bearer error="insufficient_user_authentication", error_description="A more recent authentication is required", max_age=%d`, int64(maxAge/time.Second))
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			c := v.dataOf(r.Context())
+			if c == nil {
+				var err error
+				if c, err = v.admit(w, r); err != nil {
+					v.Reject(w, r, err)
+					return
+				}
+				r = r.WithContext(c)
+			}
+			auth := c.info.AuthenticatedAt
+			if !auth.IsZero() && !v.now().After(auth.Add(maxAge)) {
+				next.ServeHTTP(w, r)
+				return
+			}
+			v.logRejection(r, ErrStepUp, "step-up")
+			if loginPath != "" && c.info.Source == SourceCookie {
+				w.Header().Set("Cache-Control", "no-store")
+				http.Redirect(w, r, loginURL(loginPath, r), http.StatusSeeOther)
+				return
+			}
+			w.Header().Set("WWW-Authenticate", challenge)
+			v.onError(w, r, ErrStepUp)
 		})
 	}
 }
@@ -93,4 +136,13 @@ func SafeNext(next string) string {
 		}
 	}
 	return next
+}
+
+// loginURL is loginPath with r's path and query as "next".
+func loginURL(loginPath string, r *http.Request) string {
+	sep := "?"
+	if strings.Contains(loginPath, "?") {
+		sep = "&"
+	}
+	return loginPath + sep + "next=" + url.QueryEscape(SafeNext(r.URL.RequestURI()))
 }

@@ -10,11 +10,11 @@ import (
 // object's first member, in exactly this form and order; each member but
 // "exp" is optional:
 //
-//	{"_authix":{"exp":1767229200,"sv":0,"abs":1767268800,"sid":"…16 characters…","rem":1},"id":7}
+//	{"_authix":{"exp":1767229200,"sv":0,"abs":1767268800,"sid":"…16 characters…","rem":1,"at":1767225600},"id":7}
 //
 // "sv" is the subject's cut-off the token was issued under (Unix µs, under
-// WithSubject); "abs", "sid" and "rem" are a session's absolute end, id and
-// remember-me. Tokens sealed before "sv" carry "us", the microseconds of
+// WithSubject); "abs", "sid", "rem" and "at" are a session's absolute end,
+// id, remember-me and last real authentication (step-up). Tokens sealed before "sv" carry "us", the microseconds of
 // their issue time, in its place. Python readers see one more dict key.
 
 // sealedPrefix opens every plaintext authix seals.
@@ -29,6 +29,7 @@ type sealed struct {
 	abs   int64     // when its session ends whatever renewals do; 0: no session limit
 	sid   sessionID // the session the token belongs to; zero: none
 	rem   bool      // the user asked to be remembered: a persistent cookie
+	auth  int64     // a session's last real authentication (login, Confirm), Unix seconds; 0: unknown
 }
 
 // sessionID names a session: 96 random bits, drawn at login, whose 16
@@ -74,6 +75,10 @@ func appendSealed(dst []byte, m sealed, payload []byte) ([]byte, error) {
 	if m.rem {
 		dst = append(dst, `,"rem":1`...)
 	}
+	if m.auth != 0 {
+		dst = append(dst, `,"at":`...)
+		dst = strconv.AppendInt(dst, m.auth, 10)
+	}
 	dst = append(dst, '}')
 	if len(payload) == 2 { // {}
 		return append(dst, '}'), nil
@@ -112,6 +117,9 @@ func splitSealed(plain []byte) (m sealed, payload []byte, ok bool, err error) {
 		p.i += sidLen + 1
 	}
 	m.rem = p.take(`,"rem":1`)
+	if p.take(`,"at":`) {
+		m.auth = p.number()
+	}
 	if p.bad || !p.take("}") || p.i >= len(plain) {
 		return m, nil, true, errSealedMeta
 	}

@@ -1,6 +1,7 @@
 package authix
 
 import (
+	"bytes"
 	"context"
 	"hash/maphash"
 	"math/bits"
@@ -22,6 +23,13 @@ type MemoryStore struct {
 	// few entries at each write.
 	subMu    sync.RWMutex
 	subjects map[uint64]subjectCut
+	devices  map[uint64][]deviceEntry // per subject, at most MaxDevices
+}
+
+type deviceEntry struct {
+	session TokenID
+	record  []byte
+	until   int64 // Unix seconds
 }
 
 type subjectCut struct {
@@ -59,7 +67,7 @@ func NewMemoryStore(now func() time.Time) *MemoryStore {
 	if now == nil {
 		now = time.Now
 	}
-	m := &MemoryStore{now: now, seed: maphash.MakeSeed(), subjects: make(map[uint64]subjectCut)}
+	m := &MemoryStore{now: now, seed: maphash.MakeSeed(), subjects: make(map[uint64]subjectCut), devices: make(map[uint64][]deviceEntry)}
 	for i := range m.shards {
 		m.shards[i].slots = make([]memSlot, memMinSlots)
 	}
@@ -155,6 +163,76 @@ func (m *MemoryStore) SubjectCutoff(_ context.Context, subject SubjectID) (time.
 		return time.Time{}, nil
 	}
 	return time.UnixMicro(c.cutoff), nil
+}
+
+// SaveDevice records a session's record for subject until until; see
+// DeviceStore. It never fails.
+func (m *MemoryStore) SaveDevice(_ context.Context, subject SubjectID, session TokenID, record []byte, until time.Time) error {
+	now := m.now().Unix()
+	if until.Unix() < now {
+		return nil
+	}
+	k := m.key(&subject)
+	m.subMu.Lock()
+	defer m.subMu.Unlock()
+	kept := liveDevices(m.devices[k], now, session)
+	if len(kept) == MaxDevices {
+		first := 0
+		for i, e := range kept {
+			if e.until < kept[first].until {
+				first = i
+			}
+		}
+		kept = append(kept[:first], kept[first+1:]...)
+	}
+	m.devices[k] = append(kept, deviceEntry{session, bytes.Clone(record), int64(expirySecond(until))})
+	n := memSweepSlots
+	for k, list := range m.devices {
+		if len(liveDevices(list, now, TokenID{})) == 0 {
+			delete(m.devices, k)
+		}
+		if n--; n == 0 {
+			break
+		}
+	}
+	return nil
+}
+
+// liveDevices filters list in place to the entries still live at now,
+// without session.
+func liveDevices(list []deviceEntry, now int64, session TokenID) []deviceEntry {
+	kept := list[:0]
+	for _, e := range list {
+		if e.until >= now && e.session != session {
+			kept = append(kept, e)
+		}
+	}
+	return kept
+}
+
+// Devices returns the live records of subject; see DeviceStore. It never
+// fails.
+func (m *MemoryStore) Devices(_ context.Context, subject SubjectID) ([][]byte, error) {
+	now := m.now().Unix()
+	k := m.key(&subject)
+	m.subMu.RLock()
+	defer m.subMu.RUnlock()
+	var out [][]byte
+	for _, e := range m.devices[k] {
+		if e.until >= now {
+			out = append(out, bytes.Clone(e.record))
+		}
+	}
+	return out, nil
+}
+
+// DeleteDevice removes a session's record; see DeviceStore. It never fails.
+func (m *MemoryStore) DeleteDevice(_ context.Context, subject SubjectID, session TokenID) error {
+	k := m.key(&subject)
+	m.subMu.Lock()
+	defer m.subMu.Unlock()
+	m.devices[k] = liveDevices(m.devices[k], m.now().Unix(), session)
+	return nil
 }
 
 // Len drops every expired entry and reports how many revocations are in

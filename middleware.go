@@ -222,7 +222,7 @@ func (v *Vault[T]) admit(w http.ResponseWriter, r *http.Request) (*dataContext[T
 	c := &dataContext[T]{Context: r.Context(), vault: v}
 	now := v.now()
 	o, src, err := v.authenticateRequest(r, now, &c.data)
-	c.info = o.info
+	c.info, c.sid = o.info, o.m.sid
 	if err != nil || !v.sliding || src != fromCookie || !o.m.hasSession() {
 		return c, err
 	}
@@ -239,6 +239,7 @@ func (v *Vault[T]) admit(w http.ResponseWriter, r *http.Request) (*dataContext[T
 // then Reject.
 func (v *Vault[T]) Reject(w http.ResponseWriter, r *http.Request, err error) {
 	v.logRejection(r, err, "rejected")
+	v.clearDeadCookie(w, r, err)
 	if v.ownCOP && v.cop != nil && errors.Is(err, ErrCrossOrigin) {
 		// The caller's protection answers as its Handler would: its deny
 		// handler, or net/http's 403. A request it lets through (an Origin
@@ -253,6 +254,17 @@ func (v *Vault[T]) Reject(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("WWW-Authenticate", "Bearer")
 	}
 	v.onError(w, r, err)
+}
+
+// clearDeadCookie deletes a cookie whose token was refused as revoked or
+// expired: it will never be accepted again, and each page would log it.
+func (v *Vault[T]) clearDeadCookie(w http.ResponseWriter, r *http.Request, err error) {
+	if !errors.Is(err, ErrRevokedToken) && !errors.Is(err, ErrExpiredToken) {
+		return
+	}
+	if _, src := v.extract(r); src == fromCookie {
+		v.RemoveAccessToken(w)
+	}
 }
 
 // OptionalData is middleware that never rejects: with a valid token the
@@ -315,6 +327,7 @@ type dataContext[T any] struct {
 	vault *Vault[T]
 	data  T
 	info  TokenInfo
+	sid   sessionID // the token's session, for Devices
 }
 
 func (c *dataContext[T]) Value(key any) any {

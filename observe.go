@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -23,6 +24,7 @@ const (
 	ReasonForbidden    RejectReason = "forbidden"
 	ReasonStoreError   RejectReason = "store error"
 	ReasonSessionEnded RejectReason = "session ended"
+	ReasonStepUp       RejectReason = "step-up"
 )
 
 // Reason returns the RejectReason of an error authix returned, and false
@@ -37,6 +39,7 @@ func Reason(err error) (RejectReason, bool) {
 		{ErrSessionEnded, ReasonSessionEnded},
 		{ErrCrossOrigin, ReasonCrossOrigin},
 		{ErrForbidden, ReasonForbidden},
+		{ErrStepUp, ReasonStepUp},
 		{errSubjectRevoked, ReasonSubject},
 		{ErrRevokedToken, ReasonRevoked},
 		{ErrExpiredToken, ReasonExpired},
@@ -84,11 +87,22 @@ func (v *Vault[T]) logRejection(r *http.Request, err error, how string) {
 		if src != fromNone {
 			attrs = append(attrs, slog.String("source", string(src.name())))
 		}
+		if src == fromNone && !v.bearer && hasBearer(r) {
+			attrs = append(attrs, slog.String("note", "a Bearer token was present but not read: the vault reads Bearer tokens only under WithBearer"))
+		}
 	}
 	if reason == ReasonStoreError {
 		attrs = append(attrs, slog.String("error", clip(err.Error(), maxLogError)))
 	}
 	v.logger.LogAttrs(ctx, level, "authix: request refused", attrs...)
+}
+
+// logError records a store failure that the request survives, such as a
+// device list not updated at a renewal.
+func (v *Vault[T]) logError(ctx context.Context, msg string, err error) {
+	if err != nil && v.logger != nil {
+		v.logger.LogAttrs(ctx, slog.LevelError, "authix: "+msg, slog.String("error", clip(err.Error(), maxLogError)))
+	}
 }
 
 // How many bytes of a request's method and path, and of a store's error,
@@ -109,4 +123,9 @@ func clip(s string, n int) string {
 		n--
 	}
 	return s[:n] + "…"
+}
+
+func hasBearer(r *http.Request) bool {
+	a := r.Header.Get("Authorization")
+	return len(a) > 7 && strings.EqualFold(a[:7], "Bearer ")
 }

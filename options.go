@@ -379,6 +379,7 @@ func (c *config) validate(t reflect.Type) (settings, error) {
 		store: c.store, now: c.now, onError: c.onError, logger: c.logger,
 		cookie: c.cookie, useCookie: !c.noCookie, header: c.header, bearer: c.bearer,
 		opts: payloadOptions(t), auto: t.Kind() == reflect.Interface, name: t.String(),
+		purpose: c.purpose, fields: fieldNames(t),
 	}
 	switch t.Kind() {
 	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Interface:
@@ -452,10 +453,12 @@ func (c *config) sessions(s *settings) error {
 	switch {
 	case c.sessionLife != 0 && !c.sliding:
 		return invalid("WithSessionLifetime", "needs WithSliding: without renewals a session lasts one token lifetime")
-	case c.sessionLife != 0 && c.sessionLife < s.ttl:
-		return invalid("WithSessionLifetime", "lifetime %v is shorter than the TTL %v", c.sessionLife, s.ttl)
 	case c.sessionLife != 0:
 		s.session = c.sessionLife
+	}
+	// One rule, default or set: a session lasts at least one token.
+	if s.sliding && s.session < s.ttl {
+		return invalid("WithSessionLifetime", "session lifetime %v (the default unless set) is shorter than the TTL %v; set it to at least the TTL", s.session, s.ttl)
 	}
 	s.session = max(s.session, s.ttl)
 	return nil
@@ -488,5 +491,6 @@ func (c *config) stores(s *settings) error {
 	if s.subjects, ok = s.store.(SubjectStore); !ok {
 		return invalid("WithSubject", "the revocation store %T cannot revoke subjects: it has no RevokeSubject and SubjectCutoff (SubjectStore)", s.store)
 	}
+	s.devices, _ = s.store.(DeviceStore)
 	return nil
 }

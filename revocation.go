@@ -55,3 +55,24 @@ type SubjectStore interface {
 	// return an error rather than the older answer.
 	SubjectCutoff(ctx context.Context, subject SubjectID) (time.Time, error)
 }
+
+// MaxDevices is how many sessions a DeviceStore keeps for one subject at
+// most; past it, the record that ends first goes.
+const MaxDevices = 32
+
+// DeviceStore is an optional interface of a RevocationStore, found by type
+// assertion, that lets a vault list a subject's sessions ("your devices").
+// The records are the vault's, opaque to the store. Without it, sessions
+// work as before and Devices fails.
+type DeviceStore interface {
+	// SaveDevice records session's record for subject until until,
+	// replacing its earlier record, and keeps at most MaxDevices records
+	// per subject. An until before the store's now records nothing.
+	SaveDevice(ctx context.Context, subject SubjectID, session TokenID, record []byte, until time.Time) error
+
+	// Devices returns the records of subject whose until has not passed.
+	Devices(ctx context.Context, subject SubjectID) ([][]byte, error)
+
+	// DeleteDevice removes session's record; an unknown one is no error.
+	DeleteDevice(ctx context.Context, subject SubjectID, session TokenID) error
+}

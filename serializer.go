@@ -1,11 +1,13 @@
 package authix
 
 import (
+	"bytes"
 	"encoding"
 	stdjson "encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -194,4 +196,69 @@ func checkMap(t reflect.Type, path string, seen map[reflect.Type]bool) error {
 		}
 	}
 	return checkType(t.Elem(), path+"[key]", seen)
+}
+
+// fieldNames returns the JSON names of a struct payload type's fields,
+// promoted ones included, or nil for other types.
+func fieldNames(t reflect.Type) map[string]bool {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return nil
+	}
+	names := map[string]bool{}
+	addFieldNames(t, names, map[reflect.Type]bool{})
+	return names
+}
+
+func addFieldNames(t reflect.Type, names map[string]bool, seen map[reflect.Type]bool) {
+	if seen[t] {
+		return
+	}
+	seen[t] = true
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := f.Tag.Get("json")
+		name, _, _ := strings.Cut(tag, ",")
+		ft := f.Type
+		for ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		switch {
+		case tag == "-":
+		case f.Anonymous && name == "" && ft.Kind() == reflect.Struct:
+			addFieldNames(ft, names, seen)
+		case !f.IsExported():
+		case name != "":
+			names[name] = true
+		default:
+			names[f.Name] = true
+		}
+	}
+}
+
+// setsAField reports whether the payload object is empty or names one of
+// names at its top level. Only a payload that decoded into the zero value
+// is read again.
+func setsAField(payload []byte, names map[string]bool) bool {
+	dec := jsontext.NewDecoder(bytes.NewReader(payload))
+	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
+		return false
+	}
+	empty := true
+	for dec.PeekKind() == '"' {
+		empty = false
+		tok, err := dec.ReadToken()
+		if err != nil {
+			return false
+		}
+		if names[tok.String()] {
+			return true
+		}
+		if dec.SkipValue() != nil {
+			return false
+		}
+	}
+	return empty
 }

@@ -7,8 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 	"unicode/utf8"
+
+	"github.com/go-json-experiment/json"
 )
 
 // Sessions: a sliding session is one id and one absolute end, sealed at
@@ -39,6 +42,7 @@ func (v *Vault[T]) newSession(m *sealed, start time.Time) error {
 		return fmt.Errorf("authix: reading a random session id: %w", err)
 	}
 	m.abs = start.Add(max(v.session, v.lifetime(*m))).Unix()
+	m.auth = start.Unix()
 	return nil
 }
 
@@ -114,6 +118,7 @@ func (v *Vault[T]) renewCookie(w http.ResponseWriter, r *http.Request, c *dataCo
 	}
 	fresh.Source = c.info.Source
 	c.data, c.info = data, fresh
+	v.logError(r.Context(), "device not recorded", v.touchDevice(r.Context(), data, next, now))
 	return nil
 }
 
@@ -146,13 +151,14 @@ func (v *Vault[T]) RenewAccessToken(ctx context.Context, token string) (string, 
 	if !ok {
 		return "", TokenInfo{}, fmt.Errorf("%w: the session's absolute lifetime has passed", ErrExpiredToken)
 	}
-	_, tok, fresh, err := v.reseal(ctx, data, next, now)
+	data, tok, fresh, err := v.reseal(ctx, data, next, now)
 	if err != nil {
 		return "", TokenInfo{}, err
 	}
 	if err := v.revoke(ctx, o.info.ID, o.info.ExpiresAt); err != nil {
 		return "", TokenInfo{}, err
 	}
+	v.logError(ctx, "device not recorded", v.touchDevice(ctx, data, next, now))
 	return tok, fresh, nil
 }
 
@@ -264,4 +270,201 @@ func unixMicro(t time.Time) int64 {
 		return 0
 	}
 	return t.UnixMicro()
+}
+
+// Device is one live session of a subject, as a "your devices" page lists
+// it.
+type Device struct {
+	ID         string    // the session, for EndDevice
+	Label      string    // DeviceLabel at login
+	Started    time.Time // the login
+	LastActive time.Time // the login or its latest renewal
+	Ends       time.Time // the session's absolute end
+	Remembered bool
+	Current    bool // the session of the request
+}
+
+// deviceRecord is a Device as the store keeps it.
+type deviceRecord struct {
+	ID      string `json:"id"`
+	Label   string `json:"label,omitempty"`
+	Started int64  `json:"started"`
+	Seen    int64  `json:"seen"`
+	Ends    int64  `json:"ends"`
+	Rem     bool   `json:"rem,omitempty"`
+}
+
+var errNoDevices = fmt.Errorf("%w: devices need WithSliding, WithSubject and a store that implements DeviceStore", ErrInvalidOption)
+
+// saveDevice records rec for session sid of payload's subject.
+func (v *Vault[T]) saveDevice(ctx context.Context, payload T, sid sessionID, rec deviceRecord) error {
+	rec.ID = sidEncoding.EncodeToString(sid[:])
+	b, err := json.Marshal(rec)
+	if err == nil {
+		err = v.devices.SaveDevice(ctx, subjectKey(v.subject(payload)), sessionKey(sid), b, time.Unix(rec.Ends, 0))
+	}
+	if err != nil {
+		return fmt.Errorf("%w: recording the device: %w", ErrRevocationStore, err)
+	}
+	return nil
+}
+
+// touchDevice records that session m of payload was active at now: at a
+// renewal or a Confirm, never on other requests.
+func (v *Vault[T]) touchDevice(ctx context.Context, payload T, m sealed, now time.Time) error {
+	if v.devices == nil || !m.hasSession() {
+		return nil
+	}
+	recs, err := v.deviceRecords(ctx, payload)
+	if err != nil {
+		return err
+	}
+	rec := deviceRecord{Started: m.auth, Ends: m.abs, Rem: m.rem}
+	id := sidEncoding.EncodeToString(m.sid[:])
+	for _, r := range recs {
+		if r.ID == id {
+			rec = r
+		}
+	}
+	rec.Seen = now.Unix()
+	return v.saveDevice(ctx, payload, m.sid, rec)
+}
+
+func (v *Vault[T]) deviceRecords(ctx context.Context, payload T) ([]deviceRecord, error) {
+	raw, err := v.devices.Devices(ctx, subjectKey(v.subject(payload)))
+	if err != nil {
+		return nil, fmt.Errorf("%w: listing devices: %w", ErrRevocationStore, err)
+	}
+	recs := make([]deviceRecord, 0, len(raw))
+	for _, b := range raw {
+		var r deviceRecord
+		if json.Unmarshal(b, &r) == nil {
+			recs = append(recs, r)
+		}
+	}
+	return recs, nil
+}
+
+// Devices lists the live sessions of the subject whose request ctx is, as
+// RequireData put it there, most recently active first, and marks the
+// request's own. It needs WithSliding, WithSubject and a DeviceStore (the
+// memory store and redisstore are).
+func (v *Vault[T]) Devices(ctx context.Context) ([]Device, error) {
+	c := v.dataOf(ctx)
+	switch {
+	case v.devices == nil || !v.sliding:
+		return nil, errNoDevices
+	case c == nil:
+		return nil, ErrMissingToken
+	}
+	recs, err := v.deviceRecords(ctx, c.data)
+	if err != nil {
+		return nil, err
+	}
+	current := sidEncoding.EncodeToString(c.sid[:])
+	out := make([]Device, len(recs))
+	for i, r := range recs {
+		out[i] = Device{ID: r.ID, Label: r.Label, Started: time.Unix(r.Started, 0), LastActive: time.Unix(r.Seen, 0),
+			Ends: time.Unix(r.Ends, 0), Remembered: r.Rem, Current: r.ID == current}
+	}
+	slices.SortFunc(out, func(a, b Device) int { return b.LastActive.Compare(a.LastActive) })
+	return out, nil
+}
+
+// EndDevice ends one session of the subject whose request ctx is, on every
+// replica that shares the store, as a Logout of it would; a session not in
+// the subject's list is left alone. It fails as Devices does, and wraps
+// ErrRevocationStore.
+func (v *Vault[T]) EndDevice(ctx context.Context, id string) error {
+	return v.endDevices(ctx, func(d deviceRecord, _ string) bool { return d.ID == id })
+}
+
+// EndOtherDevices ends every session of the subject whose request ctx is
+// but the request's own, as EndDevice does.
+func (v *Vault[T]) EndOtherDevices(ctx context.Context) error {
+	return v.endDevices(ctx, func(d deviceRecord, current string) bool { return d.ID != current })
+}
+
+func (v *Vault[T]) endDevices(ctx context.Context, end func(d deviceRecord, current string) bool) error {
+	c := v.dataOf(ctx)
+	switch {
+	case v.devices == nil || !v.sliding:
+		return errNoDevices
+	case c == nil:
+		return ErrMissingToken
+	}
+	recs, err := v.deviceRecords(ctx, c.data)
+	if err != nil {
+		return err
+	}
+	current := sidEncoding.EncodeToString(c.sid[:])
+	subject := subjectKey(v.subject(c.data))
+	for _, r := range recs {
+		var sid sessionID
+		if !end(r, current) || decodeSID(&sid, r.ID) != nil {
+			continue
+		}
+		if err := v.revoke(ctx, sessionKey(sid), time.Unix(r.Ends, 0)); err != nil {
+			return err
+		}
+		if err := v.devices.DeleteDevice(ctx, subject, sessionKey(sid)); err != nil {
+			return fmt.Errorf("%w: %w", ErrRevocationStore, err)
+		}
+	}
+	return nil
+}
+
+func decodeSID(sid *sessionID, s string) error {
+	if n, err := sidEncoding.Decode(sid[:], []byte(s)); err != nil || n != len(sid) || len(s) != sidLen {
+		return errSealedMeta
+	}
+	return nil
+}
+
+// Confirm records that the user of request r proved who they are again
+// (the app checked the password): the session keeps its id and absolute
+// end, and gets a token whose authentication time is now, set as the
+// cookie when r carried one and returned for other clients. The old token
+// is revoked. It fails as Authenticate does; a cookie request from
+// another site is refused whatever its method.
+func (v *Vault[T]) Confirm(w http.ResponseWriter, r *http.Request) (string, error) {
+	tok, src := v.extract(r)
+	if src == fromNone {
+		return "", ErrMissingToken
+	}
+	if src == fromCookie {
+		post := *r
+		post.Method = http.MethodPost
+		if err := v.checkOrigin(&post); err != nil {
+			return "", err
+		}
+	}
+	ctx, now := r.Context(), v.now()
+	var data T
+	o, err := v.authenticate(ctx, tok, now, &data)
+	if err != nil {
+		return "", err
+	}
+	next, ok := v.renewal(o, now)
+	if !ok {
+		return "", fmt.Errorf("%w: the session's absolute lifetime has passed", ErrExpiredToken)
+	}
+	next.auth = now.Unix()
+	if !next.hasSession() {
+		next.auth = 0 // its issue time says it
+	}
+	fresh, tok, info, err := v.reseal(ctx, data, next, now)
+	if err == nil && src == fromCookie {
+		err = v.setCookie(w, tok, info, now)
+	}
+	if err == nil {
+		err = v.revoke(ctx, o.info.ID, o.info.ExpiresAt)
+	}
+	if err == nil {
+		err = v.touchDevice(ctx, fresh, next, now)
+	}
+	if err != nil {
+		return "", err
+	}
+	return tok, nil
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"reflect"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,6 +35,9 @@ type settings struct {
 	cipher    Cipher
 	store     RevocationStore
 	subjects  SubjectStore // the store, under WithSubject
+	devices   DeviceStore  // the store, under WithSubject, when it lists devices
+	purpose   string
+	fields    map[string]bool // a struct T's JSON names: a payload must set one, or be empty
 	now       func() time.Time
 	ttl       time.Duration // a normal login's token lifetime
 	remember  time.Duration // a remember-me token's lifetime
@@ -83,6 +87,13 @@ func New[T any](opts ...Option) (*Vault[T], error) {
 		return &b
 	}
 	v.outs.New = func() any { return new(T) }
+	if v.cop != nil && !v.ownCOP {
+		// A login form behind CrossOriginProtection().Handler is refused,
+		// and logged, as the vault's own routes are.
+		v.cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			v.Reject(w, r, ErrCrossOrigin)
+		}))
+	}
 	return v, nil
 }
 
@@ -98,7 +109,23 @@ func (v *Vault[T]) String() string {
 	if v.bearer {
 		src += " bearer"
 	}
-	return fmt.Sprintf("authix.Vault[%s]{ttl: %v, sources:%s}", v.name, v.ttl, src)
+	var b strings.Builder
+	fmt.Fprintf(&b, "authix.Vault[%s]{ttl: %v, remember-me: %v", v.name, v.ttl, v.remember)
+	if v.sliding {
+		renew := "half the lifetime"
+		if v.renewAt != 0 {
+			renew = v.renewAt.String()
+		}
+		fmt.Fprintf(&b, ", sliding: renew after %s, session %v", renew, v.session)
+	}
+	if v.purpose != "" {
+		fmt.Fprintf(&b, ", purpose: %q", v.purpose)
+	}
+	if v.subject != nil {
+		b.WriteString(", subject checks")
+	}
+	fmt.Fprintf(&b, ", sources:%s}", src)
+	return b.String()
 }
 
 // Format prints String for every verb, so that no verb reveals key bytes.
@@ -108,8 +135,8 @@ func (v *Vault[T]) Format(s fmt.State, _ rune) { _, _ = io.WriteString(s, v.Stri
 // seal. It is a value, so that a login does not allocate for it; the zero
 // LoginOption changes nothing.
 type LoginOption struct {
-	remember bool
-	set      bool
+	remember, set bool
+	label         string
 }
 
 // RememberMe(true) makes a login's token live for the remember-me lifetime
@@ -117,6 +144,13 @@ type LoginOption struct {
 // browser-session cookie. RememberMe(false) is a normal login, so a form's
 // checkbox can be passed as it is.
 func RememberMe(remember bool) LoginOption { return LoginOption{remember: remember, set: true} }
+
+// DeviceLabel names a login's session in the devices list (Devices), such
+// as "Firefox on Linux": the app chooses it, and nothing else about the
+// client is kept. It is cut to 64 bytes.
+func DeviceLabel(label string) LoginOption {
+	return LoginOption{label: clip(strings.ToValidUTF8(label, "\uFFFD"), 64)}
+}
 
 // CreateAccessToken seals payload into the token of a normal login. It
 // fails with ErrPayloadType for a nil payload (or, in auto mode, one of
@@ -136,10 +170,16 @@ func (v *Vault[T]) IssueAccessToken(payload T, opts ...LoginOption) (string, Tok
 }
 
 func (v *Vault[T]) issue(payload T, opts []LoginOption) (string, TokenInfo, error) {
-	var m sealed
+	var (
+		m     sealed
+		label string
+	)
 	for _, o := range opts {
 		if o.set {
 			m.rem = o.remember
+		}
+		if o.label != "" {
+			label = o.label
 		}
 	}
 	now := v.now()
@@ -158,7 +198,15 @@ func (v *Vault[T]) issue(payload T, opts []LoginOption) (string, TokenInfo, erro
 			return "", TokenInfo{}, err
 		}
 	}
-	return v.seal(payload, m, now)
+	tok, info, err := v.seal(payload, m, now)
+	if err == nil && v.devices != nil && m.hasSession() {
+		rec := deviceRecord{Label: label, Started: now.Unix(), Seen: now.Unix(), Ends: m.abs, Rem: m.rem}
+		err = v.saveDevice(context.Background(), payload, m.sid, rec)
+	}
+	if err != nil {
+		return "", TokenInfo{}, err
+	}
+	return tok, info, nil
 }
 
 // seal makes the token for payload with m sealed in it, issued at now, and
@@ -193,9 +241,12 @@ func (v *Vault[T]) seal(payload T, m sealed, now time.Time) (string, TokenInfo, 
 	if len(s) > MaxTokenSize {
 		return "", TokenInfo{}, errSealTooLarge
 	}
-	info.ExpiresAt, info.Remembered = time.Unix(m.exp, 0), m.rem
+	info.ExpiresAt, info.Remembered, info.AuthenticatedAt = time.Unix(m.exp, 0), m.rem, info.IssuedAt
 	if m.abs != 0 {
 		info.SessionExpiresAt = time.Unix(m.abs, 0)
+	}
+	if m.auth != 0 {
+		info.AuthenticatedAt = time.Unix(m.auth, 0)
 	}
 	return s, info, nil
 }
@@ -293,16 +344,23 @@ func (v *Vault[T]) open(dst []byte, token string, now time.Time) (plain, payload
 		lim := o.info.IssuedAt.Unix() + int64((v.lifetime(m)+time.Second-1)/time.Second)
 		o.m.exp = min(m.exp, lim)
 		o.info.ExpiresAt, o.info.Remembered = time.Unix(o.m.exp, 0), m.rem
+		o.info.AuthenticatedAt = o.info.IssuedAt
+		if m.auth != 0 {
+			o.info.AuthenticatedAt = time.Unix(m.auth, 0)
+		}
 		if m.abs != 0 {
 			o.info.SessionExpiresAt = time.Unix(m.abs, 0)
 		}
 	} else {
 		o.info.ExpiresAt = o.info.IssuedAt.Add(v.ttl)
 	}
-	if now.After(o.info.ExpiresAt) {
-		return plain, nil, o, errTokenExpired
+	switch {
+	case !now.After(o.info.ExpiresAt):
+		return plain, payload, o, nil
+	case o.m.abs != 0 && o.m.exp >= o.m.abs:
+		return plain, nil, o, errSessionOver
 	}
-	return plain, payload, o, nil
+	return plain, nil, o, errTokenExpired
 }
 
 // openInfo opens token for what it says about itself. An authentic token
@@ -339,6 +397,8 @@ func (v *Vault[T]) decode(payload []byte, out *T) error {
 	default:
 		if err = json.Unmarshal(payload, out, v.opts); err != nil {
 			err = fmt.Errorf("%w: payload does not decode into %s: %w", ErrInvalidToken, v.name, err)
+		} else if v.fields != nil && reflect.ValueOf(out).Elem().IsZero() && !setsAField(payload, v.fields) {
+			err = fmt.Errorf("%w: payload sets none of %s's fields: a token of another vault? (see WithPurpose)", ErrInvalidToken, v.name)
 		}
 	}
 	if err != nil {

@@ -164,7 +164,7 @@ func TestReport(t *testing.T) {
 		`\(5\) Store heap per live entry +74\.4 B/entry +<= 64 B/entry +FAIL`,
 		`\(5\) Store Revoke, amortised with sweeping +450 ns/op +<= 500 ns/op +PASS`,
 		`\(5\) Store longest lock hold .* +250000 shard-hold-ns +<= 1000000 shard-hold-ns +PASS`,
-		`\(8\) Decode authix / fernet-go .* +0\.46 x +<= 0\.50 x +PASS`,          // 1100/2400
+		`\(8\) Decode authix / fernet-go .* +0\.46 x +<= 0\.50 x +PASS`,                      // 1100/2400
 		`\(8\) Payload decode alone \(json/v2\) / json.Unmarshal +0\.32 x +<= 0\.60 x +PASS`, // 200/620
 		`\(8\) Payload decode allocs .* +1 allocs/op +<= 1 allocs/op +PASS`,
 		`\(8\) Decode authix allocs .* +4 allocs/op +<= 1 allocs/op +FAIL`,
