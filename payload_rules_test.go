@@ -1,0 +1,301 @@
+package authix_test
+
+// The rules a vault reads and writes payloads by, as users rely on them:
+// each test seals a plaintext with a Fernet cipher the vault shares
+// (WithCipher), so that any bytes are an authentic token, and reads it with
+// DecodeAccessToken; or seals a value with CreateAccessToken and compares
+// the payload bytes with what encoding/json's json.Marshal writes.
+
+import (
+	"encoding/json"
+	"math"
+	"math/big"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/authix-go/authix"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Extra is embedded by pointer in Shapes: decoding one of its fields
+// allocates it.
+type Extra struct {
+	Deep  bool    `json:"deep"`
+	Ratio float64 `json:"ratio"`
+}
+
+// Shapes is the payload of the rule tests that User and Wire do not cover:
+// an embedded pointer, numbers of every size, pointers to pointers,
+// json.Number, types with text or JSON methods, and tags that skip, rename
+// or omit.
+type Shapes struct {
+	Embedded
+	*Extra
+	ID      int64              `json:"id"`
+	U       uint64             `json:"u"`
+	U8      uint8              `json:"u8"`
+	I8      int8               `json:"i8"`
+	F32     float32            `json:"f32"`
+	F64     float64            `json:"f64"`
+	Ptr     *User              `json:"ptr"`
+	PP      **int              `json:"pp"`
+	Tags    map[string]string  `json:"tags"`
+	IntKeys map[int]bool       `json:"int_keys"`
+	List    []User             `json:"list"`
+	Arr     [2]int             `json:"arr"`
+	Raw     []byte             `json:"raw"`
+	RawJSON json.RawMessage    `json:"raw_json"`
+	Any     any                `json:"any"`
+	When    time.Time          `json:"when"`
+	WhenP   *time.Time         `json:"when_p"`
+	Num     json.Number        `json:"num"`
+	Addr    netip.Addr         `json:"addr"`  // text methods
+	Big     *big.Int           `json:"big"`   // JSON methods on the pointer
+	Hosts   map[netip.Addr]int `json:"hosts"` // text keys
+	Skip    string             `json:"-"`
+	Omit    []string           `json:"omit,omitempty"`
+	Zero    time.Time          `json:"zero,omitzero"`
+	NoTag   string             //nolint:tagliatelle // the Go name is the key
+	private int
+}
+
+// openAsPayload returns a function that seals a plaintext as it is and
+// decodes it with a vault of payload type T.
+func openAsPayload[T any]() func(*testing.T, string) (any, error) {
+	return func(t *testing.T, plain string) (any, error) {
+		t.Helper()
+		clock := newFakeClock(testEpoch)
+		fern := mustFernet(t, time.Hour, keyA)
+		v, err := authix.New[T](authix.WithCipher(fern), authix.WithClock(clock.Now))
+		require.NoError(t, err)
+		tok, err := fern.Seal(nil, []byte(plain), clock.Now())
+		require.NoError(t, err)
+		return v.DecodeAccessToken(string(tok))
+	}
+}
+
+// refused is a want of TestPayloadDecodeRules: the vault refuses the
+// token with ErrInvalidToken and returns the zero payload.
+var refused = struct{ refused bool }{true}
+
+// A vault reads a payload as encoding/json does, but strictly: keys match
+// exactly, a repeated key is refused wherever it is, integers are exact,
+// invalid UTF-8 is refused, and one JSON object is all there is.
+func TestPayloadDecodeRules(t *testing.T) {
+	t.Parallel()
+	one := 1
+	onePtr := &one
+	type embedA struct {
+		V int
+		Y int
+	}
+	type embedB struct {
+		V int
+		Y int `json:"Y"` // a tag dominates
+	}
+	type embedded struct {
+		embedA
+		embedB
+		Z int `json:"z"`
+	}
+	type unexportedPtr struct {
+		*embedA
+	}
+	type int64s struct {
+		ID int64 `json:"id"`
+	}
+	type smalls struct {
+		U8  uint8   `json:"u8"`
+		U   uint    `json:"u"`
+		I8  int8    `json:"i8"`
+		F32 float32 `json:"f32"`
+	}
+	type quoted struct {
+		N int `json:"n,string"`
+	}
+	cases := []struct {
+		name   string
+		decode func(*testing.T, string) (any, error)
+		plain  string
+		want   any // or refused
+	}{
+		// Keys match exactly, at every level; unknown keys are ignored.
+		{"exact keys", openAsPayload[User](), `{"id":1,"is_admin":false,"IS_ADMIN":true}`, User{ID: 1}},
+		{"other case ignored", openAsPayload[User](), `{"ID":1,"Name":"x","IS_ADMIN":true}`, User{}},
+		{"other case ignored in a nested struct", openAsPayload[Shapes](), `{"ptr":{"id":1,"IS_ADMIN":true}}`, Shapes{Ptr: &User{ID: 1}}},
+		{"other case ignored in an embedded struct", openAsPayload[Shapes](), `{"TEAM":"x","Deep":true}`, Shapes{}},
+		{"escaped key matches", openAsPayload[User](), `{"\u0069d":7,"n\u0061me":"J"}`, User{ID: 7, Name: "J"}},
+		{"unknown fields ignored", openAsPayload[User](), `{"id":1,"role":{"a":[1,{"b":null}]},"x":"y"}`, User{ID: 1}},
+		{"same key in sibling objects", openAsPayload[User](), `{"x":{"a":1},"y":{"a":2}}`, User{}},
+
+		// A repeated key is refused, wherever it is and however it is spelled.
+		{"repeated field", openAsPayload[User](), `{"id":1,"id":2}`, refused},
+		{"repeated field, escaped", openAsPayload[User](), `{"id":1,"\u0069d":2}`, refused},
+		{"repeated field in a nested struct", openAsPayload[Shapes](), `{"ptr":{"id":1,"id":2}}`, refused},
+		{"repeated unknown key", openAsPayload[User](), `{"x":1,"id":1,"x":2}`, refused},
+		{"repeated unknown key, escaped", openAsPayload[User](), `{"x":1,"\u0078":2}`, refused},
+		{"repeated key inside an unknown value", openAsPayload[User](), `{"x":{"a":1,"a":2}}`, refused},
+		{"repeated key deep inside an unknown value", openAsPayload[User](), `{"x":[{"y":{"a":1,"\u0061":2}}]}`, refused},
+		{"repeated map key", openAsPayload[map[string]int](), `{"a":1,"\u0061":2}`, refused},
+		{"repeated map key, escaped twice", openAsPayload[map[string]string](), `{"\u00e9":"1","\u00E9":"2"}`, refused},
+		{"repeated map key, escaped and raw UTF-8", openAsPayload[map[string]string](), `{"é":"1","\u00e9":"2"}`, refused},
+		{"repeated map[string]string key", openAsPayload[map[string]string](), `{"a":"1","a":"2"}`, refused},
+		{"repeated map[string]any key, nested", openAsPayload[map[string]any](), `{"a":{"b":1,"b":2}}`, refused},
+		{"repeated key, auto mode", openAsPayload[any](), `{"a":1,"a":1}`, refused},
+		{"repeated int map key", openAsPayload[Shapes](), `{"int_keys":{"1":true,"1":false}}`, refused},
+		{"repeated int map key, escaped", openAsPayload[Shapes](), `{"int_keys":{"1":true,"\u0031":false}}`, refused},
+		{"one int map key spelled 1 and 01", openAsPayload[Shapes](), `{"int_keys":{"1":true,"01":false}}`, refused},
+		{"one int map key spelled +1 and 1", openAsPayload[Shapes](), `{"int_keys":{"+1":true,"1":false}}`, refused},
+		{"one int map key spelled -0 and 0", openAsPayload[Shapes](), `{"int_keys":{"-0":true,"0":false}}`, refused},
+		{"repeated text map key", openAsPayload[Shapes](), `{"hosts":{"::1":1,"::1":2}}`, refused},
+		{"repeated ,string field", openAsPayload[quoted](), `{"n":"5","n":"6"}`, refused},
+
+		// Integers are exact: in their Go type, or as json.Number in an
+		// interface.
+		{"int64 above 2^53", openAsPayload[int64s](), `{"id":9007199254740993}`, int64s{ID: 9007199254740993}},
+		{"int64 min", openAsPayload[int64s](), `{"id":-9223372036854775808}`, int64s{ID: math.MinInt64}},
+		{"int64 max", openAsPayload[int64s](), `{"id":9223372036854775807}`, int64s{ID: math.MaxInt64}},
+		{"int64 overflow", openAsPayload[int64s](), `{"id":9223372036854775808}`, refused},
+		{"int64 underflow", openAsPayload[int64s](), `{"id":-9223372036854775809}`, refused},
+		{"int fraction", openAsPayload[User](), `{"id":1.0}`, refused},
+		{"int exponent", openAsPayload[User](), `{"id":1e2}`, refused},
+		{"int from string", openAsPayload[User](), `{"id":"1"}`, refused},
+		{"minus zero into int", openAsPayload[User](), `{"id":-0}`, User{}},
+		{"uint8 max", openAsPayload[smalls](), `{"u8":255}`, smalls{U8: 255}},
+		{"uint8 overflow", openAsPayload[smalls](), `{"u8":256}`, refused},
+		{"int8 min", openAsPayload[smalls](), `{"i8":-128}`, smalls{I8: -128}},
+		{"int8 overflow", openAsPayload[smalls](), `{"i8":128}`, refused},
+		{"negative uint", openAsPayload[smalls](), `{"u":-1}`, refused},
+		{"minus zero into uint", openAsPayload[smalls](), `{"u":-0}`, refused},
+		{"uint64 max", openAsPayload[map[string]uint64](), `{"u":18446744073709551615}`, map[string]uint64{"u": math.MaxUint64}},
+		{"uint64 overflow", openAsPayload[map[string]uint64](), `{"u":18446744073709551616}`, refused},
+		{"float32 overflow", openAsPayload[smalls](), `{"f32":1e39}`, refused},
+		{"float64 overflow", openAsPayload[map[string]float64](), `{"a":1e400}`, refused},
+		{"map[string]any keeps numbers exact", openAsPayload[map[string]any](), `{"id":9007199254740993,"l":[1.5,true,null,"s"],"o":{}}`,
+			map[string]any{"id": json.Number("9007199254740993"), "l": []any{json.Number("1.5"), true, nil, "s"}, "o": map[string]any{}}},
+		{"auto mode keeps numbers exact", openAsPayload[any](), `{"a":[1,{"b":-2e-3}],"m":-9223372036854775809}`,
+			map[string]any{"a": []any{json.Number("1"), map[string]any{"b": json.Number("-2e-3")}}, "m": json.Number("-9223372036854775809")}},
+		{"interface field keeps numbers exact", openAsPayload[Shapes](), `{"any":18446744073709551617}`, Shapes{Any: json.Number("18446744073709551617")}},
+		{"huge number in an interface", openAsPayload[map[string]any](), `{"a":1e400}`, map[string]any{"a": json.Number("1e400")}},
+		{"bad number", openAsPayload[User](), `{"id":01}`, refused},
+		{"bad number in any", openAsPayload[map[string]any](), `{"a":1.}`, refused},
+		{"bad exponent", openAsPayload[map[string]any](), `{"a":1e+}`, refused},
+
+		// A null payload is refused whatever the type; a null field is left
+		// zero.
+		{"null payload", openAsPayload[User](), `null`, refused},
+		{"null payload with spaces", openAsPayload[User](), " null\n", refused},
+		{"null map payload", openAsPayload[map[string]string](), `null`, refused},
+		{"null pointer payload", openAsPayload[*User](), `null`, refused},
+		{"null auto payload", openAsPayload[any](), `null`, refused},
+		{"null field", openAsPayload[User](), `{"name":null,"id":null}`, User{}},
+		{"null time.Time", openAsPayload[Shapes](), `{"when":null}`, Shapes{}},
+		{"null pointer to pointer", openAsPayload[Shapes](), `{"pp":null}`, Shapes{}},
+		{"pointer to pointer", openAsPayload[Shapes](), `{"pp":1}`, Shapes{PP: &onePtr}},
+
+		// Strings are unescaped as encoding/json unescapes them.
+		{"surrogate pair", openAsPayload[map[string]string](), `{"s":"\ud83d\ude00"}`, map[string]string{"s": "😀"}},
+		{"escapes", openAsPayload[map[string]string](), `{"s":"\"\\\/\b\f\n\r\t\u00e9\u2028"}`, map[string]string{"s": "\"\\/\b\f\n\r\té\u2028"}},
+		{"escaped NUL", openAsPayload[map[string]string](), `{"s":"\u0000"}`, map[string]string{"s": "\x00"}},
+		{"escaped key", openAsPayload[map[string]string](), `{"\u003ck\u003e":"v"}`, map[string]string{"<k>": "v"}},
+		{"raw control character", openAsPayload[map[string]string](), "{\"s\":\"a\x01\"}", refused},
+		{"raw newline", openAsPayload[map[string]string](), "{\"s\":\"a\n\"}", refused},
+		{"bad escape", openAsPayload[map[string]string](), `{"s":"\x"}`, refused},
+		{"single quote escape", openAsPayload[map[string]string](), `{"s":"\'"}`, refused},
+		{"short unicode escape", openAsPayload[map[string]string](), `{"s":"\u12"}`, refused},
+		{"unterminated string", openAsPayload[map[string]string](), `{"s":"abc`, refused},
+
+		// Changed: encoding/json, and the codec before json/v2, read invalid
+		// UTF-8 and lone surrogates as U+FFFD. json/v2 refuses them, as
+		// Python's json module refuses invalid UTF-8: two different byte
+		// strings no longer read as one name, and a vault only seals valid
+		// UTF-8 (TestSealRefusesInvalidUTF8), so no token it wrote is lost.
+		{"invalid UTF-8", openAsPayload[map[string]string](), "{\"s\":\"a\xffb\"}", refused},
+		{"invalid UTF-8 in a key", openAsPayload[User](), "{\"id\":1,\"\xff\":2}", refused},
+		{"invalid UTF-8 in an unknown value", openAsPayload[User](), "{\"id\":1,\"x\":[\"\xed\xa0\x80\"]}", refused},
+		{"two keys that were both U+FFFD", openAsPayload[map[string]any](), "{\"\xff\":1,\"\xfe\":2}", refused},
+		{"lone surrogate", openAsPayload[map[string]string](), `{"s":"\ud800x"}`, refused},
+		{"surrogate then letter escape", openAsPayload[map[string]string](), `{"s":"\ud800\u0041"}`, refused},
+		{"two high surrogates", openAsPayload[map[string]string](), `{"s":"\ud800\ud83d\ude00"}`, refused},
+		{"lone low surrogate", openAsPayload[map[string]string](), `{"s":"\udc00"}`, refused},
+
+		// One JSON object, and nothing after it.
+		{"JSON whitespace", openAsPayload[User](), " \t\n\r{ \"id\" : 1 , \"name\" :\"x\" } \n", User{ID: 1, Name: "x"}},
+		{"vertical tab", openAsPayload[User](), "\v{}", refused},
+		{"byte order mark", openAsPayload[User](), "\xef\xbb\xbf{}", refused},
+		{"trailing data", openAsPayload[User](), `{}x`, refused},
+		{"trailing data after a map", openAsPayload[map[string]any](), `{"a":1}]`, refused},
+		{"two values", openAsPayload[User](), `{} {}`, refused},
+		{"trailing comma", openAsPayload[User](), `{"id":1,}`, refused},
+		{"missing colon", openAsPayload[User](), `{"id" 1}`, refused},
+		{"unclosed", openAsPayload[User](), `{"id":1`, refused},
+		{"empty", openAsPayload[User](), ``, refused},
+		{"array into struct", openAsPayload[User](), `[]`, refused},
+		{"array into auto mode", openAsPayload[any](), `[1]`, refused},
+		{"object into slice", openAsPayload[Shapes](), `{"list":{}}`, refused},
+		{"bad literal", openAsPayload[User](), `{"is_admin":tru}`, refused},
+
+		// Struct fields are named as encoding/json names them.
+		{"embedded struct, dominance", openAsPayload[embedded](), `{"V":1,"Y":2,"z":3}`, embedded{embedB: embedB{Y: 2}, Z: 3}},
+		{"embedded pointer allocated", openAsPayload[Shapes](), `{"deep":true,"team":"t"}`,
+			Shapes{Embedded: Embedded{Team: "t"}, Extra: &Extra{Deep: true}}},
+		{"embedded pointer to unexported struct", openAsPayload[unexportedPtr](), `{"Y":1}`, refused},
+		{"ignored tags", openAsPayload[Shapes](), `{"Skip":"a","-":"b","NoTag":"c","private":1}`, Shapes{NoTag: "c"}},
+		{",string field", openAsPayload[quoted](), `{"n":"5"}`, quoted{N: 5}},
+		{",string field unquoted", openAsPayload[quoted](), `{"n":5}`, refused},
+		{",string field, bad number", openAsPayload[quoted](), `{"n":"5x"}`, refused},
+
+		// Leaf types, as encoding/json reads them.
+		{"base64 bytes", openAsPayload[Shapes](), `{"raw":"aGk="}`, Shapes{Raw: []byte("hi")}},
+		{"bytes as numbers", openAsPayload[Shapes](), `{"raw":[104,105]}`, Shapes{Raw: []byte("hi")}},
+		{"empty bytes", openAsPayload[Shapes](), `{"raw":""}`, Shapes{Raw: []byte{}}},
+		{"bad base64", openAsPayload[Shapes](), `{"raw":"a"}`, refused},
+		{"empty slice", openAsPayload[Shapes](), `{"list":[]}`, Shapes{List: []User{}}},
+		{"int keys", openAsPayload[Shapes](), `{"int_keys":{"-3":true,"12":false}}`, Shapes{IntKeys: map[int]bool{-3: true, 12: false}}},
+		{"int key with a plus", openAsPayload[Shapes](), `{"int_keys":{"+1":true}}`, Shapes{IntKeys: map[int]bool{1: true}}},
+		{"bad int key", openAsPayload[Shapes](), `{"int_keys":{"x":true}}`, refused},
+		{"time.Time", openAsPayload[Shapes](), `{"when":"2026-03-01T12:00:00Z"}`, Shapes{When: testEpoch}},
+		{"bad time.Time", openAsPayload[Shapes](), `{"when":"yesterday"}`, refused},
+		{"time.Time from number", openAsPayload[Shapes](), `{"when":5}`, refused},
+		{"RawMessage", openAsPayload[Shapes](), `{"raw_json": [1, {"a":2}] }`, Shapes{RawJSON: json.RawMessage(`[1, {"a":2}]`)}},
+		{"RawMessage null", openAsPayload[Shapes](), `{"raw_json":null}`, Shapes{RawJSON: json.RawMessage(`null`)}},
+		{"text methods", openAsPayload[Shapes](), `{"addr":"10.0.0.1"}`, Shapes{Addr: netip.MustParseAddr("10.0.0.1")}},
+		{"bad text", openAsPayload[Shapes](), `{"addr":"10.0.0.256"}`, refused},
+		{"text keys", openAsPayload[Shapes](), `{"hosts":{"::1":1}}`, Shapes{Hosts: map[netip.Addr]int{netip.MustParseAddr("::1"): 1}}},
+		{"bad text key", openAsPayload[Shapes](), `{"hosts":{"x":1}}`, refused},
+		{"JSON methods", openAsPayload[Shapes](), `{"big":123456789012345678901234567890}`, Shapes{Big: mustBig("123456789012345678901234567890")}},
+		{"JSON method refuses", openAsPayload[Shapes](), `{"big":"12"}`, refused},
+
+		// Changed: encoding/json, and the codec before json/v2, dropped the
+		// extra elements of a JSON array longer than a Go array and zeroed
+		// the rest of a shorter one. json/v2 refuses both: a vault seals a
+		// Go array at its length, so only a token written elsewhere can
+		// differ, and refusing it loses nothing silently.
+		{"array of the length", openAsPayload[Shapes](), `{"arr":[1,2]}`, Shapes{Arr: [2]int{1, 2}}},
+		{"array too long", openAsPayload[Shapes](), `{"arr":[1,2,3]}`, refused},
+		{"array too short", openAsPayload[Shapes](), `{"arr":[1]}`, refused},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := c.decode(t, c.plain)
+			if c.want == refused {
+				require.ErrorIs(t, err, authix.ErrInvalidToken, "decoded %#v", got)
+				assert.Zero(t, got, "a refused token gives the zero payload")
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, c.want, got)
+		})
+	}
+}
+
+func mustBig(s string) *big.Int {
+	n, ok := new(big.Int).SetString(s, 10)
+	if !ok {
+		panic(s)
+	}
+	return n
+}
