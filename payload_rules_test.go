@@ -7,10 +7,13 @@ package authix_test
 // the payload bytes with what encoding/json's json.Marshal writes.
 
 import (
+	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/big"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -61,19 +64,25 @@ type Shapes struct {
 	private int
 }
 
-// openAsPayload returns a function that seals a plaintext as it is and
-// decodes it with a vault of payload type T.
+// openAsPayload returns a function that seals a plaintext as it is, with a
+// Fernet cipher, and decodes it with a vault of payload type T.
 func openAsPayload[T any]() func(*testing.T, string) (any, error) {
 	return func(t *testing.T, plain string) (any, error) {
 		t.Helper()
-		clock := newFakeClock(testEpoch)
-		fern := mustFernet(t, time.Hour, keyA)
-		v, err := authix.New[T](authix.WithCipher(fern), authix.WithClock(clock.Now))
-		require.NoError(t, err)
-		tok, err := fern.Seal(nil, []byte(plain), clock.Now())
-		require.NoError(t, err)
-		return v.DecodeAccessToken(string(tok))
+		return sealAndOpen[T](t, mustFernet(t, time.Hour, keyA), plain)
 	}
+}
+
+// sealAndOpen seals plain as it is with c, and decodes it with a vault of
+// payload type T that shares c (WithCipher).
+func sealAndOpen[T any](t *testing.T, c authix.Cipher, plain string) (T, error) {
+	t.Helper()
+	clock := newFakeClock(testEpoch)
+	v, err := authix.New[T](authix.WithCipher(c), authix.WithClock(clock.Now))
+	require.NoError(t, err)
+	tok, err := c.Seal(nil, []byte(plain), clock.Now())
+	require.NoError(t, err)
+	return v.DecodeAccessToken(string(tok))
 }
 
 // refused is a want of TestPayloadDecodeRules: the vault refuses the
@@ -298,4 +307,98 @@ func mustBig(s string) *big.Int {
 		panic(s)
 	}
 	return n
+}
+
+// clearCipher is a Cipher that does not encrypt: a token is its
+// plaintext, of any length. It gives a vault payloads longer than a Fernet
+// token can hold.
+type clearCipher struct{}
+
+func (clearCipher) Seal(dst, plaintext []byte, _ time.Time) ([]byte, error) {
+	return append(dst, plaintext...), nil
+}
+
+func (clearCipher) Open(dst []byte, token string, now time.Time) ([]byte, authix.TokenInfo, error) {
+	at := now.Truncate(time.Second)
+	info := authix.TokenInfo{ID: sha256.Sum256([]byte(token)), IssuedAt: at, ExpiresAt: at.Add(time.Hour)}
+	return append(dst, token...), info, nil
+}
+
+func (clearCipher) TTL() time.Duration { return time.Hour }
+
+// deepPayload is a payload object whose member "x" holds depth-1 nested
+// arrays, so that the whole is depth levels deep.
+func deepPayload(depth int) string {
+	return `{"x":` + strings.Repeat("[", depth-1) + strings.Repeat("]", depth-1) + `}`
+}
+
+// nestedArrays is what deepPayload's "x" decodes into in an interface.
+func nestedArrays(n int) any {
+	var v any = []any{}
+	for range n - 1 {
+		v = []any{v}
+	}
+	return v
+}
+
+// Nesting is bounded by json/v2's limit of 10,000 levels, which refuses
+// deeper payloads without a panic or a stack overflow. A Fernet token
+// (MaxTokenSize) holds about 1,500 levels, so only a Cipher of the
+// caller's can carry more.
+//
+// Changed: the codec before json/v2 refused payloads deeper than 1,000
+// levels. Every nesting a Fernet token can hold now decodes; the bound
+// that stops an attacker's depth is now the token size, and json/v2's
+// limit still bounds a reader that takes longer tokens.
+func TestPayloadNestingBounded(t *testing.T) {
+	t.Parallel()
+	fern := mustFernet(t, time.Hour, keyA)
+	for _, depth := range []int{1001, 1400} {
+		t.Run(fmt.Sprintf("Fernet, depth %d", depth), func(t *testing.T) {
+			u, err := sealAndOpen[User](t, fern, deepPayload(depth))
+			require.NoError(t, err, "skipped as an unknown field")
+			assert.Equal(t, User{}, u)
+			m, err := sealAndOpen[map[string]any](t, fern, deepPayload(depth))
+			require.NoError(t, err)
+			assert.Equal(t, map[string]any{"x": nestedArrays(depth - 1)}, m)
+		})
+	}
+	_, err := fern.Seal(nil, []byte(deepPayload(2000)), testEpoch)
+	require.ErrorIs(t, err, authix.ErrTokenTooLarge, "a Fernet token holds fewer than 2,000 levels")
+
+	type node struct {
+		Next *node `json:"next"`
+	}
+	deepNodes := func(depth int) string {
+		return strings.Repeat(`{"next":`, depth-1) + "{}" + strings.Repeat("}", depth-1)
+	}
+	for _, c := range []struct {
+		name  string
+		depth int
+		ok    bool
+	}{
+		{"at the limit", 10_000, true},
+		{"past the limit", 10_001, false},
+		{"far past the limit", 1_000_000, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			check := func(what string, got any, err error) {
+				t.Helper()
+				if c.ok {
+					assert.NoError(t, err, what)
+					return
+				}
+				assert.ErrorIs(t, err, authix.ErrInvalidToken, what)
+				assert.Zero(t, got, what)
+			}
+			u, err := sealAndOpen[User](t, clearCipher{}, deepPayload(c.depth))
+			check("an unknown field", u, err)
+			m, err := sealAndOpen[map[string]any](t, clearCipher{}, deepPayload(c.depth))
+			check("map[string]any", m, err)
+			a, err := sealAndOpen[any](t, clearCipher{}, deepPayload(c.depth))
+			check("auto mode", a, err)
+			n, err := sealAndOpen[node](t, clearCipher{}, deepNodes(c.depth))
+			check("a recursive struct", n, err)
+		})
+	}
 }
