@@ -64,6 +64,25 @@ type Shapes struct {
 	private int
 }
 
+// embedA and embedB are embedded in dominated at one depth: their fields
+// V cancel out, and the tagged Y dominates the untagged one, as
+// encoding/json's rules of embedding say.
+type embedA struct {
+	V int
+	Y int
+}
+
+type embedB struct {
+	V int
+	Y int `json:"Y"`
+}
+
+type dominated struct {
+	embedA
+	embedB
+	Z int `json:"z"`
+}
+
 // openAsPayload returns a function that seals a plaintext as it is, with a
 // Fernet cipher, and decodes it with a vault of payload type T.
 func openAsPayload[T any]() func(*testing.T, string) (any, error) {
@@ -96,19 +115,6 @@ func TestPayloadDecodeRules(t *testing.T) {
 	t.Parallel()
 	one := 1
 	onePtr := &one
-	type embedA struct {
-		V int
-		Y int
-	}
-	type embedB struct {
-		V int
-		Y int `json:"Y"` // a tag dominates
-	}
-	type embedded struct {
-		embedA
-		embedB
-		Z int `json:"z"`
-	}
 	type unexportedPtr struct {
 		*embedA
 	}
@@ -247,7 +253,7 @@ func TestPayloadDecodeRules(t *testing.T) {
 		{"bad literal", openAsPayload[User](), `{"is_admin":tru}`, refused},
 
 		// Struct fields are named as encoding/json names them.
-		{"embedded struct, dominance", openAsPayload[embedded](), `{"V":1,"Y":2,"z":3}`, embedded{embedB: embedB{Y: 2}, Z: 3}},
+		{"embedded struct, dominance", openAsPayload[dominated](), `{"V":1,"Y":2,"z":3}`, dominated{embedB: embedB{Y: 2}, Z: 3}},
 		{"embedded pointer allocated", openAsPayload[Shapes](), `{"deep":true,"team":"t"}`,
 			Shapes{Embedded: Embedded{Team: "t"}, Extra: &Extra{Deep: true}}},
 		{"embedded pointer to unexported struct", openAsPayload[unexportedPtr](), `{"Y":1}`, refused},
@@ -399,6 +405,151 @@ func TestPayloadNestingBounded(t *testing.T) {
 			check("auto mode", a, err)
 			n, err := sealAndOpen[node](t, clearCipher{}, deepNodes(c.depth))
 			check("a recursive struct", n, err)
+		})
+	}
+}
+
+// sealing returns a case of TestPayloadEncodesAsEncodingJSON: v, and a
+// function that seals it with a vault of payload type T and returns the
+// payload bytes the token carries.
+func sealing[T any](v T) encodeCase {
+	return encodeCase{value: v, seal: func(t *testing.T) ([]byte, error) {
+		t.Helper()
+		clock := newFakeClock(testEpoch)
+		fern := mustFernet(t, time.Hour, keyA)
+		vault, err := authix.New[T](authix.WithCipher(fern), authix.WithClock(clock.Now))
+		require.NoError(t, err)
+		tok, err := vault.CreateAccessToken(v)
+		if err != nil {
+			return nil, err
+		}
+		plain, _, err := fern.Open(nil, tok, clock.Now())
+		require.NoError(t, err)
+		return withoutLifetime(t, plain), nil
+	}}
+}
+
+type encodeCase struct {
+	value any
+	seal  func(*testing.T) ([]byte, error)
+}
+
+// withoutLifetime is the payload object of a token's plaintext, without
+// the lifetime the vault leads it with.
+func withoutLifetime(t *testing.T, plain []byte) []byte {
+	t.Helper()
+	const lead = `{"_authix":{`
+	require.True(t, strings.HasPrefix(string(plain), lead), "%s", plain)
+	end := strings.IndexByte(string(plain[len(lead):]), '}') + len(lead) + 1
+	if string(plain[end:]) == "}" {
+		return []byte("{}")
+	}
+	return append([]byte("{"), plain[end+1:]...)
+}
+
+// ptrMarshaler marshals through its pointer only, so json.Marshal calls
+// it only where the value is addressable; json.Marshal compacts and
+// escapes what it returns.
+type ptrMarshaler struct{ N int }
+
+func (*ptrMarshaler) MarshalJSON() ([]byte, error) { return []byte(` { "p" : "<ptr>" } `), nil }
+
+// A vault seals the payload bytes json.Marshal writes, for every shape of
+// payload, so that Python services and older replicas read the same JSON;
+// what json.Marshal refuses, the vault refuses with ErrUnsupportedPayload.
+func TestPayloadEncodesAsEncodingJSON(t *testing.T) {
+	t.Parallel()
+	when := testEpoch.Add(1500 * time.Millisecond)
+	n := 3
+	np := &n
+	cyclic := map[string]any{}
+	cyclic["self"] = cyclic
+	type node struct {
+		Next *node `json:"next"`
+	}
+	loop := &node{}
+	loop.Next = loop
+	type quoted struct {
+		N int `json:"n,string"`
+	}
+	shapes := Shapes{
+		Embedded: Embedded{Team: "<team>&"},
+		Extra:    &Extra{Deep: true, Ratio: 1e-7},
+		ID:       -9007199254740993, U: math.MaxUint64, U8: 255, I8: -128, F32: 3.4e38, F64: 1e21,
+		Ptr: &User{ID: 7, Name: "\u2028\u2029"}, PP: &np,
+		Tags: map[string]string{"b": "2", "a": "1", "é": "e", "B": "big"}, IntKeys: map[int]bool{10: true, -1: false, 2: true},
+		List: []User{{Name: "x"}, {}}, Arr: [2]int{1, 2}, Raw: []byte{0, 1, 254, 255}, RawJSON: json.RawMessage(` { "k" : "<v>" } `),
+		Any:  map[string]any{"n": json.Number("1e400"), "l": []any{1.5, "s", nil, true, map[string]any{}}},
+		When: when, WhenP: &when, Num: "12.5", Addr: netip.MustParseAddr("2001:db8::1"), Big: mustBig("-123456789012345678901234567890"),
+		Hosts: map[netip.Addr]int{netip.MustParseAddr("10.0.0.2"): 2, netip.MustParseAddr("10.0.0.10"): 10, netip.MustParseAddr("::1"): 1},
+		Skip:  "skip", private: 1, NoTag: "\x01\b\f\n\r\t\"\\",
+	}
+	cases := map[string]encodeCase{
+		"user":                   sealing(User{ID: 1, Name: "John", IsAdmin: true}),
+		"user pointer":           sealing(&User{ID: 2}),
+		"shapes":                 sealing(shapes),
+		"shapes, zero":           sealing(Shapes{}),
+		"shapes pointer":         sealing(&shapes),
+		"shapes in auto mode":    sealing[any](shapes),
+		"embedded, dominance":    sealing(dominated{embedA{V: 1, Y: 2}, embedB{V: 3, Y: 4}, 5}),
+		"wire":                   sealing(wireValues()["struct"].(Wire)),
+		"wire, zero":             sealing(Wire{}),
+		"map any":                sealing(map[string]any{"z": 1, "a": []any{int8(-1), uint(2), float32(0.1), "x"}, "m": map[string]int{"k": 1}}),
+		"map any in auto mode":   sealing[any](map[string]any{"z": 1, "a": []any{uint64(math.MaxUint64), -0.0}}),
+		"uint keys":              sealing(map[uint64]bool{math.MaxUint64: true, 0: false, 10: true}),
+		"nil and empty":          sealing(map[string][]string{"nil": nil, "empty": {}}),
+		"floats":                 sealing(map[string][]float64{"f": {0, math.Copysign(0, -1), 0.1, 1e20, 1e21, 1e-6, 1e-7, 123456789.125, math.MaxFloat64, math.SmallestNonzeroFloat64}}),
+		"float32s":               sealing(map[string][]float32{"f": {0.1, 1e-7, 1e21, math.MaxFloat32, 16777217}}),
+		"HTML and JS escaping":   sealing(map[string]string{"<k>": "<>&", "line": "\u2028\u2029", "ctl": "\x00\x1f\x7f", "wide": "é😀"}),
+		"omitempty and omitzero": sealing(Shapes{Omit: []string{}, Zero: time.Time{}}),
+		"omitzero set":           sealing(Shapes{Zero: when}),
+		"json.Number":            sealing(map[string]json.Number{"a": "", "b": "-0.5e+3"}),
+		"RawMessage compacted":   sealing(map[string]json.RawMessage{"r": json.RawMessage(" [ 1 , \"<\" ] ")}),
+		",string":                sealing(quoted{N: 5}),
+		"ptr marshaler by value": sealing(struct{ A ptrMarshaler }{}),
+		"ptr marshaler in slice": sealing(map[string][]ptrMarshaler{"s": {{}}}),
+		"ptr marshaler in map":   sealing(map[string]ptrMarshaler{"k": {}}),
+		"ptr marshaler via ptr":  sealing(&struct{ A ptrMarshaler }{}),
+
+		"NaN":             sealing(map[string]float64{"x": math.NaN()}),
+		"Inf":             sealing(map[string][]float32{"f": {float32(math.Inf(1))}}),
+		"Inf in any":      sealing(map[string]any{"f": math.Inf(-1)}),
+		"bad json.Number": sealing(map[string]json.Number{"n": "1x"}),
+		"map cycle":       sealing(cyclic),
+		"pointer cycle":   sealing(loop),
+		"func":            sealing(map[string]any{"f": func() {}}),
+	}
+	// Changed: json.Marshal, and the codec before json/v2, write invalid
+	// UTF-8 as U+FFFD, so that a token reads back other than it was sealed
+	// and two map keys can become one. The vault refuses to seal it
+	// (TestSealRefusesInvalidUTF8), as it refuses to read it.
+	notUTF8 := map[string]encodeCase{
+		"invalid UTF-8":                 sealing(map[string]string{"s": "a\xffb"}),
+		"UTF-8 of a surrogate":          sealing(map[string]string{"s": "\xed\xa0\x80"}),
+		"invalid UTF-8 in a key":        sealing(map[string]int{"\xff": 1}),
+		"invalid UTF-8 in a field":      sealing(User{Name: "\xfe"}),
+		"invalid UTF-8 in an interface": sealing(map[string]any{"l": []any{"\xff"}}),
+	}
+	for name, c := range notUTF8 {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			_, err := json.Marshal(c.value)
+			require.NoError(t, err, "json.Marshal writes U+FFFD")
+			got, err := c.seal(t)
+			require.ErrorIs(t, err, authix.ErrUnsupportedPayload, "sealed %s", got)
+		})
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			want, wantErr := json.Marshal(c.value)
+			got, err := c.seal(t)
+			if wantErr != nil {
+				require.ErrorIs(t, err, authix.ErrUnsupportedPayload, "sealed %s; json.Marshal: %v", got, wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, string(want), string(got))
 		})
 	}
 }
