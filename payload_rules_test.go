@@ -553,3 +553,43 @@ func TestPayloadEncodesAsEncodingJSON(t *testing.T) {
 		})
 	}
 }
+
+// The bytes a token opens into are the vault's, reused by later requests:
+// nothing a payload keeps may point into them. (It replaces
+// TestPayloadOwnsItsBytes, which checked a RawMessage only.)
+func TestPayloadDoesNotAliasBuffer(t *testing.T) {
+	t.Parallel()
+	type leaves struct {
+		Name string          `json:"name"`
+		Raw  json.RawMessage `json:"raw"`
+		Any  any             `json:"any"`
+		B    []byte          `json:"b"`
+		M    map[string]string
+		Addr netip.Addr `json:"addr"`
+	}
+	v, err := authix.New[leaves](authix.WithKeys(keyA))
+	require.NoError(t, err)
+	seal := func(p leaves) string {
+		tok, err := v.CreateAccessToken(p)
+		require.NoError(t, err)
+		return tok
+	}
+	// Two payloads of the same length, so that the second lands on every
+	// byte of the first.
+	john := leaves{Name: "John", Raw: json.RawMessage(`{"k":"v"}`), Any: map[string]any{"s": "str", "n": json.Number("12")},
+		B: []byte("hi"), M: map[string]string{"key": "val"}, Addr: netip.MustParseAddr("10.0.0.1")}
+	mary := leaves{Name: "Mary", Raw: json.RawMessage(`{"q":"w"}`), Any: map[string]any{"t": "xyz", "m": json.Number("34")},
+		B: []byte("yo"), M: map[string]string{"kez": "vol"}, Addr: netip.MustParseAddr("10.0.0.2")}
+	johnTok, maryTok := seal(john), seal(mary)
+	require.Equal(t, len(johnTok), len(maryTok))
+
+	got, err := v.DecodeAccessToken(johnTok)
+	require.NoError(t, err)
+	require.Equal(t, john, got)
+	for range 10 {
+		other, err := v.DecodeAccessToken(maryTok)
+		require.NoError(t, err)
+		require.Equal(t, mary, other)
+	}
+	assert.Equal(t, john, got, "a later decode changed an earlier payload")
+}
