@@ -9,10 +9,12 @@ package authix_test
 import (
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"math/big"
 	"net/netip"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -592,4 +594,90 @@ func TestPayloadDoesNotAliasBuffer(t *testing.T) {
 		require.Equal(t, mary, other)
 	}
 	assert.Equal(t, john, got, "a later decode changed an earlier payload")
+}
+
+// Many goroutines that build vaults and use a payload type for the first
+// time together each read and seal it whole; in auto mode, the first
+// payloads sealed at once record one type, and every other type is
+// refused.
+func TestPayloadConcurrentFirstUse(t *testing.T) {
+	t.Parallel()
+	const goroutines = 8
+	t.Run("recursive type", func(t *testing.T) {
+		t.Parallel()
+		type tree struct {
+			Name     string           `json:"name"`
+			Children []tree           `json:"children"`
+			ByName   map[string]*tree `json:"by_name"`
+		}
+		plain := `{"name":"a","children":[{"name":"b","children":null}],"by_name":{"c":{"name":"c"}}}`
+		want := tree{Name: "a", Children: []tree{{Name: "b"}}, ByName: map[string]*tree{"c": {Name: "c"}}}
+		wantJSON, err := json.Marshal(want)
+		require.NoError(t, err)
+		fern := mustFernet(t, time.Hour, keyA)
+		clock := newFakeClock(testEpoch)
+		tok, err := fern.Seal(nil, []byte(plain), clock.Now())
+		require.NoError(t, err)
+		// No require in the goroutines: FailNow must run on the test's own.
+		firstUse := func() error {
+			v, err := authix.New[tree](authix.WithCipher(fern), authix.WithClock(clock.Now))
+			if err != nil {
+				return err
+			}
+			got, err := v.DecodeAccessToken(string(tok))
+			if err != nil || !reflect.DeepEqual(got, want) {
+				return fmt.Errorf("decoded %+v, %v", got, err)
+			}
+			again, err := v.CreateAccessToken(got)
+			if err != nil {
+				return err
+			}
+			sealed, _, err := fern.Open(nil, again, clock.Now())
+			if err != nil || !strings.HasSuffix(string(sealed), ","+string(wantJSON[1:])) {
+				return fmt.Errorf("sealed %s, %v", sealed, err)
+			}
+			return nil
+		}
+		start := make(chan struct{})
+		errs := make(chan error, goroutines)
+		for range goroutines {
+			go func() {
+				<-start
+				errs <- firstUse()
+			}()
+		}
+		close(start)
+		for range goroutines {
+			assert.NoError(t, <-errs)
+		}
+	})
+	t.Run("auto mode records one type", func(t *testing.T) {
+		t.Parallel()
+		v, err := authix.New[any](authix.WithKeys(keyA))
+		require.NoError(t, err)
+		payloads := []any{User{ID: 1}, map[string]string{"id": "1"}}
+		start := make(chan struct{})
+		errs := make(chan error, goroutines)
+		for i := range goroutines {
+			go func() {
+				<-start
+				_, err := v.CreateAccessToken(payloads[i%2])
+				errs <- err
+			}()
+		}
+		close(start)
+		var sealed, refused int
+		for range goroutines {
+			switch err := <-errs; {
+			case err == nil:
+				sealed++
+			case errors.Is(err, authix.ErrPayloadType):
+				refused++
+			default:
+				t.Errorf("unexpected error: %v", err)
+			}
+		}
+		assert.Equal(t, goroutines/2, sealed, "the payloads of the recorded type")
+		assert.Equal(t, goroutines/2, refused, "the payloads of the other type")
+	})
 }
