@@ -14,6 +14,7 @@ import (
 	"math"
 	"math/big"
 	"net/netip"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -497,7 +498,7 @@ func TestPayloadEncodesAsEncodingJSON(t *testing.T) {
 		"wire":                   sealing(wireValues()["struct"].(Wire)),
 		"wire, zero":             sealing(Wire{}),
 		"map any":                sealing(map[string]any{"z": 1, "a": []any{int8(-1), uint(2), float32(0.1), "x"}, "m": map[string]int{"k": 1}}),
-		"map any in auto mode":   sealing[any](map[string]any{"z": 1, "a": []any{uint64(math.MaxUint64), -0.0}}),
+		"map any in auto mode":   sealing[any](map[string]any{"z": 1, "a": []any{uint64(math.MaxUint64), math.Copysign(0, -1)}}),
 		"uint keys":              sealing(map[uint64]bool{math.MaxUint64: true, 0: false, 10: true}),
 		"nil and empty":          sealing(map[string][]string{"nil": nil, "empty": {}}),
 		"floats":                 sealing(map[string][]float64{"f": {0, math.Copysign(0, -1), 0.1, 1e20, 1e21, 1e-6, 1e-7, 123456789.125, math.MaxFloat64, math.SmallestNonzeroFloat64}}),
@@ -680,4 +681,143 @@ func TestPayloadConcurrentFirstUse(t *testing.T) {
 		assert.Equal(t, goroutines/2, sealed, "the payloads of the recorded type")
 		assert.Equal(t, goroutines/2, refused, "the payloads of the other type")
 	})
+}
+
+// knownBug skips a test of a rule the library breaks today unless
+// AUTHIX_KNOWN_BUGS=1, so that the suite passes while each such test stays
+// a reproducer, to turn on with its fix.
+func knownBug(t *testing.T, bug string) {
+	t.Helper()
+	if os.Getenv("AUTHIX_KNOWN_BUGS") != "1" {
+		t.Skipf("known bug: %s (AUTHIX_KNOWN_BUGS=1 runs it)", bug)
+	}
+}
+
+// A token a vault seals opens into the payload it sealed: a payload that
+// seals but does not open locks its user out right after login.
+func TestPayloadOpensWhatItSeals(t *testing.T) {
+	t.Parallel()
+	type numbers struct {
+		N json.Number            `json:"n"`
+		M map[string]json.Number `json:"m"`
+	}
+	type unexportedPtr struct {
+		*embedA
+	}
+	cases := []struct {
+		name string
+		bug  string // empty: holds today
+		run  func(t *testing.T)
+	}{
+		{"json.Number field", "json/v2 reads a JSON number into a json.Number field only from a string",
+			opensAgain(numbers{N: "12.5", M: map[string]json.Number{"k": "-1e3"}})},
+		{"json.Number in an interface", "",
+			opensAgain(map[string]any{"n": json.Number("12.5")})},
+		{"embedded pointer to an unexported struct", "json.Marshal writes its fields, which json.Unmarshal cannot set; New accepts the type",
+			opensAgain(unexportedPtr{&embedA{V: 1}})},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			if c.bug != "" {
+				knownBug(t, c.bug)
+			}
+			c.run(t)
+		})
+	}
+
+	// What json.Unmarshal refuses in a json.Number field, the vault
+	// refuses too: it could not seal the value again.
+	t.Run("json.Number field holds numbers only", func(t *testing.T) {
+		t.Parallel()
+		knownBug(t, "json/v2 reads any JSON string into a json.Number field")
+		var want numbers
+		require.Error(t, json.Unmarshal([]byte(`{"n":"12x"}`), &want))
+		got, err := openAsPayload[numbers]()(t, `{"n":"12x"}`)
+		require.ErrorIs(t, err, authix.ErrInvalidToken, "decoded %#v", got)
+	})
+}
+
+// opensAgain returns a test that logs in with v on a vault of its type
+// and requires that the next request's handler sees v (roundTrip).
+func opensAgain[T any](v T) func(*testing.T) {
+	return func(t *testing.T) {
+		vault, err := authix.New[T](authix.WithKeys(keyA))
+		require.NoError(t, err)
+		got, ok := roundTrip(t, vault, v)
+		require.True(t, ok)
+		assert.Equal(t, v, got)
+	}
+}
+
+// A payload type that New accepts is one the vault can seal and open:
+// a struct tag that encoding/json reads, or ignores, but json/v2 refuses
+// is an error of New, naming the field, rather than of every login.
+// (Accepting the type and sealing json.Marshal's bytes would do too.) Two
+// more such tags, a tag on an unexported field and two fields of one
+// name, are left out: go vet reports them, here as in users' code.
+func TestPayloadTypeRefusedByNewOrCarried(t *testing.T) {
+	t.Parallel()
+	// The tags are the rule under test; staticcheck (SA5008) reports all
+	// but the last, and New does not.
+	type trailingComma struct {
+		//lint:ignore SA5008 encoding/json reads it as "name"
+		Name string `json:"name,"`
+	}
+	type dashName struct {
+		//lint:ignore SA5008 encoding/json's documented spelling of the key "-"
+		D string `json:"-,"`
+	}
+	type repeatedOption struct {
+		//lint:ignore SA5008 encoding/json reads it as "name,omitempty"
+		Name string `json:"name,omitempty,omitempty"`
+	}
+	type quoteInName struct {
+		//lint:ignore SA5008 encoding/json ignores a name it cannot use
+		Name string `json:"it's"`
+	}
+	type stringSlice struct {
+		//lint:ignore SA5008 encoding/json ignores ",string" where it does not apply
+		IDs []int `json:"ids,string"`
+	}
+	type formatOption struct {
+		At time.Time `json:"at,format:unix"`
+	}
+	cases := map[string]func(*testing.T){
+		`a trailing comma`:         newOrCarried(trailingComma{Name: "x"}),
+		`the key "-" spelled "-,"`: newOrCarried(dashName{D: "x"}),
+		`a repeated option`:        newOrCarried(repeatedOption{Name: "x"}),
+		`a quote in a name`:        newOrCarried(quoteInName{Name: "x"}),
+		`",string" on a slice`:     newOrCarried(stringSlice{IDs: []int{1}}),
+		`a json/v2 format option`:  newOrCarried(formatOption{At: testEpoch}),
+	}
+	for name, check := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			knownBug(t, "New accepts a struct tag json/v2 refuses, then every seal and decode fails")
+			check(t)
+		})
+	}
+}
+
+// newOrCarried returns a test that New refuses v's type with
+// ErrUnsupportedPayload, or seals v as json.Marshal does and opens the
+// token again.
+func newOrCarried[T any](v T) func(*testing.T) {
+	return func(t *testing.T) {
+		if _, err := authix.New[T](authix.WithKeys(keyA)); err != nil {
+			require.ErrorIs(t, err, authix.ErrUnsupportedPayload)
+			return
+		}
+		want, err := json.Marshal(v)
+		require.NoError(t, err)
+		got, err := sealing(v).seal(t)
+		require.NoError(t, err)
+		assert.Equal(t, string(want), string(got))
+		opened, err := sealAndOpen[T](t, mustFernet(t, time.Hour, keyA), string(got))
+		require.NoError(t, err)
+		var back T
+		require.NoError(t, json.Unmarshal(got, &back))
+		assert.Equal(t, back, opened, "read as json.Unmarshal reads it")
+	}
 }
