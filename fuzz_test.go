@@ -467,7 +467,9 @@ func FuzzDecodePayload(f *testing.F) {
 	for _, s := range []string{"", "{}", "null", " null\n", "\vnull", "[]", `""`, "0", "true",
 		`{"id":1.5}`, `{"id":"1"}`, `{"id":1e400}`, `{"id":9223372036854775808}`, `{"ID":5,"NAME":"x"}`, `{"id":1,"is_admin":false,"IS_ADMIN":true}`, `{"a":1,"\u0061":2}`,
 		`{"id":1,"id":2}`, `{"name":"\ud800"}`, "{\"name\":\"\xff\"}", `{"a":null}`, `{"a":"b"`, `{"a":"b"}x`,
-		"\xef\xbb\xbf{}", strings.Repeat("[", 2000) + strings.Repeat("]", 2000), `{"is_admin":"true"}`} {
+		"\xef\xbb\xbf{}", `{"is_admin":"true"}`, `{"x":[{"a":1,"\u0061":2}]}`, `{"name":"\ud800\u0041"}`, `{"\u00e9":1,"é":2}`,
+		// Deep, but within a Fernet token (TestPayloadNestingBounded).
+		`{"x":` + strings.Repeat("[", 1400) + strings.Repeat("]", 1400) + `}`, strings.Repeat("[", 1400) + strings.Repeat("]", 1400)} {
 		f.Add([]byte(s))
 	}
 
