@@ -486,19 +486,21 @@ func FuzzDecodePayload(f *testing.F) {
 		if bytes.HasPrefix(plain, []byte(`{"_authix":`)) {
 			return // a sealed lifetime, not a payload: TestSealedLifetimeForms covers it
 		}
+		// What is accepted has no repeated key, and reads as encoding/json
+		// reads it, but where a key matches a field in another case only:
+		// encoding/json reads {"iD":0.0} into the int field id and refuses
+		// it, where a vault ignores "iD".
+		keys := inspectKeys(plain, "id", "name", "is_admin")
 		check := func(name string, err error, jsonErr error) {
 			t.Helper()
 			if err != nil && !errors.Is(err, authix.ErrInvalidToken) {
 				t.Fatalf("%s: error %v does not wrap ErrInvalidToken", name, err)
 			}
-			if err == nil && jsonErr != nil {
+			var syntax *json.SyntaxError
+			if err == nil && jsonErr != nil && (!keys.folded || errors.As(jsonErr, &syntax)) {
 				t.Fatalf("%s: accepted %q, which encoding/json refuses: %v", name, plain, jsonErr)
 			}
 		}
-
-		// What is accepted has no repeated key, and reads as encoding/json
-		// reads it, but where a key matches a field in another case only.
-		keys := inspectKeys(plain, "id", "name", "is_admin")
 		same := func(name string, got, want any) {
 			t.Helper()
 			if keys.repeated {
