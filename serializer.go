@@ -39,7 +39,10 @@ var wireOptions = json.JoinOptions(
 // Python's int stays exact. Other types keep json/v2's fast path.
 var numberOptions = json.JoinOptions(wireOptions,
 	json.WithMarshalers(json.MarshalToFunc(marshalNumber)),
-	json.WithUnmarshalers(json.UnmarshalFromFunc(unmarshalAnyNumber)),
+	json.WithUnmarshalers(json.JoinUnmarshalers(
+		json.UnmarshalFromFunc(unmarshalAnyNumber),
+		json.UnmarshalFromFunc(unmarshalNumber),
+	)),
 )
 
 func unmarshalAnyNumber(dec *jsontext.Decoder, v *any) error {
@@ -52,6 +55,31 @@ func unmarshalAnyNumber(dec *jsontext.Decoder, v *any) error {
 	}
 	*v = stdjson.Number(val)
 	return nil
+}
+
+// unmarshalNumber reads a json.Number as encoding/json does: a number, or
+// a string that holds one.
+func unmarshalNumber(dec *jsontext.Decoder, n *stdjson.Number) error {
+	switch dec.PeekKind() {
+	case 'n':
+		_, err := dec.ReadToken()
+		return err
+	case '0':
+		val, err := dec.ReadValue()
+		*n = stdjson.Number(val)
+		return err
+	case '"':
+		tok, err := dec.ReadToken()
+		if err != nil {
+			return err
+		}
+		if v := jsontext.Value(tok.String()); v.Kind() != '0' || !v.IsValid() {
+			return fmt.Errorf("json: invalid number literal %q", tok.String())
+		}
+		*n = stdjson.Number(tok.String())
+		return nil
+	}
+	return fmt.Errorf("json: cannot read a %v into json.Number", dec.PeekKind())
 }
 
 // marshalNumber writes n as the number it holds, as encoding/json does.
@@ -168,6 +196,9 @@ func checkType(t reflect.Type, path string, seen map[reflect.Type]bool) error {
 				// json only promotes the fields of an unexported embedded struct.
 				ft := f.Type
 				if ft.Kind() == reflect.Pointer {
+					if f.Anonymous {
+						return fmt.Errorf("%w: %s embeds *%s, whose fields JSON can seal but never set; embed the struct itself", ErrUnsupportedPayload, path, ft.Elem())
+					}
 					ft = ft.Elem()
 				}
 				if !f.Anonymous || ft.Kind() != reflect.Struct {
@@ -181,6 +212,21 @@ func checkType(t reflect.Type, path string, seen map[reflect.Type]bool) error {
 				return err
 			}
 		}
+		return checkTags(t, path)
+	}
+	return nil
+}
+
+// checkTags refuses a struct whose json tags json/v2 will not use, which
+// encoding/json read or ignored: found by sealing and reading its zero
+// value, so that the error comes from New, not from every login.
+func checkTags(t reflect.Type, path string) error {
+	err := json.Unmarshal([]byte("{}"), reflect.New(t).Interface(), wireOptions)
+	if err == nil {
+		_, err = json.Marshal(reflect.Zero(t).Interface(), wireOptions)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrUnsupportedPayload, path, err)
 	}
 	return nil
 }

@@ -17,7 +17,7 @@ failed=""
 for t in $targets; do
 	echo "--- fuzz $t for $fuzztime"
 	before=$(ls "testdata/fuzz/$t" 2>/dev/null || true)
-	if ! go test -run '^$' -fuzz "^${t}\$" -fuzztime "$fuzztime" .; then
+	if ! go test -run '^$' -fuzz "^${t}\$" -fuzztime "$fuzztime" -fuzzminimizetime 5s .; then
 		failed="$failed $t"
 		for f in testdata/fuzz/"$t"/*; do
 			[ -e "$f" ] || continue
