@@ -51,7 +51,7 @@ type device struct {
 }
 
 var (
-	rowRE  = regexp.MustCompile(`(?s)<tr( id="current")?>\s*<td class="label">([^<]*)(?:<br><span class="current">this device</span>)?</td>\s*<td>([^<]*)</td>\s*<td>([^<]*)</td>\s*<td>([^<]*)</td>\s*<td>([^<]*)</td>\s*<td>(.*?)</td>\s*</tr>`)
+	rowRE  = regexp.MustCompile(`(?s)<tr( id="current")?>\s*<td class="label">([^<]*)(?:<br><span class="current">this device</span>)?</td>\s*<td[^>]*>([^<]*)</td>\s*<td[^>]*>([^<]*)</td>\s*<td[^>]*>([^<]*)</td>\s*<td>([^<]*)</td>\s*<td>(.*?)</td>\s*</tr>`)
 	formID = regexp.MustCompile(`name="id" value="([^"]+)"`)
 )
 
@@ -80,9 +80,6 @@ func (c *client) devices() []device {
 	return out
 }
 
-// minute formats t as the devices page does.
-func minute(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 MST") }
-
 func TestDevicesPage(t *testing.T) {
 	t.Parallel()
 	clk := new(fakeClock)
@@ -104,8 +101,8 @@ func TestDevicesPage(t *testing.T) {
 	}
 	start := clockStart
 	want := []device{ // most recently active first
-		{label: "Safari on iOS", started: minute(start.Add(time.Minute)), lastActive: minute(start.Add(time.Minute)), ends: minute(start.Add(time.Minute + rememberMe)), remembered: "yes"},
-		{label: "Firefox on Linux", started: minute(start), lastActive: minute(start), ends: minute(start.Add(sessionLifetime)), remembered: "no", current: true},
+		{label: "Safari on iOS", started: when(start.Add(time.Minute)), lastActive: when(start.Add(time.Minute)), ends: when(start.Add(time.Minute + rememberMe)), remembered: "yes"},
+		{label: "Firefox on Linux", started: when(start), lastActive: when(start), ends: when(start.Add(sessionLifetime)), remembered: "no", current: true},
 	}
 	got := laptop.devices()
 	want[0].id = got[0].id
@@ -126,8 +123,8 @@ func TestDevicesPage(t *testing.T) {
 		// The laptop's own request renews it too: the two may tie.
 		got := laptop.devices()
 		i := slices.IndexFunc(got, func(d device) bool { return d.label == "Safari on iOS" })
-		if i < 0 || got[i].lastActive != minute(start.Add(7*time.Minute)) {
-			t.Fatalf("after the phone's renewal: %+v, want the phone active at %s", got, minute(start.Add(7*time.Minute)))
+		if i < 0 || got[i].lastActive != when(start.Add(7*time.Minute)) {
+			t.Fatalf("after the phone's renewal: %+v, want the phone active at %s", got, when(start.Add(7*time.Minute)))
 		}
 	})
 

@@ -115,7 +115,12 @@ func run(ctx context.Context, getenv func(string) string, logger *slog.Logger) e
 	} else {
 		logger.Info("revocations in memory: a restart forgets logouts (set REDIS_URL to keep them)")
 	}
-	a, err := newApp(keys, store, logger)
+	var extra []authix.Option
+	if e2eClock != nil {
+		extra = append(extra, authix.WithClock(e2eClock.Now))
+		logger.Warn("built for the browser tests (-tags authix_e2e): POST /_e2e/clock moves the clock; never serve users with it")
+	}
+	a, err := newApp(keys, store, logger, extra...)
 	if err != nil {
 		return err
 	}
@@ -131,8 +136,15 @@ func run(ctx context.Context, getenv func(string) string, logger *slog.Logger) e
 	}
 	logger.Info("listening", "addr", ln.Addr().String())
 
+	handler := a.routes()
+	if e2eClock != nil {
+		mux := http.NewServeMux()
+		mux.Handle("/", handler)
+		mux.Handle("POST /_e2e/clock", e2eClock)
+		handler = mux
+	}
 	srv := &http.Server{
-		Handler:           a.routes(),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelError),
 	}
@@ -151,6 +163,14 @@ func run(ctx context.Context, getenv func(string) string, logger *slog.Logger) e
 	}
 	<-served // http.ErrServerClosed once Shutdown began
 	return nil
+}
+
+// e2eClock is nil, except in the binary e2e's browser tests build with
+// -tags authix_e2e (e2e_clock.go): the vault's clock, and the handler
+// through which a test moves it forward.
+var e2eClock interface {
+	Now() time.Time
+	http.Handler
 }
 
 // app holds what the handlers share.
