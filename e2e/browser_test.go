@@ -266,11 +266,12 @@ func startBasic(ctx context.Context, t *testing.T, key string) string {
 	return startExample(ctx, t, "basic", key, "/home", http.StatusUnauthorized)
 }
 
-// startExample builds ./examples/<name>, runs it on a free loopback port
-// with the given key and without REDIS_URL, waits until GET probe answers
-// want, and returns its URL on http://localhost. The process is killed when
-// the test ends, and its output logged if the test failed.
-func startExample(ctx context.Context, t *testing.T, name, key, probe string, want int) string {
+// startExample builds ./examples/<name> with the build tags, if any, runs
+// it on a free loopback port with the given key and without REDIS_URL,
+// waits until GET probe answers want, and returns its URL on
+// http://localhost. The process is killed when the test ends, and its
+// output logged if the test failed.
+func startExample(ctx context.Context, t *testing.T, name, key, probe string, want int, tags ...string) string {
 	t.Helper()
 	root, err := filepath.Abs("..")
 	if err != nil {
@@ -282,7 +283,7 @@ func startExample(ctx context.Context, t *testing.T, name, key, probe string, wa
 	bin := filepath.Join(t.TempDir(), name)
 	bctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
-	build := exec.CommandContext(bctx, "go", "build", "-o", bin, "./examples/"+name)
+	build := exec.CommandContext(bctx, "go", "build", "-tags", strings.Join(tags, ","), "-o", bin, "./examples/"+name)
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build ./examples/%s: %v\n%s", name, err, out)

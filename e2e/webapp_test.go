@@ -19,7 +19,9 @@ import (
 //  1. in the first, /account sends an anonymous visitor to /login; bob logs
 //     in with the form and lands on /account, which names him;
 //  2. /admin is 403 for bob;
-//  3. alice logs in with the form in the same context, and /admin is 200;
+//  3. bob logs out, alice logs in with the form in the same context (for a
+//     logged-in user, /login?next= asks for their own password again), and
+//     /admin is 200;
 //  4. the second context logs in as alice too;
 //  5. in the first, alice presses "Log out everywhere": the second context's
 //     /account now redirects to /login, and so does the first's.
@@ -77,8 +79,19 @@ func TestBrowserWebapp(t *testing.T) {
 		return screenshot(ctx, t, "webapp-admin-403.png")
 	})
 
-	// 3. alice logs in in the same context: the admin page opens.
+	// 3. bob logs out, alice logs in in the same context: the admin page
+	// opens.
 	run(first, "step 3: login as alice", func(ctx context.Context) error {
+		if err := wantPage(ctx, base+"/account", http.StatusOK, base+"/account"); err != nil {
+			return err
+		}
+		resp, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS("#logout")))
+		if err != nil {
+			return err
+		}
+		if resp.Status != http.StatusOK || resp.URL != base+"/" {
+			return fmt.Errorf("logout ended on %s with %d, want %s/ with 200", resp.URL, resp.Status, base)
+		}
 		if err := chromedp.Do(ctx, chromedp.Navigate(base+"/login?next=%2Fadmin")); err != nil {
 			return err
 		}

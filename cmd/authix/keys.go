@@ -189,37 +189,41 @@ func isKey(s string) bool {
 	return ok || hexKey(s) || stdKey(s) || rawKey(s)
 }
 
-// fernet builds the cipher from the keys (-keys-file, else AUTHIX_KEYS) and
-// -ttl, and returns it with the number of keys. arg is the command's
-// argument, "-" when it is read from standard input. On a bad key list or
-// TTL it reports a usage error and returns a nil cipher and the exit status.
-func (e *env) fernet(c *cipherFlags, arg string) (*authix.Fernet, int, int) {
+// reader reads the keys (-keys-file, else AUTHIX_KEYS), -ttl and -purpose
+// into the vault seal and inspect work through. arg is the command's
+// argument, "-" when it is read from standard input. On bad keys, a bad TTL
+// or purpose it reports a usage error and returns ok false with the exit
+// status.
+func (e *env) reader(c *cipherFlags, arg string) (r reader, code int, ok bool) {
 	if c.fileSet && c.file == "-" && arg == "-" {
-		return nil, 0, e.usageError("standard input cannot carry both the keys (-keys-file -) and the %s (-); "+
-			"give one of them another way", c.what)
+		return r, e.usageError("standard input cannot carry both the keys (-keys-file -) and the %s (-); "+
+			"give one of them another way", c.what), false
+	}
+	if *c.ttl < time.Second {
+		return r, e.usageError("-ttl: TTL must be at least one second, got %v", *c.ttl), false
 	}
 	text, from, code, ok := e.keyText(c)
 	if !ok {
-		return nil, 0, code
+		return r, code, false
 	}
 	keys := splitKeys(text, from != envKeys)
 	if len(keys) == 0 {
-		return nil, 0, e.usageError("%s holds no keys (make one with: authix keygen)", from)
+		return r, e.usageError("%s holds no keys (make one with: authix keygen)", from), false
 	}
 	for i, k := range keys {
 		if hint, ok := checkKey(k); !ok {
 			if hint != "" {
 				hint = ": " + hint
 			}
-			return nil, 0, e.usageError("%s: key %d of %d is not a Fernet key (32 bytes of URL-safe base64)%s; make one with: authix keygen",
-				from, i+1, len(keys), hint)
+			return r, e.usageError("%s: key %d of %d is not a Fernet key (32 bytes of URL-safe base64)%s; make one with: authix keygen",
+				from, i+1, len(keys), hint), false
 		}
 	}
-	f, err := authix.NewFernet(*c.ttl, keys...)
-	if err != nil {
-		return nil, 0, e.usageError("%s", errText(err))
+	r = reader{keys: keys, ttl: *c.ttl, purpose: c.purpose}
+	if _, err := r.vault(time.Now()); err != nil {
+		return r, e.usageError("%s", errText(err)), false
 	}
-	return f, len(keys), 0
+	return r, 0, true
 }
 
 // cipherFlags are the flags seal and inspect share.
@@ -227,6 +231,7 @@ type cipherFlags struct {
 	file    string // -keys-file
 	fileSet bool
 	ttl     *time.Duration
+	purpose string // -purpose
 	fs      *flag.FlagSet
 	what    string // the command's argument, for messages
 }
@@ -244,5 +249,6 @@ func (e *env) cipherFlags(what string) *cipherFlags {
 	// argument, and refused.
 	c.fs.Func("keys", "", func(string) error { return errKeysGone })
 	c.ttl = c.fs.Duration("ttl", authix.DefaultTTL, "")
+	c.fs.StringVar(&c.purpose, "purpose", "", "")
 	return c
 }

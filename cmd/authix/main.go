@@ -6,8 +6,8 @@
 //	go install github.com/authix-go/authix/cmd/authix@latest
 //
 //	authix keygen [-n N]
-//	authix seal [-keys-file FILE|-] [-ttl 1h] JSON|-
-//	authix inspect [-keys-file FILE|-] [-ttl 1h] TOKEN|-
+//	authix seal [-keys-file FILE|-] [-ttl 1h] [-purpose P] JSON|-
+//	authix inspect [-keys-file FILE|-] [-ttl 1h] [-purpose P] TOKEN|-
 //
 // Keys come from the file -keys-file names ("-" for standard input), or else
 // from the AUTHIX_KEYS environment variable: comma-separated (in a file, also
@@ -15,18 +15,21 @@
 // the command line, which ps shows to every user: the former -keys flag is
 // refused with a usage error. A key file readable by group or others draws a
 // warning. No key, nor any part of a bad one, is ever printed, except by
-// keygen.
+// keygen. -purpose P seals and opens as a vault with authix.WithPurpose(P)
+// does: such a vault's tokens open only with the same purpose.
 //
 // Exit status: 0 on success; 1 when the input is refused (a payload that is
 // not a JSON object, a token that does not open, or an authentic token that
 // has expired, which inspect still shows); 2 for a usage error (unknown
 // command or flag, missing or extra argument, missing or bad keys, an
-// unreadable -keys-file, a bad -ttl, or standard input asked to carry both
-// the keys and the argument).
+// unreadable -keys-file, a bad -ttl or -purpose, or standard input asked to
+// carry both the keys and the argument).
 package main
 
 import (
 	"bytes"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -84,7 +87,7 @@ Flags:
   -n N   how many keys to print, 1 to 1000 (default 1)
 `
 
-const sealUsage = `usage: authix seal [-keys-file FILE|-] [-ttl 1h] JSON|-
+const sealUsage = `usage: authix seal [-keys-file FILE|-] [-ttl 1h] [-purpose P] JSON|-
 
 Seals a JSON object under the first key and prints the token on standard
 output. With "-" the JSON is read from standard input. The token opens in
@@ -97,14 +100,16 @@ Flags:
   -keys-file FILE  read the keys from FILE, or from standard input with "-"
                    (default: $AUTHIX_KEYS); the first key seals
   -ttl D           the token's lifetime (default 1h)
+  -purpose P       seal as a vault with authix.WithPurpose(P) does: the
+                   token opens only in vaults of that purpose
 
 ` + keysHelp
 
-const inspectUsage = `usage: authix inspect [-keys-file FILE|-] [-ttl 1h] TOKEN|-
+const inspectUsage = `usage: authix inspect [-keys-file FILE|-] [-ttl 1h] [-purpose P] TOKEN|-
 
-Opens a token as an authix vault with the same keys and TTL would, and
-prints when it was issued, when it expires and whether that has passed, when
-its session ends (WithSliding) and that its login was remembered, where
+Opens a token as an authix vault with the same keys, TTL and purpose would,
+and prints when it was issued, when it expires and whether that has passed,
+when its session ends (WithSliding) and that its login was remembered, where
 they apply, which key opened it (its position in the list, never the key), its
 revocation id (what DisableAccessToken hands the revocation store), and its
 payload as indented JSON. With "-" the token is read from standard input.
@@ -120,6 +125,9 @@ Flags:
   -ttl D           the reader's WithTTL (default 1h): the lifetime of tokens
                    with none sealed inside (fastapi-authix's), and an upper
                    bound for the others
+  -purpose P       open as a vault with authix.WithPurpose(P) does; a token
+                   of a vault with a purpose opens only with it (otherwise:
+                   MAC does not verify)
 
 ` + keysHelp
 
@@ -347,8 +355,8 @@ func seal(e *env, args []string) int {
 	if done {
 		return code
 	}
-	f, _, code := e.fernet(c, pos[0])
-	if f == nil {
+	rd, code, ok := e.reader(c, pos[0])
+	if !ok {
 		return code
 	}
 	in, err := e.input(pos[0])
@@ -359,9 +367,9 @@ func seal(e *env, args []string) int {
 	if err != nil {
 		return e.fail("%v", err)
 	}
-	// Sealed as a vault seals it, with its lifetime inside.
+	// Sealed by a vault, with its lifetime inside.
 	now := time.Now()
-	v, err := authix.New[json.RawMessage](authix.WithCipher(f), authix.WithClock(func() time.Time { return now }))
+	v, err := rd.vault(now)
 	if err != nil {
 		return e.fail("%s", errText(err))
 	}
@@ -373,7 +381,7 @@ func seal(e *env, args []string) int {
 		return e.fail("writing token: %v", err)
 	}
 	fmt.Fprintf(e.stderr, "%s: issued %s; expires %s (TTL %v, sealed in the token)\n",
-		e.name, stamp(now), stamp(now.Add(f.TTL()).Truncate(time.Second)), f.TTL())
+		e.name, stamp(now), stamp(now.Add(rd.ttl).Truncate(time.Second)), rd.ttl)
 	return exitOK
 }
 
@@ -416,8 +424,8 @@ func inspect(e *env, args []string) int {
 	if done {
 		return code
 	}
-	f, nkeys, code := e.fernet(c, pos[0])
-	if f == nil {
+	rd, code, ok := e.reader(c, pos[0])
+	if !ok {
 		return code
 	}
 	in, err := e.input(pos[0])
@@ -429,22 +437,14 @@ func inspect(e *env, args []string) int {
 		return e.fail("%s: empty token", errText(authix.ErrInvalidToken))
 	}
 
-	// The cipher tells when the token was issued and gives its plaintext;
-	// a vault judges the rest, so that inspect never disagrees with one.
+	// A vault judges the token, so that inspect never disagrees with one.
 	now := time.Now()
-	_, ci, err := f.Open(nil, token, now)
-	if err != nil && !errors.Is(err, authix.ErrExpiredToken) {
-		return e.fail("%s", errText(err))
-	}
-	plain, _, err := f.Open(nil, token, ci.IssuedAt)
-	if err != nil {
-		return e.fail("%s", errText(err))
-	}
-	payload, info, err := readAt(f, token, now)
+	payload, info, err := readAt(rd, token, now)
 	expired := errors.Is(err, authix.ErrExpiredToken)
 	if expired {
-		// Read as of its issue time, to show what it carried.
-		payload, info, err = readAt(f, token, ci.IssuedAt)
+		// Authentic, so its issue time is the one its Fernet header says:
+		// read as of then, by the vault again, to show what it carried.
+		payload, info, err = readAt(rd, token, fernetIssued(token))
 		if errors.Is(err, authix.ErrExpiredToken) {
 			return e.fail("token expired before it was issued: its sealed expiry is earlier than its issue time")
 		}
@@ -453,15 +453,12 @@ func inspect(e *env, args []string) int {
 		return e.fail("%s", errText(err))
 	}
 
-	// A vault hands on the payload without the lifetime sealed in it, if
-	// any; the reader's TTL still ends a token that would outlive it.
-	exp, why := info.ExpiresAt, fmt.Sprintf("TTL %v", f.TTL())
-	if !bytes.Equal(payload, bytes.TrimSpace(plain)) {
+	// The vault holds a token to the expiry sealed in it, up to the TTL, and
+	// one without (fastapi-authix's) to the TTL; only a sealed token says
+	// when its user authenticated.
+	exp, why := info.ExpiresAt, fmt.Sprintf("TTL %v", rd.ttl)
+	if !info.AuthenticatedAt.IsZero() {
 		why = "sealed in the token"
-		if byTTL := info.IssuedAt.Add(f.TTL()); exp.After(byTTL) {
-			why = fmt.Sprintf("TTL %v; sealed for %s", f.TTL(), stamp(exp))
-			exp = byTTL
-		}
 	}
 
 	var b strings.Builder
@@ -478,7 +475,10 @@ func inspect(e *env, args []string) int {
 	if info.Remembered {
 		b.WriteString("remember: yes (a persistent cookie)\n")
 	}
-	fmt.Fprintf(&b, "key:     %d of %d\n", info.KeyIndex+1, nkeys)
+	if rd.purpose != "" {
+		fmt.Fprintf(&b, "purpose: %s\n", rd.purpose)
+	}
+	fmt.Fprintf(&b, "key:     %d of %d\n", info.KeyIndex+1, len(rd.keys))
 	fmt.Fprintf(&b, "id:      %s\n", hex.EncodeToString(info.ID[:]))
 	var pretty bytes.Buffer
 	if err := json.Indent(&pretty, payload, "", "  "); err != nil {
@@ -497,17 +497,16 @@ func inspect(e *env, args []string) int {
 // tokenHeader carries the token of the request readAt makes up.
 const tokenHeader = "X-Authix-Token"
 
-// readAt reads token as a vault whose clock says at reads a request that
-// carries it, and returns what the vault hands its handler, or why it
+// readAt reads token as rd's vault whose clock says at reads a request
+// that carries it, and returns what the vault hands its handler, or why it
 // refused the request.
-func readAt(f *authix.Fernet, token string, at time.Time) (json.RawMessage, authix.TokenInfo, error) {
+func readAt(rd reader, token string, at time.Time) (json.RawMessage, authix.TokenInfo, error) {
 	var (
 		payload json.RawMessage
 		info    authix.TokenInfo
 		refused error
 	)
-	v, err := authix.New[json.RawMessage](authix.WithCipher(f), authix.WithClock(func() time.Time { return at }),
-		authix.WithoutCookie(), authix.WithHeader(tokenHeader),
+	v, err := rd.vault(at, authix.WithoutCookie(), authix.WithHeader(tokenHeader),
 		authix.WithErrorHandler(func(_ http.ResponseWriter, _ *http.Request, err error) { refused = err }))
 	if err != nil {
 		return nil, info, err
@@ -522,6 +521,37 @@ func readAt(f *authix.Fernet, token string, at time.Time) (json.RawMessage, auth
 		info, _ = v.Info(r.Context())
 	})).ServeHTTP(nopWriter{}, r)
 	return payload, info, refused
+}
+
+// reader is what a vault needs to seal and open tokens as the command was
+// asked to.
+type reader struct {
+	keys    []string
+	ttl     time.Duration
+	purpose string // "": none
+}
+
+// vault returns a vault with r's keys and purpose whose clock says now,
+// with -ttl as both its TTL and its remember-me lifetime, so that -ttl
+// bounds every token it opens; extra options go last.
+func (r reader) vault(now time.Time, extra ...authix.Option) (*authix.Vault[json.RawMessage], error) {
+	opts := []authix.Option{authix.WithKeys(r.keys...), authix.WithTTL(r.ttl), authix.WithRememberMe(r.ttl),
+		authix.WithClock(func() time.Time { return now })}
+	if r.purpose != "" {
+		opts = append(opts, authix.WithPurpose(r.purpose))
+	}
+	return authix.New[json.RawMessage](append(opts, extra...)...)
+}
+
+// fernetIssued is the issue time a Fernet token's header states, unchecked:
+// only a time at which to ask the vault again about a token it found
+// authentic and expired. The zero time for what is no Fernet token.
+func fernetIssued(token string) time.Time {
+	raw, err := base64.URLEncoding.DecodeString(token)
+	if err != nil || len(raw) < 9 {
+		return time.Time{}
+	}
+	return time.Unix(int64(binary.BigEndian.Uint64(raw[1:9])), 0)
 }
 
 // nopWriter is the response of readAt's request, which nothing writes.

@@ -377,6 +377,72 @@ func TestInspectSession(t *testing.T) {
 	assert.Contains(t, r.stderr, "expired before it was issued")
 }
 
+// TestPurpose checks that -purpose seals and opens as a vault with
+// WithPurpose does, and that a token of such a vault opens only with it.
+func TestPurpose(t *testing.T) {
+	t.Parallel()
+	key := authix.GenerateKey()
+	invites, err := authix.New[map[string]string](authix.WithKeys(key), authix.WithPurpose("invite"))
+	require.NoError(t, err)
+	plain, err := authix.New[map[string]string](authix.WithKeys(key))
+	require.NoError(t, err)
+	token, err := invites.CreateAccessToken(map[string]string{"email": "bob@example.com"})
+	require.NoError(t, err)
+
+	t.Run("inspect", func(t *testing.T) {
+		r := cliKeys(key, "", "inspect", "-purpose", "invite", token)
+		require.Equal(t, 0, r.code, r.stderr)
+		assert.Empty(t, r.stderr)
+		assert.Contains(t, r.stdout, "status:  valid\n")
+		assert.Contains(t, r.stdout, "purpose: invite\n")
+		assert.Regexp(t, `expires: \S+Z \(in \S+; sealed in the token\)\n`, r.stdout)
+		assert.Contains(t, r.stdout, "payload:\n{\n  \"email\": \"bob@example.com\"\n}\n")
+	})
+	for _, args := range [][]string{{}, {"-purpose", "login"}} {
+		t.Run(fmt.Sprintf("inspect with %q", args), func(t *testing.T) {
+			r := cliKeys(key, "", append(append([]string{"inspect"}, args...), token)...)
+			assert.Equal(t, 1, r.code)
+			assert.Empty(t, r.stdout)
+			assert.Contains(t, r.stderr, "MAC does not verify")
+		})
+	}
+	t.Run("inspect an expired one", func(t *testing.T) {
+		issued := time.Now().Add(-2 * time.Hour).Truncate(time.Second)
+		old, err := authix.New[map[string]string](authix.WithKeys(key), authix.WithPurpose("invite"),
+			authix.WithClock(func() time.Time { return issued }))
+		require.NoError(t, err)
+		expired, err := old.CreateAccessToken(map[string]string{"email": "bob@example.com"})
+		require.NoError(t, err)
+		r := cliKeys(key, "", "inspect", "-purpose", "invite", expired)
+		assert.Equal(t, 1, r.code)
+		assert.Contains(t, r.stdout, "status:  EXPIRED\n")
+		assert.Contains(t, r.stdout, "issued:  "+issued.UTC().Format(time.RFC3339)+" (2h0m")
+		assert.Contains(t, r.stdout, "expires: "+issued.Add(time.Hour).UTC().Format(time.RFC3339)+" (1h0m")
+		assert.Contains(t, r.stdout, `"email": "bob@example.com"`)
+		assert.Regexp(t, `^authix inspect: token expired 1h0m\d+s ago, at \S+Z\n$`, r.stderr)
+	})
+	t.Run("seal", func(t *testing.T) {
+		r := cliKeys(key, "", "seal", "-purpose", "invite", `{"email":"carol@example.com"}`)
+		require.Equal(t, 0, r.code, r.stderr)
+		sealed := strings.TrimSpace(r.stdout)
+		got, err := invites.DecodeAccessToken(sealed)
+		require.NoError(t, err, "the invite vault opens what seal -purpose invite sealed")
+		assert.Equal(t, map[string]string{"email": "carol@example.com"}, got)
+		_, err = plain.DecodeAccessToken(sealed)
+		assert.ErrorIs(t, err, authix.ErrInvalidToken, "a vault without the purpose does not")
+
+		r = cliKeys(key, "", "seal", `{"email":"carol@example.com"}`)
+		require.Equal(t, 0, r.code, r.stderr)
+		_, err = invites.DecodeAccessToken(strings.TrimSpace(r.stdout))
+		assert.ErrorIs(t, err, authix.ErrInvalidToken, "nor the invite vault a token sealed without it")
+	})
+	t.Run("usage", func(t *testing.T) {
+		r := cliKeys(key, "", "inspect", token, "-purpose")
+		assert.Equal(t, 2, r.code)
+		assert.Contains(t, r.stderr, "flag needs an argument: -purpose")
+	})
+}
+
 func TestInspectFutureToken(t *testing.T) {
 	t.Parallel()
 	key := authix.GenerateKey()

@@ -1,7 +1,10 @@
 // Command webapp is a starter web application on authix: an HTML login form
 // with "remember me", pages for logged-in users and for admins, logout and
-// "log out everywhere", and a small JSON API with Bearer tokens. Copy this
-// directory to start a service, then replace the demo user table.
+// "log out everywhere", a page listing the user's devices (sessions) where
+// they can end them, a change-password page that asks for the password again
+// when it was last entered over ten minutes ago, and a small JSON API with
+// Bearer tokens. Copy this directory to start a service, then replace the
+// demo user table.
 //
 //	export AUTHIX_KEYS=$(go run ./cmd/authix keygen)
 //	go run ./examples/webapp
@@ -52,6 +55,11 @@ const (
 	// user their session, within five minutes of using the site, even on a
 	// two-week remembered login. Each renewal costs one user lookup.
 	renewAfter = 5 * time.Minute
+	// stepUpAge is how recently the user must have entered their password
+	// to change it: past it, the login page asks for it again.
+	stepUpAge = 10 * time.Minute
+	// minPassword is the shortest new password the app takes.
+	minPassword = 8
 	// shutdownTimeout bounds how long requests in flight may take to finish
 	// after SIGINT or SIGTERM.
 	shutdownTimeout = 10 * time.Second
@@ -107,12 +115,20 @@ func run(ctx context.Context, getenv func(string) string, logger *slog.Logger) e
 	} else {
 		logger.Info("revocations in memory: a restart forgets logouts (set REDIS_URL to keep them)")
 	}
-	a, err := newApp(keys, store, logger)
+	var extra []authix.Option
+	if e2eClock != nil {
+		extra = append(extra, authix.WithClock(e2eClock.Now))
+		logger.Warn("built for the browser tests (-tags authix_e2e): POST /_e2e/clock moves the clock; never serve users with it")
+	}
+	a, err := newApp(keys, store, logger, extra...)
 	if err != nil {
 		return err
 	}
 	if !a.everywhere {
-		logger.Warn("log out everywhere is unavailable: the revocation store cannot revoke subjects")
+		logger.Warn("log out everywhere and the change-password page are unavailable: the revocation store cannot revoke subjects")
+	}
+	if !a.devices {
+		logger.Warn("the devices page is unavailable: the revocation store does not keep devices")
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -120,8 +136,15 @@ func run(ctx context.Context, getenv func(string) string, logger *slog.Logger) e
 	}
 	logger.Info("listening", "addr", ln.Addr().String())
 
+	handler := a.routes()
+	if e2eClock != nil {
+		mux := http.NewServeMux()
+		mux.Handle("/", handler)
+		mux.Handle("POST /_e2e/clock", e2eClock)
+		handler = mux
+	}
 	srv := &http.Server{
-		Handler:           a.routes(),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelError),
 	}
@@ -142,11 +165,20 @@ func run(ctx context.Context, getenv func(string) string, logger *slog.Logger) e
 	return nil
 }
 
+// e2eClock is nil, except in the binary e2e's browser tests build with
+// -tags authix_e2e (e2e_clock.go): the vault's clock, and the handler
+// through which a test moves it forward.
+var e2eClock interface {
+	Now() time.Time
+	http.Handler
+}
+
 // app holds what the handlers share.
 type app struct {
 	vault      *authix.Vault[User]
 	users      *userTable
 	everywhere bool // the store can revoke subjects: LogoutEverywhere works
+	devices    bool // the store keeps devices too: the devices page works
 	log        *slog.Logger
 }
 
@@ -154,7 +186,7 @@ type app struct {
 // in memory), sliding sessions, "remember me", Bearer tokens for the API.
 // extra options go last, such as a test's WithClock.
 func newApp(keys string, store authix.RevocationStore, logger *slog.Logger, extra ...authix.Option) (*app, error) {
-	a := &app{users: demoUsers(), everywhere: true, log: logger}
+	a := &app{users: demoUsers(), everywhere: true, devices: true, log: logger}
 	opts := []authix.Option{
 		authix.WithKeys(keys),
 		authix.WithSliding(renewAfter),
@@ -168,7 +200,9 @@ func newApp(keys string, store authix.RevocationStore, logger *slog.Logger, extr
 	if store != nil {
 		opts = append(opts, authix.WithRevocationStore(store))
 		_, a.everywhere = store.(authix.SubjectStore)
+		_, a.devices = store.(authix.DeviceStore)
 	}
+	a.devices = a.devices && a.everywhere // devices are listed by subject
 	if a.everywhere {
 		opts = append(opts, authix.WithSubject(func(u User) string { return u.ID }))
 	}
@@ -196,7 +230,8 @@ func (a *app) routes() http.Handler {
 	isAdmin := v.Require(func(u User) bool { return u.Admin })
 	mux := http.NewServeMux()
 	mux.Handle("GET /{$}", v.OptionalData(http.HandlerFunc(a.home)))
-	mux.HandleFunc("GET /login", a.loginForm)
+	// A logged-in user sent here by RequireConfirmed gets the confirm form.
+	mux.Handle("GET /login", v.OptionalData(http.HandlerFunc(a.loginForm)))
 	// Login CSRF: another site must not log the browser in as its attacker.
 	mux.Handle("POST /login", v.CrossOriginProtection().Handler(http.HandlerFunc(a.login)))
 	mux.Handle("GET /account", v.RedirectToLogin("/login")(http.HandlerFunc(a.account)))
@@ -204,6 +239,17 @@ func (a *app) routes() http.Handler {
 	mux.HandleFunc("POST /logout", a.logout)
 	if a.everywhere {
 		mux.Handle("POST /logout-everywhere", v.RequireData(http.HandlerFunc(a.logoutEverywhere)))
+		// Step-up: the password entered within stepUpAge, else the login
+		// page asks for it again and comes back.
+		confirmed := v.RequireConfirmed(stepUpAge, "/login")
+		mux.Handle("GET /password", v.RedirectToLogin("/login")(confirmed(http.HandlerFunc(a.passwordForm))))
+		mux.Handle("POST /password", v.RedirectToLogin("/login")(confirmed(http.HandlerFunc(a.changePassword))))
+	}
+	if a.devices {
+		mux.Handle("GET /devices", v.RedirectToLogin("/login")(http.HandlerFunc(a.devicesPage)))
+		// Cookie POSTs: RequireData refuses them from other sites.
+		mux.Handle("POST /devices/end", v.RequireData(http.HandlerFunc(a.endDevice)))
+		mux.Handle("POST /devices/end-others", v.RequireData(http.HandlerFunc(a.endOtherDevices)))
 	}
 	mux.HandleFunc("POST /api/login", a.apiLogin)
 	mux.Handle("GET /api/me", v.RequireData(http.HandlerFunc(a.apiMe)))
@@ -215,18 +261,32 @@ func (a *app) home(w http.ResponseWriter, r *http.Request) {
 	a.render(w, http.StatusOK, "home", map[string]any{"User": u, "LoggedIn": ok})
 }
 
+// loginForm shows the login form, or for a logged-in user sent back with a
+// "next" page (RequireConfirmed), the form that asks for their password
+// again.
 func (a *app) loginForm(w http.ResponseWriter, r *http.Request) {
-	a.render(w, http.StatusOK, "login", map[string]any{"Next": authix.SafeNext(r.FormValue("next"))})
+	next := authix.SafeNext(r.FormValue("next"))
+	if u, ok := a.vault.Data(r.Context()); ok && r.FormValue("next") != "" {
+		a.render(w, http.StatusOK, "confirm", map[string]any{"Next": next, "User": u})
+		return
+	}
+	a.render(w, http.StatusOK, "login", map[string]any{"Next": next})
 }
 
 func (a *app) login(w http.ResponseWriter, r *http.Request) {
 	next := authix.SafeNext(r.PostFormValue("next"))
+	if r.PostFormValue("confirm") != "" {
+		a.confirm(w, r, next)
+		return
+	}
 	u, ok := a.users.checkPassword(r.PostFormValue("username"), r.PostFormValue("password"))
 	if !ok {
 		a.render(w, http.StatusUnauthorized, "login", map[string]any{"Next": next, "Error": "Wrong username or password."})
 		return
 	}
-	if err := a.vault.SetAccessToken(w, u, authix.RememberMe(r.PostFormValue("remember") == "on")); err != nil {
+	// The devices page names this session by the browser and system only.
+	label := authix.DeviceLabel(deviceLabel(r.UserAgent()))
+	if err := a.vault.SetAccessToken(w, u, authix.RememberMe(r.PostFormValue("remember") == "on"), label); err != nil {
 		a.fail(w, r, "login", err)
 		return
 	}
@@ -236,7 +296,7 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 func (a *app) account(w http.ResponseWriter, r *http.Request) {
 	info, _ := a.vault.Info(r.Context())
 	a.render(w, http.StatusOK, "account", map[string]any{
-		"User": a.vault.MustData(r.Context()), "Info": info, "Everywhere": a.everywhere,
+		"User": a.vault.MustData(r.Context()), "Info": info, "Everywhere": a.everywhere, "Devices": a.devices,
 	})
 }
 
@@ -280,7 +340,7 @@ func (a *app) apiLogin(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"detail": "Wrong username or password"})
 		return
 	}
-	token, info, err := a.vault.IssueAccessToken(u)
+	token, info, err := a.vault.IssueAccessToken(u, authix.DeviceLabel("API: "+deviceLabel(r.UserAgent())))
 	if err != nil {
 		a.log.Error("api login", "err", err)
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"detail": "cannot log in"})

@@ -96,14 +96,15 @@ func (c *client) post(path string, form url.Values, hdr ...string) response {
 	return c.do("POST", path, "application/x-www-form-urlencoded", form.Encode(), hdr...)
 }
 
-// login posts the login form and fails the test unless it succeeds.
-func (c *client) login(name, password string, remember bool) response {
+// login posts the login form and fails the test unless it succeeds; hdr
+// adds headers, such as a User-Agent.
+func (c *client) login(name, password string, remember bool, hdr ...string) response {
 	c.t.Helper()
 	form := url.Values{"username": {name}, "password": {password}, "next": {"/account"}}
 	if remember {
 		form.Set("remember", "on")
 	}
-	r := c.post("/login", form)
+	r := c.post("/login", form, hdr...)
 	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/account" || r.cookie == nil {
 		c.t.Fatalf("login as %s: %d to %q, cookie %v; want 303 to /account with a cookie", name, r.status, r.header.Get("Location"), r.cookie)
 	}
@@ -203,11 +204,15 @@ func TestAdmin(t *testing.T) {
 	}
 }
 
-// fakeClock is the real time moved on by the test; the server reads it
-// while the test moves it.
+// fakeClock stands still at clockStart until the test moves it; the server
+// reads it while the test moves it.
 type fakeClock struct{ ahead atomic.Int64 }
 
-func (c *fakeClock) now() time.Time          { return time.Now().Add(time.Duration(c.ahead.Load())) }
+// clockStart is when every fake clock starts: pages show times to the
+// minute, and tests compare them.
+var clockStart = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+
+func (c *fakeClock) now() time.Time          { return clockStart.Add(time.Duration(c.ahead.Load())) }
 func (c *fakeClock) advance(d time.Duration) { c.ahead.Add(int64(d)) }
 
 // setUser replaces the user called name in the app's table, or deletes
@@ -304,11 +309,12 @@ func TestLogoutEverywhere(t *testing.T) {
 	wantStatus(t, "the phone's /account after a new login", phone.get("/account"), http.StatusOK, "")
 }
 
-// apiLogin logs in through the JSON API and returns the Bearer token.
-func apiLogin(t *testing.T, c *client, name, password string) string {
+// apiLogin logs in through the JSON API and returns the Bearer token; hdr
+// adds headers.
+func apiLogin(t *testing.T, c *client, name, password string, hdr ...string) string {
 	t.Helper()
 	body, _ := json.Marshal(map[string]string{"username": name, "password": password})
-	r := c.do("POST", "/api/login", "application/json", string(body))
+	r := c.do("POST", "/api/login", "application/json", string(body), hdr...)
 	var got struct {
 		AccessToken string    `json:"access_token"`
 		TokenType   string    `json:"token_type"`
@@ -406,8 +412,13 @@ func TestStoreWithoutSubjects(t *testing.T) {
 	if r := c.get("/account"); r.status != http.StatusOK || strings.Contains(r.body, "/logout-everywhere") {
 		t.Fatalf("/account: %d, want 200 without the log-out-everywhere form:\n%s", r.status, r.body)
 	}
-	if r := c.post("/logout-everywhere", nil); r.status != http.StatusNotFound {
-		t.Fatalf("POST /logout-everywhere: %d, want 404", r.status)
+	for _, path := range []string{"/logout-everywhere", "/password", "/devices/end-others"} {
+		if r := c.post(path, nil); r.status != http.StatusNotFound {
+			t.Fatalf("POST %s: %d, want 404", path, r.status)
+		}
+	}
+	if r := c.get("/devices"); r.status != http.StatusNotFound {
+		t.Fatalf("GET /devices: %d, want 404", r.status)
 	}
 	wantStatus(t, "logout", c.post("/logout", nil), http.StatusSeeOther, "/")
 }

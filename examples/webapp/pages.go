@@ -8,6 +8,7 @@ import (
 	"html/template"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/authix-go/authix"
 )
@@ -18,7 +19,10 @@ import (
 //go:embed pages.html
 var pagesFS embed.FS
 
-var pages = template.Must(template.ParseFS(pagesFS, "pages.html"))
+var pages = template.Must(template.New("pages").Funcs(template.FuncMap{"when": when}).ParseFS(pagesFS, "pages.html"))
+
+// when is how the devices page shows a time: in UTC, to the minute.
+func when(t time.Time) string { return t.UTC().Format("Jan 2, 15:04") }
 
 // reject answers the requests authix refuses: JSON under /api/, as
 // authix.DefaultErrorHandler does, and an HTML page everywhere else.

@@ -49,6 +49,21 @@ func (t *userTable) checkPassword(name, password string) (User, bool) {
 	return acc.user, known && match
 }
 
+// setPassword replaces the password of the user whose ID is id, and
+// reports false when there is no such user.
+func (t *userTable) setPassword(id, password string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for name, acc := range t.rows {
+		if acc.user.ID == id {
+			acc.hash = sha256.Sum256([]byte(password))
+			t.rows[name] = acc
+			return true
+		}
+	}
+	return false
+}
+
 // byID returns the user whose ID is id; a database would look it up by key.
 func (t *userTable) byID(id string) (User, bool) {
 	t.mu.RLock()
