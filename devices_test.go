@@ -379,3 +379,41 @@ func TestRoughEdges(t *testing.T) {
 		}
 	})
 }
+
+// The list shows only sessions that can still be used: not one logged out,
+// nor one ended by LogoutEverywhere, nor one whose last token expired.
+func TestDevicesListOnlyLiveSessions(t *testing.T) {
+	t.Parallel()
+	t.Run("after Logout", func(t *testing.T) {
+		clk := newFakeClock(testEpoch)
+		v, _ := devicesVault(t, clk)
+		gone := deviceLogin(t, v, "gone")
+		kept := deviceLogin(t, v, "kept")
+		require.NoError(t, v.Logout(httptest.NewRecorder(), cookieRequest(gone)))
+		list := listDevices(t, v, kept)
+		require.Len(t, list, 1)
+		assert.Equal(t, "kept", list[0].Label)
+	})
+	t.Run("after LogoutEverywhere", func(t *testing.T) {
+		clk := newFakeClock(testEpoch)
+		v, _ := devicesVault(t, clk)
+		deviceLogin(t, v, "old")
+		clk.Advance(time.Second)
+		require.NoError(t, v.LogoutEverywhere(context.Background(), "7"))
+		clk.Advance(time.Second)
+		fresh := deviceLogin(t, v, "new")
+		list := listDevices(t, v, fresh)
+		require.Len(t, list, 1)
+		assert.Equal(t, "new", list[0].Label)
+	})
+	t.Run("after its token expired unused", func(t *testing.T) {
+		clk := newFakeClock(testEpoch)
+		v, _ := devicesVault(t, clk)
+		deviceLogin(t, v, "idle")
+		remembered := deviceLogin(t, v, "remembered", authix.RememberMe(true))
+		clk.Advance(time.Hour + time.Second)
+		list := listDevices(t, v, remembered)
+		require.Len(t, list, 1, "the idle session's token expired")
+		assert.Equal(t, "remembered", list[0].Label)
+	})
+}

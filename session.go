@@ -183,16 +183,20 @@ func (v *Vault[T]) Logout(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	now := v.now()
-	o, expired, err := v.openInfo(tok, now)
+	var data T
+	o, decoded, err := v.openInfo(tok, now, &data)
 	if err != nil {
 		return nil
 	}
 	ctx := r.Context()
 	var errs []error
-	if !expired {
+	if !o.expired {
 		errs = append(errs, v.revoke(ctx, o.info.ID, o.info.ExpiresAt))
 	}
 	errs = append(errs, v.endSession(ctx, o.m, now))
+	if decoded && v.devices != nil && o.m.hasSession() {
+		errs = append(errs, v.forgetDevice(ctx, subjectKey(v.subject(data)), o.m.sid))
+	}
 	return errors.Join(errs...)
 }
 
@@ -224,11 +228,21 @@ func (v *Vault[T]) LogoutEverywhere(ctx context.Context, subject string) error {
 	// Renewals keep a session's tokens under the cut-off they started with
 	// until the session's absolute end, so the record outlives the longest
 	// session as well as the longest token.
-	now := v.now()
-	if err := v.subjects.RevokeSubject(ctx, subjectKey(subject), now, now.Add(v.longest())); err != nil {
+	now, key := v.now(), subjectKey(subject)
+	if err := v.subjects.RevokeSubject(ctx, key, now, now.Add(v.longest())); err != nil {
 		return fmt.Errorf("%w: %w", ErrRevocationStore, err)
 	}
-	return nil
+	if v.devices == nil {
+		return nil
+	}
+	recs, err := v.deviceRecords(ctx, key)
+	for _, r := range recs {
+		var sid sessionID
+		if err == nil && decodeSID(&sid, r.ID) == nil {
+			err = v.forgetDevice(ctx, key, sid)
+		}
+	}
+	return err
 }
 
 // subjectKey is the store's name for a subject: a fixed size whatever the
@@ -315,7 +329,7 @@ func (v *Vault[T]) touchDevice(ctx context.Context, payload T, m sealed, now tim
 	if v.devices == nil || !m.hasSession() {
 		return nil
 	}
-	recs, err := v.deviceRecords(ctx, payload)
+	recs, err := v.deviceRecords(ctx, subjectKey(v.subject(payload)))
 	if err != nil {
 		return err
 	}
@@ -330,19 +344,31 @@ func (v *Vault[T]) touchDevice(ctx context.Context, payload T, m sealed, now tim
 	return v.saveDevice(ctx, payload, m.sid, rec)
 }
 
-func (v *Vault[T]) deviceRecords(ctx context.Context, payload T) ([]deviceRecord, error) {
-	raw, err := v.devices.Devices(ctx, subjectKey(v.subject(payload)))
+// deviceRecords returns the records of subject's sessions that can still
+// be used: the last token of each, sealed when it was last active, lives
+// one lifetime.
+func (v *Vault[T]) deviceRecords(ctx context.Context, subject SubjectID) ([]deviceRecord, error) {
+	raw, err := v.devices.Devices(ctx, subject)
 	if err != nil {
 		return nil, fmt.Errorf("%w: listing devices: %w", ErrRevocationStore, err)
 	}
+	now := v.now()
 	recs := make([]deviceRecord, 0, len(raw))
 	for _, b := range raw {
 		var r deviceRecord
-		if json.Unmarshal(b, &r) == nil {
+		if json.Unmarshal(b, &r) == nil && !now.After(time.Unix(r.Seen, 0).Add(v.lifetime(sealed{rem: r.Rem}))) {
 			recs = append(recs, r)
 		}
 	}
 	return recs, nil
+}
+
+// forgetDevice removes the record of session sid of subject.
+func (v *Vault[T]) forgetDevice(ctx context.Context, subject SubjectID, sid sessionID) error {
+	if err := v.devices.DeleteDevice(ctx, subject, sessionKey(sid)); err != nil {
+		return fmt.Errorf("%w: %w", ErrRevocationStore, err)
+	}
+	return nil
 }
 
 // Devices lists the live sessions of the subject whose request ctx is, as
@@ -357,7 +383,7 @@ func (v *Vault[T]) Devices(ctx context.Context) ([]Device, error) {
 	case c == nil:
 		return nil, ErrMissingToken
 	}
-	recs, err := v.deviceRecords(ctx, c.data)
+	recs, err := v.deviceRecords(ctx, subjectKey(v.subject(c.data)))
 	if err != nil {
 		return nil, err
 	}
@@ -393,7 +419,7 @@ func (v *Vault[T]) endDevices(ctx context.Context, end func(d deviceRecord, curr
 	case c == nil:
 		return ErrMissingToken
 	}
-	recs, err := v.deviceRecords(ctx, c.data)
+	recs, err := v.deviceRecords(ctx, subjectKey(v.subject(c.data)))
 	if err != nil {
 		return err
 	}
@@ -407,8 +433,8 @@ func (v *Vault[T]) endDevices(ctx context.Context, end func(d deviceRecord, curr
 		if err := v.revoke(ctx, sessionKey(sid), time.Unix(r.Ends, 0)); err != nil {
 			return err
 		}
-		if err := v.devices.DeleteDevice(ctx, subject, sessionKey(sid)); err != nil {
-			return fmt.Errorf("%w: %w", ErrRevocationStore, err)
+		if err := v.forgetDevice(ctx, subject, sid); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -307,8 +307,9 @@ func (v *Vault[T]) DecodeAccessToken(token string) (T, error) {
 
 // opened is what an authentic token says about itself.
 type opened struct {
-	info TokenInfo
-	m    sealed
+	info    TokenInfo
+	m       sealed
+	expired bool // openInfo: past its expiry, opened as of its issue time
 }
 
 // openInto opens token at now and decodes its payload into *out, a zero
@@ -363,25 +364,30 @@ func (v *Vault[T]) open(dst []byte, token string, now time.Time) (plain, payload
 	return plain, nil, o, errTokenExpired
 }
 
-// openInfo opens token for what it says about itself. An authentic token
-// past its expiry is reported as expired, not as an error: no revocation
-// concerns it any more, though its session may still be alive.
-func (v *Vault[T]) openInfo(token string, now time.Time) (o opened, expired bool, err error) {
+// openInfo opens token for what it says about itself, and decodes its
+// payload into *out when out is not nil. An authentic token past its
+// expiry is reported as expired, not as an error: no revocation concerns
+// it any more, though its session may still be alive.
+func (v *Vault[T]) openInfo(token string, now time.Time, out *T) (o opened, decoded bool, err error) {
 	bp := v.bufs.Get().(*[]byte)
-	plain, _, o, err := v.open((*bp)[:0], token, now)
-	if errors.Is(err, ErrExpiredToken) && len(plain) == 0 {
-		// The cipher's own lifetime ended it before the plaintext was read;
-		// opened as of its issue time, it still names its session.
-		plain, _, o, err = v.open(plain[:0], token, o.info.IssuedAt)
+	plain, payload, o, err := v.open((*bp)[:0], token, now)
+	if errors.Is(err, ErrExpiredToken) {
+		// Opened as of its issue time, it still names its session and
+		// subject, even when the cipher's own lifetime ended it.
+		plain, payload, o, err = v.open(plain[:0], token, o.info.IssuedAt)
 		if err == nil {
 			err = errTokenExpired
 		}
 	}
-	v.putBuf(bp, plain)
-	if errors.Is(err, ErrExpiredToken) {
-		return o, true, nil
+	o.expired = errors.Is(err, ErrExpiredToken)
+	if o.expired {
+		err = nil
 	}
-	return o, false, err
+	if err == nil && out != nil {
+		decoded = v.decode(payload, out) == nil
+	}
+	v.putBuf(bp, plain)
+	return o, decoded, err
 }
 
 // decode reads a payload object into *out, or leaves it zero and fails.
@@ -450,8 +456,8 @@ func (v *Vault[T]) authenticate(ctx context.Context, token string, now time.Time
 // token is left alone (nil error). A token that does not open is
 // ErrInvalidToken; a store failure wraps ErrRevocationStore.
 func (v *Vault[T]) DisableAccessToken(ctx context.Context, token string) error {
-	o, expired, err := v.openInfo(token, v.now())
-	if err != nil || expired {
+	o, _, err := v.openInfo(token, v.now(), nil)
+	if err != nil || o.expired {
 		return err
 	}
 	return v.revoke(ctx, o.info.ID, o.info.ExpiresAt)
@@ -468,8 +474,8 @@ func (v *Vault[T]) revoke(ctx context.Context, id TokenID, until time.Time) erro
 // has not yet expired. A token that does not open is ErrInvalidToken; a
 // store failure wraps ErrRevocationStore.
 func (v *Vault[T]) IsTokenDisabled(ctx context.Context, token string) (bool, error) {
-	o, expired, err := v.openInfo(token, v.now())
-	if err != nil || expired {
+	o, _, err := v.openInfo(token, v.now(), nil)
+	if err != nil || o.expired {
 		return false, err
 	}
 	err = v.checkRevoked(ctx, o)
