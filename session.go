@@ -129,18 +129,21 @@ func (v *Vault[T]) renewCookie(w http.ResponseWriter, r *http.Request, c *dataCo
 // does, with ErrExpiredToken past the session's absolute end, and with
 // ErrSessionEnded when the WithRenewal reload fails.
 func (v *Vault[T]) RenewAccessToken(ctx context.Context, token string) (string, TokenInfo, error) {
-	now := v.now()
+	return v.exchange(ctx, token, v.now(), false)
+}
+
+// exchange seals the token that follows token in its session, revokes
+// token, and records the device's activity; confirm refreshes the
+// authentication time, else a token younger than its renewal age is kept.
+func (v *Vault[T]) exchange(ctx context.Context, token string, now time.Time, confirm bool) (string, TokenInfo, error) {
 	var data T
 	o, err := v.authenticate(ctx, token, now, &data)
-	if err != nil {
+	switch {
+	case err != nil:
 		return "", TokenInfo{}, err
-	}
-	if now.Sub(o.info.IssuedAt) < v.renewAge(o.info) {
-		// The revocations a session causes are bounded by its lifetime,
-		// not by how fast a client calls.
-		return token, o.info, nil
-	}
-	if !o.m.hasSession() {
+	case !confirm && now.Sub(o.info.IssuedAt) < v.renewAge(o.info):
+		return token, o.info, nil // so each token is exchanged once at most
+	case !o.m.hasSession():
 		// A token sealed outside a session starts one, bounded from its
 		// issue time as a login would be.
 		if err := v.newSession(&o.m, o.info.IssuedAt); err != nil {
@@ -151,15 +154,30 @@ func (v *Vault[T]) RenewAccessToken(ctx context.Context, token string) (string, 
 	if !ok {
 		return "", TokenInfo{}, fmt.Errorf("%w: the session's absolute lifetime has passed", ErrExpiredToken)
 	}
-	data, tok, fresh, err := v.reseal(ctx, data, next, now)
+	if confirm {
+		next.auth = now.Unix()
+	}
+	data, tok, info, err := v.reseal(ctx, data, next, now)
+	if err == nil {
+		err = v.revoke(ctx, o.info.ID, o.info.ExpiresAt)
+	}
 	if err != nil {
 		return "", TokenInfo{}, err
 	}
-	if err := v.revoke(ctx, o.info.ID, o.info.ExpiresAt); err != nil {
-		return "", TokenInfo{}, err
-	}
 	v.logError(ctx, "device not recorded", v.touchDevice(ctx, data, next, now))
-	return tok, fresh, nil
+	return tok, info, nil
+}
+
+// checkChange applies the cross-origin check to a cookie request that
+// changes state whatever its method: a link on another site must not log
+// the user out.
+func (v *Vault[T]) checkChange(r *http.Request, src source) error {
+	if src != fromCookie {
+		return nil
+	}
+	post := *r
+	post.Method = http.MethodPost
+	return v.checkOrigin(&post)
 }
 
 // Logout revokes the token r carries and its session until the session's
@@ -169,14 +187,8 @@ func (v *Vault[T]) RenewAccessToken(ctx context.Context, token string) (string, 
 // failure wraps ErrRevocationStore, and the cookie is cleared all the same.
 func (v *Vault[T]) Logout(w http.ResponseWriter, r *http.Request) error {
 	tok, src := v.extract(r)
-	if src == fromCookie {
-		// A logout changes state whatever its method: a cross-site link
-		// must not log the user out, so it is checked as a POST would be.
-		post := *r
-		post.Method = http.MethodPost
-		if err := v.checkOrigin(&post); err != nil {
-			return err
-		}
+	if err := v.checkChange(r, src); err != nil {
+		return err
 	}
 	v.RemoveAccessToken(w)
 	if src == fromNone {
@@ -384,9 +396,6 @@ func (v *Vault[T]) Devices(ctx context.Context) ([]Device, error) {
 		return nil, ErrMissingToken
 	}
 	recs, err := v.deviceRecords(ctx, subjectKey(v.subject(c.data)))
-	if err != nil {
-		return nil, err
-	}
 	current := sidEncoding.EncodeToString(c.sid[:])
 	out := make([]Device, len(recs))
 	for i, r := range recs {
@@ -394,7 +403,7 @@ func (v *Vault[T]) Devices(ctx context.Context) ([]Device, error) {
 			Ends: time.Unix(r.Ends, 0), Remembered: r.Rem, Current: r.ID == current}
 	}
 	slices.SortFunc(out, func(a, b Device) int { return b.LastActive.Compare(a.LastActive) })
-	return out, nil
+	return out, err
 }
 
 // EndDevice ends one session of the subject whose request ctx is, on every
@@ -402,42 +411,25 @@ func (v *Vault[T]) Devices(ctx context.Context) ([]Device, error) {
 // the subject's list is left alone. It fails as Devices does, and wraps
 // ErrRevocationStore.
 func (v *Vault[T]) EndDevice(ctx context.Context, id string) error {
-	return v.endDevices(ctx, func(d deviceRecord, _ string) bool { return d.ID == id })
+	return v.endDevices(ctx, func(d Device) bool { return d.ID == id })
 }
 
 // EndOtherDevices ends every session of the subject whose request ctx is
 // but the request's own, as EndDevice does.
 func (v *Vault[T]) EndOtherDevices(ctx context.Context) error {
-	return v.endDevices(ctx, func(d deviceRecord, current string) bool { return d.ID != current })
+	return v.endDevices(ctx, func(d Device) bool { return !d.Current })
 }
 
-func (v *Vault[T]) endDevices(ctx context.Context, end func(d deviceRecord, current string) bool) error {
-	c := v.dataOf(ctx)
-	switch {
-	case v.devices == nil || !v.sliding:
-		return errNoDevices
-	case c == nil:
-		return ErrMissingToken
-	}
-	recs, err := v.deviceRecords(ctx, subjectKey(v.subject(c.data)))
-	if err != nil {
-		return err
-	}
-	current := sidEncoding.EncodeToString(c.sid[:])
-	subject := subjectKey(v.subject(c.data))
-	for _, r := range recs {
+func (v *Vault[T]) endDevices(ctx context.Context, end func(Device) bool) error {
+	list, err := v.Devices(ctx)
+	for _, d := range list {
 		var sid sessionID
-		if !end(r, current) || decodeSID(&sid, r.ID) != nil {
+		if err != nil || !end(d) || decodeSID(&sid, d.ID) != nil {
 			continue
 		}
-		if err := v.revoke(ctx, sessionKey(sid), time.Unix(r.Ends, 0)); err != nil {
-			return err
-		}
-		if err := v.forgetDevice(ctx, subject, sid); err != nil {
-			return err
-		}
+		err = errors.Join(v.revoke(ctx, sessionKey(sid), d.Ends), v.forgetDevice(ctx, subjectKey(v.subject(v.dataOf(ctx).data)), sid))
 	}
-	return nil
+	return err
 }
 
 func decodeSID(sid *sessionID, s string) error {
@@ -458,36 +450,13 @@ func (v *Vault[T]) Confirm(w http.ResponseWriter, r *http.Request) (string, erro
 	if src == fromNone {
 		return "", ErrMissingToken
 	}
-	if src == fromCookie {
-		post := *r
-		post.Method = http.MethodPost
-		if err := v.checkOrigin(&post); err != nil {
-			return "", err
-		}
-	}
-	ctx, now := r.Context(), v.now()
-	var data T
-	o, err := v.authenticate(ctx, tok, now, &data)
-	if err != nil {
+	if err := v.checkChange(r, src); err != nil {
 		return "", err
 	}
-	next, ok := v.renewal(o, now)
-	if !ok {
-		return "", fmt.Errorf("%w: the session's absolute lifetime has passed", ErrExpiredToken)
-	}
-	next.auth = now.Unix()
-	if !next.hasSession() {
-		next.auth = 0 // its issue time says it
-	}
-	fresh, tok, info, err := v.reseal(ctx, data, next, now)
+	now := v.now()
+	tok, info, err := v.exchange(r.Context(), tok, now, true)
 	if err == nil && src == fromCookie {
 		err = v.setCookie(w, tok, info, now)
-	}
-	if err == nil {
-		err = v.revoke(ctx, o.info.ID, o.info.ExpiresAt)
-	}
-	if err == nil {
-		err = v.touchDevice(ctx, fresh, next, now)
 	}
 	if err != nil {
 		return "", err
