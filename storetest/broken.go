@@ -43,7 +43,7 @@ func (e *env) brokenStore() (st RevocationStore, tok, sub [32]byte, c time.Time,
 // logout is never lost silently), and a read that the store cannot answer
 // returns an error, never "not revoked" or "no cut-off". A revocation the
 // store still holds may be reported revoked.
-func brokenFailsClosed(t *testing.T, e *env) {
+func brokenFailsClosed(e *env) {
 	st, tok, sub, _, _ := e.brokenStore()
 	later := e.clock.Now().Add(time.Hour)
 	if err := st.Revoke(e.ctx, e.id("during"), later); err == nil {
@@ -74,7 +74,7 @@ func brokenFailsClosed(t *testing.T, e *env) {
 
 // brokenRestored: once the backend works again, what the store held before
 // holds, and it reads and writes as before.
-func brokenRestored(t *testing.T, e *env) {
+func brokenRestored(e *env) {
 	st, tok, sub, c, restore := e.brokenStore()
 	restore()
 	e.settle(st)

@@ -64,7 +64,7 @@ func (e *env) ticking() (stop func()) {
 
 // concurrentRevoke: writers revoke ids while readers ask for them; every
 // revocation is found afterwards, and no call fails.
-func concurrentRevoke(t *testing.T, e *env) {
+func concurrentRevoke(e *env) {
 	st := e.store()
 	exp := e.clock.Now().Add(time.Hour)
 	id := func(w, i int) [32]byte { return e.id(fmt.Sprint(w, "-", i)) }
@@ -106,7 +106,7 @@ func concurrentRevoke(t *testing.T, e *env) {
 
 // concurrentSameID: goroutines revoke one id with different expiries at
 // once; the latest expiry is kept whatever the order.
-func concurrentSameID(t *testing.T, e *env) {
+func concurrentSameID(e *env) {
 	st := e.store()
 	id := e.id("token")
 	base := e.clock.Now().Add(time.Hour)
@@ -137,7 +137,7 @@ func concurrentSameID(t *testing.T, e *env) {
 // once, while readers ask for it. Each call moves the cut-off forward, so
 // n calls leave the cut-off plus n-1 microseconds (a lost update shows as
 // less), and no reader ever sees it go back.
-func concurrentSubject(t *testing.T, e *env) {
+func concurrentSubject(e *env) {
 	st := e.store()
 	ss := e.subjects(st)
 	sub, c, until := e.id("subject"), e.cutoffAt(0), e.clock.Now().Add(time.Hour)
@@ -180,7 +180,7 @@ func concurrentSubject(t *testing.T, e *env) {
 // concurrentDevices: goroutines save more sessions than MaxDevices for one
 // subject while readers list them; no list is ever longer than MaxDevices,
 // and MaxDevices remain.
-func concurrentDevices(t *testing.T, e *env) {
+func concurrentDevices(e *env) {
 	st := e.store()
 	ds := e.devicesOf(st)
 	sub, base := e.id("subject"), e.clock.Now().Add(time.Hour)

@@ -33,7 +33,7 @@ func (e *env) devicesOf(st RevocationStore) DeviceStore {
 
 // deviceNone: a subject without records lists none, and deleting a record
 // that does not exist is no error.
-func deviceNone(t *testing.T, e *env) {
+func deviceNone(e *env) {
 	ds := e.devicesOf(e.store())
 	e.devices(ds, e.id("nobody"), nil, "a subject with no records lists none")
 	if err := ds.DeleteDevice(e.ctx, e.id("nobody"), e.id("no-session")); err != nil {
@@ -44,7 +44,7 @@ func deviceNone(t *testing.T, e *env) {
 // deviceSaveReplaceDelete: records are listed per subject; saving a
 // session again replaces its record; deleting removes only that session's
 // record of that subject.
-func deviceSaveReplaceDelete(t *testing.T, e *env) {
+func deviceSaveReplaceDelete(e *env) {
 	st := e.store()
 	ds := e.devicesOf(st)
 	alice, bob := e.id("alice"), e.id("bob")
@@ -75,7 +75,7 @@ func deviceSaveReplaceDelete(t *testing.T, e *env) {
 // record that ends first goes, whatever the order of saving. Saving a
 // session again at the limit drops nothing, and records that ran out do not
 // count.
-func deviceAtMost32(t *testing.T, e *env) {
+func deviceAtMost32(e *env) {
 	st := e.store()
 	ds := e.devicesOf(st)
 	sub, base := e.id("subject"), e.clock.Now()
@@ -123,7 +123,7 @@ func deviceAtMost32(t *testing.T, e *env) {
 
 // deviceUntil: a record is listed through its until instant and gone after
 // it (plus Slack); an until before now (and Slack) records nothing.
-func deviceUntil(t *testing.T, e *env) {
+func deviceUntil(e *env) {
 	st := e.store()
 	ds := e.devicesOf(st)
 	sub, now := e.id("subject"), e.clock.Now()
@@ -143,7 +143,7 @@ func deviceUntil(t *testing.T, e *env) {
 
 // deviceCopied: the store keeps its own copy of a record, and hands out
 // copies: changing the caller's bytes afterwards changes nothing stored.
-func deviceCopied(t *testing.T, e *env) {
+func deviceCopied(e *env) {
 	st := e.store()
 	ds := e.devicesOf(st)
 	sub := e.id("subject")

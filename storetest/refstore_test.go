@@ -49,6 +49,7 @@ var flaws = map[string]string{
 	"no-cutoff-when-broken":   "Broken/FailsClosed",         // (zero, nil) when the backend fails
 	"forgets-when-broken":     "Broken/Restored",            // loses what it held when the backend fails
 	"replica-not-shared":      "Replica/Revoke",             // a replica gets a backend of its own
+	"reads-wall-clock":        "Revocation/Boundary",        // time.Now, not the clock it was given
 }
 
 func newRefBackend(flaw string) *refBackend {
@@ -78,6 +79,9 @@ type refStore struct {
 func refHarness(flaw string) storetest.Harness {
 	return storetest.Harness{
 		New: func(t *testing.T, now func() time.Time) storetest.RevocationStore {
+			if flaw == "reads-wall-clock" {
+				now = time.Now
+			}
 			return &refStore{b: newRefBackend(flaw), now: now}
 		},
 		Replica: func(t *testing.T, s storetest.RevocationStore) storetest.RevocationStore {

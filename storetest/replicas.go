@@ -38,7 +38,7 @@ func (e *env) pair() (a, b RevocationStore) {
 
 // replicaRevoke: a revocation made through one store holds through the
 // other, and the later expiry wins whichever store wrote it.
-func replicaRevoke(t *testing.T, e *env) {
+func replicaRevoke(e *env) {
 	a, b := e.pair()
 	now := e.clock.Now()
 	early, late := now.Add(time.Hour), now.Add(2*time.Hour+2*e.h.Slack)
@@ -64,7 +64,7 @@ func replicaRevoke(t *testing.T, e *env) {
 
 // replicaStartedLater: a store started after writes through another one
 // knows them.
-func replicaStartedLater(t *testing.T, e *env) {
+func replicaStartedLater(e *env) {
 	a := e.store()
 	tok, sub := e.id("token"), e.id("subject")
 	e.revoke(a, tok, e.clock.Now().Add(time.Hour))
@@ -84,7 +84,7 @@ func (e *env) hasSubjects(st RevocationStore) bool { _, ok := st.(SubjectStore);
 
 // replicaSubject: a cut-off recorded through one store is the one another
 // store holds, and moving it forward through that store starts from it.
-func replicaSubject(t *testing.T, e *env) {
+func replicaSubject(e *env) {
 	a, b := e.pair()
 	sa, sb := e.subjects(a), e.subjects(b)
 	sub, c, until := e.id("subject"), e.cutoffAt(0), e.clock.Now().Add(time.Hour)
@@ -99,7 +99,7 @@ func replicaSubject(t *testing.T, e *env) {
 
 // replicaSubjectConcurrent: RevokeSubject calls through two stores at once
 // are each one atomic step: n calls move one cut-off forward n-1 times.
-func replicaSubjectConcurrent(t *testing.T, e *env) {
+func replicaSubjectConcurrent(e *env) {
 	a, b := e.pair()
 	sub, c, until := e.id("subject"), e.cutoffAt(0), e.clock.Now().Add(time.Hour)
 	var bad errs
@@ -124,7 +124,7 @@ func replicaSubjectConcurrent(t *testing.T, e *env) {
 
 // replicaDevices: a record saved through one store is listed through the
 // other, and deleting it there removes it everywhere.
-func replicaDevices(t *testing.T, e *env) {
+func replicaDevices(e *env) {
 	a, b := e.pair()
 	da, db := e.devicesOf(a), e.devicesOf(b)
 	sub, session := e.id("subject"), e.id("session")

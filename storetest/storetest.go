@@ -109,7 +109,7 @@ func (s *suite) rules(t *testing.T, rules []rule) {
 	for _, r := range rules {
 		t.Run(r.name, func(t *testing.T) {
 			c := newClock()
-			r.run(t, s.env(t, c))
+			r.run(s.env(t, c))
 		})
 	}
 }
@@ -117,7 +117,7 @@ func (s *suite) rules(t *testing.T, rules []rule) {
 // rule is one subtest; it makes its stores with env.store.
 type rule struct {
 	name string
-	run  func(t *testing.T, e *env)
+	run  func(e *env)
 }
 
 // env is what a rule works with: its clock and the harness.

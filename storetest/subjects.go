@@ -39,32 +39,33 @@ func (e *env) cutoffAt(d time.Duration) time.Time {
 }
 
 // subjectNone: a subject without a cut-off has the zero time, and no error.
-func subjectNone(t *testing.T, e *env) {
+func subjectNone(e *env) {
 	ss := e.subjects(e.store())
 	e.cutoff(ss, e.id("nobody"), time.Time{}, "a subject never revoked has no cut-off")
 }
 
 // subjectRecorded: a cut-off is recorded as given, and a later one
 // replaces it as given; other subjects keep none.
-func subjectRecorded(t *testing.T, e *env) {
-	ss := e.subjects(e.store())
+func subjectRecorded(e *env) {
+	st := e.store()
+	ss := e.subjects(st)
 	sub, until := e.id("subject"), e.clock.Now().Add(time.Hour)
 	c1 := e.cutoffAt(-10 * time.Second)
 	e.revokeSubject(ss, sub, c1, until)
-	e.settle(ss.(RevocationStore))
+	e.settle(st)
 	e.cutoff(ss, sub, c1, "the cut-off is recorded as given")
 	e.cutoff(ss, e.id("other"), time.Time{}, "another subject has no cut-off")
 	c2 := c1.Add(time.Second)
 	e.revokeSubject(ss, sub, c2, until)
-	e.settle(ss.(RevocationStore))
+	e.settle(st)
 	e.cutoff(ss, sub, c2, "a later cut-off is recorded as given")
 }
 
 // subjectMovesForward: a cut-off at or before the one held records the held
 // one plus one microsecond, so every call moves it forward.
-func subjectMovesForward(t *testing.T, e *env) {
-	ss := e.subjects(e.store())
-	st := ss.(RevocationStore)
+func subjectMovesForward(e *env) {
+	st := e.store()
+	ss := e.subjects(st)
 	sub, until := e.id("subject"), e.clock.Now().Add(time.Hour)
 	c := e.cutoffAt(0)
 	e.revokeSubject(ss, sub, c, until)
@@ -84,8 +85,9 @@ func subjectMovesForward(t *testing.T, e *env) {
 
 // subjectLaterUntilKept: the record lasts until the later until of the
 // calls, whichever came first.
-func subjectLaterUntilKept(t *testing.T, e *env) {
-	ss := e.subjects(e.store())
+func subjectLaterUntilKept(e *env) {
+	st := e.store()
+	ss := e.subjects(st)
 	now := e.clock.Now()
 	early, late := now.Add(time.Hour), now.Add(2*time.Hour+2*e.h.Slack)
 	shortened, extended := e.id("later-first"), e.id("earlier-first")
@@ -94,7 +96,7 @@ func subjectLaterUntilKept(t *testing.T, e *env) {
 	e.revokeSubject(ss, shortened, c.Add(time.Second), early)
 	e.revokeSubject(ss, extended, c, early)
 	e.revokeSubject(ss, extended, c.Add(time.Second), late)
-	e.settle(ss.(RevocationStore))
+	e.settle(st)
 
 	want := c.Add(time.Second)
 	e.clock.Set(e.past(early))
@@ -110,12 +112,13 @@ func subjectLaterUntilKept(t *testing.T, e *env) {
 
 // subjectBoundary: the record holds through its until instant and is gone
 // after it (plus Slack).
-func subjectBoundary(t *testing.T, e *env) {
-	ss := e.subjects(e.store())
+func subjectBoundary(e *env) {
+	st := e.store()
+	ss := e.subjects(st)
 	sub, c := e.id("subject"), e.cutoffAt(0)
 	until := e.clock.Now().Add(time.Hour) // between seconds and milliseconds
 	e.revokeSubject(ss, sub, c, until)
-	e.settle(ss.(RevocationStore))
+	e.settle(st)
 	e.clock.Set(until.Add(-time.Nanosecond))
 	e.cutoff(ss, sub, c, "the record holds before its until")
 	e.clock.Set(until)
@@ -126,21 +129,22 @@ func subjectBoundary(t *testing.T, e *env) {
 
 // subjectPastUntil: an until before the store's now (and Slack) records
 // nothing and is no error; an until at now is recorded.
-func subjectPastUntil(t *testing.T, e *env) {
-	ss := e.subjects(e.store())
+func subjectPastUntil(e *env) {
+	st := e.store()
+	ss := e.subjects(st)
 	now, c := e.clock.Now(), e.cutoffAt(-time.Minute)
 	if err := ss.RevokeSubject(e.ctx, e.id("just-gone"), c, e.gone(now)); err != nil {
 		e.t.Errorf("RevokeSubject(until before now): %v; an until before now is no error", err)
 	}
 	e.revokeSubject(ss, e.id("at-now"), c, now)
-	e.settle(ss.(RevocationStore))
+	e.settle(st)
 	e.cutoff(ss, e.id("just-gone"), time.Time{}, "an until before now (and Slack) records nothing")
 	e.cutoff(ss, e.id("at-now"), c, "an until at now is recorded")
 }
 
 // subjectApartFromTokens: a subject id and a token id are different
 // records, even when their bytes are equal.
-func subjectApartFromTokens(t *testing.T, e *env) {
+func subjectApartFromTokens(e *env) {
 	st := e.store()
 	ss := e.subjects(st)
 	sub, tok := e.id("subject"), e.id("token")

@@ -22,7 +22,7 @@ func (s *suite) revocation(t *testing.T) {
 // included, and is gone after it (plus Slack). The expiries fall between
 // seconds, between milliseconds, and on a whole second, so that rounding
 // down anywhere shows.
-func boundary(t *testing.T, e *env) {
+func boundary(e *env) {
 	st := e.store()
 	now := e.clock.Now()
 	gap := time.Hour + 2*e.h.Slack // each expiry's checks end before the next one's begin
@@ -49,7 +49,7 @@ func boundary(t *testing.T, e *env) {
 
 // laterExpiryWins: revoking an id again keeps the later expiry; an earlier
 // one never shortens a revocation.
-func laterExpiryWins(t *testing.T, e *env) {
+func laterExpiryWins(e *env) {
 	st := e.store()
 	now := e.clock.Now()
 	early, late := now.Add(time.Hour), now.Add(2*time.Hour+2*e.h.Slack)
@@ -73,7 +73,7 @@ func laterExpiryWins(t *testing.T, e *env) {
 
 // unknown: an id that was never revoked is (false, nil), on an empty store
 // and beside revoked ids.
-func unknown(t *testing.T, e *env) {
+func unknown(e *env) {
 	st := e.store()
 	ff := [32]byte{}
 	for i := range ff {
@@ -92,7 +92,7 @@ func unknown(t *testing.T, e *env) {
 // error (one within Slack of now may be reported until it is past Slack);
 // an expiry at now is recorded; a past expiry never removes a revocation in
 // force.
-func pastExpiry(t *testing.T, e *env) {
+func pastExpiry(e *env) {
 	st := e.store()
 	now := e.clock.Now()
 	for _, c := range []struct {
@@ -114,7 +114,7 @@ func pastExpiry(t *testing.T, e *env) {
 
 // againAfterExpiry: an id revoked again after its revocation ran out is
 // revoked anew until its new expiry.
-func againAfterExpiry(t *testing.T, e *env) {
+func againAfterExpiry(e *env) {
 	st := e.store()
 	id := e.id("token")
 	first := e.clock.Now().Add(time.Minute)
@@ -135,7 +135,7 @@ func againAfterExpiry(t *testing.T, e *env) {
 // manyIDs: a thousand revocations with their own expiries each hold
 // through their expiry and go after it, beside a thousand ids never
 // revoked; a second thousand written after the first half ran out hold too.
-func manyIDs(t *testing.T, e *env) {
+func manyIDs(e *env) {
 	const n = 1000
 	st := e.store()
 	base := e.clock.Now()
