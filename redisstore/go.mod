@@ -13,3 +13,7 @@ require (
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/sys v0.30.0 // indirect
 )
+
+require github.com/authix-go/authix/storetest v0.0.0-00010101000000-000000000000
+
+replace github.com/authix-go/authix/storetest => ../storetest
