@@ -168,10 +168,10 @@ func (m *MemoryStore) SubjectCutoff(_ context.Context, subject SubjectID) (time.
 // SaveDevice records a session's record for subject until until; see
 // DeviceStore. It never fails.
 func (m *MemoryStore) SaveDevice(_ context.Context, subject SubjectID, session TokenID, record []byte, until time.Time) error {
-	now := m.now().Unix()
-	if until.Unix() < now {
+	if until.Before(m.now()) {
 		return nil
 	}
+	now := m.now().Unix()
 	k := m.key(&subject)
 	m.subMu.Lock()
 	defer m.subMu.Unlock()

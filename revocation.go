@@ -24,8 +24,8 @@ type RevocationStore interface {
 	Revoke(ctx context.Context, id TokenID, expiresAt time.Time) error
 
 	// IsRevoked reports whether id is revoked now. An id that was never
-	// revoked, or whose expiresAt is before now, is (false, nil). The Vault
-	// rejects the request on an error (fail closed).
+	// revoked is (false, nil), and so is one whose entry the store no
+	// longer keeps. The Vault rejects the request on an error (fail closed).
 	IsRevoked(ctx context.Context, id TokenID) (bool, error)
 }
 
@@ -57,7 +57,8 @@ type SubjectStore interface {
 }
 
 // MaxDevices is how many sessions a DeviceStore keeps for one subject at
-// most; past it, the record that ends first goes.
+// most; past it, the record of another session that ends first goes, so
+// the session just saved is always kept.
 const MaxDevices = 32
 
 // DeviceStore is an optional interface of a RevocationStore, found by type

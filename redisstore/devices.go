@@ -23,7 +23,7 @@ const devicesInfix = "devices:"
 // saveDeviceScript records one session of a subject, in a hash whose fields
 // are the sessions and whose values are "<until ms> <record>", and in the
 // same step drops the records whose until has passed and, past
-// ARGV[3] records, those that end first. The hash lives as long as its
+// ARGV[3] records, those of other sessions that end first. The hash lives as long as its
 // latest record. KEYS[1] is the hash; ARGV[1] the session, ARGV[2] the
 // value, ARGV[3] the bound, ARGV[4] now in Unix milliseconds and ARGV[5] how
 // long Redis must keep the hash in milliseconds.
@@ -35,11 +35,11 @@ for i = 1, #all, 2 do
 	local u = tonumber(string.match(all[i + 1], '^(%d+) '))
 	if u == nil or u < now then
 		redis.call('HDEL', KEYS[1], all[i])
-	else
+	elseif all[i] ~= ARGV[1] then
 		kept[#kept + 1] = {all[i], u}
 	end
 end
-while #kept > tonumber(ARGV[3]) do
+while #kept >= tonumber(ARGV[3]) do
 	local first = 1
 	for i = 2, #kept do
 		if kept[i][2] < kept[first][2] then first = i end
@@ -50,12 +50,12 @@ end
 if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[5]) then
 	redis.call('PEXPIRE', KEYS[1], ARGV[5])
 end
-return #kept
+return #kept + 1
 `)
 
 // SaveDevice records a session's record for subject until until, replacing
 // its earlier one, and keeps at most 32 records per subject, dropping those
-// that end first; it satisfies authix's optional DeviceStore interface. The
+// of other sessions that end first; it satisfies authix's optional DeviceStore interface. The
 // records live in one hash per subject, prefix+"devices:"+hex(subject),
 // written in one Lua script; they are read from Redis, not mirrored, since
 // only a "your devices" page asks for them. An until before the clock's now
