@@ -16,30 +16,35 @@ import (
 //
 // Every write (Revoke, RevokeSubject) appends its announcement to the log, a
 // Redis Stream under the key "{<channel>}:log", in the same script that
-// publishes it and stores the key. Each entry has two fields: "e", the
+// publishes it and stores the key. Each entry has three fields: "e", the
 // announcement ("<expiry ms> <hex id>" or "subject <cutoff µs> <until ms>
-// <hex id>"), and "p", the id of the entry that was last in the log when it
-// was added ("0-0" for a log's first). The script trims entries older than
-// the retention (WithLogRetention, default 1h) by their ids, which carry
-// Redis's time of writing.
+// <hex id>"); "p", the id of the entry that was last in the log when it was
+// added ("0-0" for a log's first); and "g", the log's generation, a random
+// token drawn with the log's first entry and copied into every later one,
+// so that a log recreated after a FLUSHALL or a restart is never taken for
+// the one a Store followed, even where its entry ids repeat. The script
+// trims entries older than the retention (WithLogRetention, default 1h) by
+// their ids, which carry Redis's time of writing.
 //
 // A Store reads the log on a connection of its own with XREAD BLOCK from
-// the last entry it applied, and applies what comes. A reconnect therefore
-// costs only what the Store missed. A read that returns fewer entries than
-// it asked for, on a live connection, has returned everything logged before
-// it was sent: it confirms the mirror current as of its sending, unless the
-// Store knows of a gap. Reads block for a third of the staleness bound, so
-// that confirmations come often enough while no logout happens.
+// the last entry it applied, applies what comes, then reads the log's last
+// entry. A reconnect therefore costs only what the Store missed. When the
+// read returned fewer entries than it asked for, on a live connection, it
+// returned everything logged before it was sent, and the log's last entry
+// is of the Store's generation and not before its place: the read confirms
+// the mirror current as of its sending. Reads block for a third of the
+// staleness bound, so that confirmations come often enough while no logout
+// happens: that is a Store's whole upkeep while idle, two commands a third
+// of the bound.
 //
-// A gap is found, never assumed (mirror.Follower): an entry whose "p" is not
-// the last entry applied means entries in between never reached this Store
-// (trimmed past its place, FLUSHALL, a Redis restarted without its data, a
-// failover to a lagging replica); after a read fails, the Store also checks
-// that the log does not now end before its place (a Redis that came back
-// empty, before anything new is logged). A gap is filled by a full read:
-// SCAN of every key under the prefix, merged into the mirror, after which
-// the Store follows the log from where it ended when the read began. New
-// starts with one. A full read only adds to the mirror.
+// A gap is found, never assumed (mirror.Follower): an entry whose "p" and
+// "g" are not the last entry applied means entries in between never reached
+// this Store (trimmed past its place, FLUSHALL, a Redis restarted without
+// its data, a failover to a lagging replica), and so does a log whose last
+// entry is of another generation or before the Store's place. A gap is
+// filled by a full read: SCAN of every key under the prefix, merged into the
+// mirror, after which the Store follows the log from where it ended when
+// the read began. New starts with one. A full read only adds to the mirror.
 //
 // Announcements on the channel still go out, for Stores of earlier versions,
 // and are applied as they come, which also brings in what those Stores
@@ -63,17 +68,26 @@ const (
 func logKey(channel string) string { return "{" + channel + "}:log" }
 
 // logAppend defines append(log, entry, retention): it adds entry to the
-// stream log with the id of the entry before it, trims entries older than
-// retention milliseconds by Redis's clock (approximately: Redis drops whole
-// nodes of about 100 entries, at most 100 nodes a call), and returns the new
-// entry's id. MINID is written with '%.0f': Lua would print a large number
-// in exponent form.
+// stream log with the id and generation of the entry before it (a new
+// generation, from Redis's time and the entry, for a log's first entry),
+// trims entries older than retention milliseconds by Redis's clock
+// (approximately: Redis drops whole nodes of about 100 entries, at most 100
+// nodes a call), and returns the new entry's id. MINID is written with
+// '%.0f': Lua would print a large number in exponent form.
 const logAppend = `
 local function append(log, entry, retention)
 	local last = redis.call('XREVRANGE', log, '+', '-', 'COUNT', 1)
-	local prev = '0-0'
-	if last[1] then prev = last[1][1] end
-	local id = redis.call('XADD', log, '*', 'e', entry, 'p', prev)
+	local prev, gen = '0-0', nil
+	if last[1] then
+		prev = last[1][1]
+		local f = last[1][2]
+		for i = 1, #f, 2 do if f[i] == 'g' then gen = f[i + 1] end end
+	end
+	if not gen then
+		local t = redis.call('TIME')
+		gen = string.sub(redis.sha1hex(t[1] .. '.' .. t[2] .. ' ' .. entry), 1, 16)
+	end
+	local id = redis.call('XADD', log, '*', 'e', entry, 'p', prev, 'g', gen)
 	local minid = tonumber(string.match(id, '^%d+')) - tonumber(retention)
 	if minid > 0 then redis.call('XTRIM', log, 'MINID', '~', string.format('%.0f', minid)) end
 	return id
@@ -142,9 +156,6 @@ func (s *Store) follow() {
 		block     = s.staleness / 3
 		lastPrune = time.Now()
 		backoff   time.Duration
-		// checkTail: a read failed, so Redis may have come back without the
-		// log; see checkTail.
-		checkTail bool
 	)
 	for s.ctx.Err() == nil {
 		if time.Since(lastPrune) >= pruneEvery {
@@ -152,14 +163,9 @@ func (s *Store) follow() {
 			lastPrune = time.Now()
 		}
 		var err error
-		switch {
-		case s.follower.Gap():
+		if s.follower.Gap() {
 			err = s.fill()
-		case checkTail:
-			if err = s.checkTail(); err == nil {
-				checkTail = false
-			}
-		default:
+		} else {
 			sent := s.fresh.Now()
 			var n int
 			if n, err = s.readLog(s.ctx, block); err == nil && n < logBatch {
@@ -171,7 +177,6 @@ func (s *Store) follow() {
 					s.dropped.Add(1) // silent: a frozen Redis or a half-open connection
 				}
 				s.reader.drop(s.client)
-				checkTail = true
 			}
 		}
 		if err == nil {
@@ -186,13 +191,14 @@ func (s *Store) follow() {
 }
 
 // readLog reads the entries after the follower's place, blocking up to
-// block for one to come (not at all when block is negative), applies them
-// and returns how many there were.
+// block for one to come (not at all when block is negative), applies them,
+// checks the log's last entry, and returns how many entries there were.
 func (s *Store) readLog(ctx context.Context, block time.Duration) (int, error) {
 	c, own, err := s.reader.get(ctx, s)
 	if err != nil {
 		return 0, err
 	}
+	from := logID(s.follower.Pos())
 	var cmd *redis.XStreamSliceCmd
 	if own {
 		// Built by hand so that the connection's ReadTimeout, which
@@ -202,30 +208,73 @@ func (s *Store) readLog(ctx context.Context, block time.Duration) (int, error) {
 		if block >= 0 {
 			args = append(args, "block", max(block.Milliseconds(), 1))
 		}
-		args = append(args, "streams", s.log, s.follower.Pos())
+		args = append(args, "streams", s.log, from)
 		cmd = redis.NewXStreamSliceCmd(ctx, args...)
 		_ = c.Process(ctx, cmd)
 	} else {
-		cmd = c.XRead(ctx, &redis.XReadArgs{Streams: []string{s.log, s.follower.Pos()}, Count: logBatch, Block: block})
+		cmd = c.XRead(ctx, &redis.XReadArgs{Streams: []string{s.log, from}, Count: logBatch, Block: block})
 	}
 	streams, err := cmd.Result()
-	if errors.Is(err, redis.Nil) {
-		return 0, nil // blocked until the timeout: nothing new
-	}
-	if err != nil {
+	if err != nil && !errors.Is(err, redis.Nil) { // Nil: blocked until the timeout, nothing new
 		return 0, err
 	}
 	n := 0
 	for _, st := range streams {
 		for _, m := range st.Messages {
 			entry, _ := m.Values["e"].(string)
-			prev, _ := m.Values["p"].(string)
 			s.apply(entry)
-			s.follower.Advance(prev, m.ID)
+			prev, pos := entryPos(m)
+			s.follower.Advance(prev, pos)
 			n++
 		}
 	}
+	// Entries that a log recreated under the same ids hides from XREAD, or
+	// a log that now ends before the follower's place, show in its last
+	// entry.
+	last, err := c.XRevRangeN(ctx, s.log, "+", "-", 1).Result()
+	if err != nil {
+		return n, err
+	}
+	if behind(last, s.follower.Pos()) {
+		s.follower.Break()
+	}
 	return n, nil
+}
+
+// entryPos returns a log entry's place and that of the entry before it, in
+// the follower's terms: "<generation> <id>", or "0-0" before a log's first
+// entry, whatever its generation.
+func entryPos(m redis.XMessage) (prev, pos string) {
+	gen, _ := m.Values["g"].(string)
+	p, _ := m.Values["p"].(string)
+	if p != "0-0" {
+		p = gen + " " + p
+	}
+	return p, gen + " " + m.ID
+}
+
+// logID returns the stream id of a follower's place.
+func logID(pos string) string {
+	if _, id, ok := strings.Cut(pos, " "); ok {
+		return id
+	}
+	return pos
+}
+
+// behind reports whether the log whose last entry is last (none: empty)
+// cannot be the one the follower read up to pos: it is of another
+// generation, or it ends before pos.
+func behind(last []redis.XMessage, pos string) bool {
+	if len(last) == 0 {
+		return pos != "0-0"
+	}
+	if pos == "0-0" {
+		return false
+	}
+	_, tail := entryPos(last[0])
+	tailGen, tailID, _ := strings.Cut(tail, " ")
+	gen, id, _ := strings.Cut(pos, " ")
+	return tailGen != gen || streamIDLess(tailID, id)
 }
 
 // fill merges every revocation in Redis into the mirror and restarts the
@@ -253,8 +302,8 @@ func (s *Store) fill() error {
 	return nil
 }
 
-// tail returns the id of the log's last entry, or "0-0" when it is empty or
-// missing.
+// tail returns the place of the log's last entry, or "0-0" when it is empty
+// or missing.
 func (s *Store) tail(ctx context.Context) (string, error) {
 	last, err := s.client.XRevRangeN(ctx, s.log, "+", "-", 1).Result()
 	if err != nil {
@@ -263,31 +312,15 @@ func (s *Store) tail(ctx context.Context) (string, error) {
 	if len(last) == 0 {
 		return "0-0", nil
 	}
-	return last[0].ID, nil
-}
-
-// checkTail records a gap when the log now ends before the follower's
-// place: Redis came back without it (a restart without persistence, a
-// FLUSHALL, a failover to a lagging replica) and nothing newer has been
-// logged since, so no entry's "p" would tell.
-func (s *Store) checkTail() error {
-	ctx, cancel := context.WithTimeout(s.ctx, s.syncTO)
-	defer cancel()
-	tail, err := s.tail(ctx)
-	if err != nil {
-		return err
-	}
-	if streamIDLess(tail, s.follower.Pos()) {
-		s.follower.Break()
-	}
-	return nil
+	_, pos := entryPos(last[0])
+	return pos, nil
 }
 
 // applyLog applies every entry of the log up to and including upto.
 func (s *Store) applyLog(ctx context.Context, upto string) error {
 	from := "-"
 	for {
-		msgs, err := s.client.XRangeN(ctx, s.log, from, upto, logBatch).Result()
+		msgs, err := s.client.XRangeN(ctx, s.log, from, logID(upto), logBatch).Result()
 		if err != nil {
 			return fmt.Errorf("read log %q: %w", s.log, err)
 		}

@@ -76,8 +76,9 @@ func TestLogTrimmedPastPlace(t *testing.T) {
 	require.NoError(t, err)
 	require.Less(t, left, int64(n), "the writes trimmed the log")
 
+	restored := time.Now()
 	link.Restore()
-	eventually(t, func() bool { return a.FullReads() > reads && a.Fresh() }, "a finds the gap and reads Redis in full")
+	eventually(t, func() bool { return a.FullReads() > reads && a.ConfirmedSince(restored) }, "a finds the gap and reads Redis in full")
 	require.Equal(t, n+1, a.Len())
 	requireRevoked(t, a, tid("known"), true)
 	for i := range n {
@@ -85,11 +86,10 @@ func TestLogTrimmedPastPlace(t *testing.T) {
 	}
 }
 
-// TestFlushAllFoundByNextEntry: after a FLUSHALL, the next entry logged
-// names no entry before it, which tells a connected Store that it missed
-// whatever Redis now holds outside the log; its full read finds a key
-// written meanwhile without a log entry, and it keeps what it knew.
-func TestFlushAllFoundByNextEntry(t *testing.T) {
+// TestFlushAllFound: after a FLUSHALL, a connected Store's next read of
+// the log finds it gone, and the Store reads Redis in full, keeps what it
+// knew and follows the new log.
+func TestFlushAllFound(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
 	admin := srv.Client(t)
@@ -104,13 +104,54 @@ func TestFlushAllFoundByNextEntry(t *testing.T) {
 	reads := a.FullReads()
 
 	require.NoError(t, admin.FlushAll(ctx).Err())
-	writeUnlogged(t, admin, tid("unlogged"), exp)
-	require.NoError(t, w.Revoke(ctx, tid("after the flush"), exp))
-	eventually(t, func() bool { return a.FullReads() > reads && revokedOn(a, tid("unlogged")) && a.Fresh() },
-		"a finds the gap and reads Redis in full")
-	requireRevoked(t, a, tid("after the flush"), true)
+	flushed := time.Now()
+	// A confirmation sent after the flush comes after the gap is filled.
+	eventually(t, func() bool { return a.FullReads() > reads && a.ConfirmedSince(flushed) },
+		"a finds the log gone and reads Redis in full")
 	requireRevoked(t, a, tid("known"), true)
 	require.Equal(t, 1, a.Subjects(), "a keeps the cut-off Redis lost")
+	require.NoError(t, w.Revoke(ctx, tid("after the flush"), exp))
+	eventually(t, func() bool { return revokedOn(a, tid("after the flush")) }, "and follows the new log")
+}
+
+// TestRecreatedLogWithRepeatedIDs: a log recreated after a FLUSHALL may
+// give its first entry the very id a Store last read (ids are Redis's time
+// in milliseconds), which XREAD from that id never returns; the log's
+// generation tells the Store that the log's last entry is not the one it
+// read.
+func TestRecreatedLogWithRepeatedIDs(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	admin := srv.Client(t)
+	ctx := context.Background()
+	exp := time.Now().Add(time.Hour)
+	a := followerOnly(t, srv, nil)
+	w := newStore(t, admin)
+	require.NoError(t, w.Revoke(ctx, tid("known"), exp))
+	eventually(t, func() bool { return revokedOn(a, tid("known")) })
+	last, err := admin.XRevRangeN(ctx, a.LogKey(), "+", "-", 1).Result()
+	require.NoError(t, err)
+	require.Len(t, last, 1)
+	reads := a.FullReads()
+
+	// In one transaction, so that a cannot read the log while it is gone: a
+	// FLUSHALL, then what w's script would write in the same millisecond as
+	// "known".
+	id := tid("hidden")
+	_, err = admin.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.FlushAll(ctx)
+		p.Set(ctx, keyOf(id), exp.UnixMilli(), time.Hour)
+		p.XAdd(ctx, &redis.XAddArgs{Stream: a.LogKey(), ID: last[0].ID,
+			Values: []any{"e", fmt.Sprint(exp.UnixMilli(), " ", hex.EncodeToString(id[:])), "p", "0-0", "g", "0123456789abcdef"}})
+		return nil
+	})
+	require.NoError(t, err)
+
+	written := time.Now()
+	eventually(t, func() bool { return a.FullReads() > reads && a.ConfirmedSince(written) },
+		"a finds the log replaced and reads Redis in full")
+	requireRevoked(t, a, id, true) // by the full read: XREAD from its id never returns the entry
+	requireRevoked(t, a, tid("known"), true)
 }
 
 // TestRestartWithoutPersistenceFound: a Redis restarted without its data
@@ -134,7 +175,8 @@ func TestRestartWithoutPersistenceFound(t *testing.T) {
 	followerACL(t, srv, user) // the user went with the data
 	require.EqualValues(t, 0, srv.Client(t).DBSize(ctx).Val(), "Redis came back empty")
 
-	eventually(t, func() bool { return a.FullReads() > reads && a.Fresh() }, "a finds the log gone and reads Redis in full")
+	restarted := time.Now()
+	eventually(t, func() bool { return a.FullReads() > reads && a.ConfirmedSince(restarted) }, "a finds the log gone and reads Redis in full")
 	requireRevoked(t, a, tid("known"), true)
 	require.NoError(t, w.Revoke(ctx, tid("after the restart"), exp))
 	eventually(t, func() bool { return revokedOn(a, tid("after the restart")) }, "and follows the new log")
@@ -178,6 +220,8 @@ func TestLogEntries(t *testing.T) {
 			prev := "0-0"
 			for _, e := range entries {
 				require.Equal(t, prev, e.Values["p"], "entry %s names the one before it", e.ID)
+				require.Len(t, e.Values["g"], 16, "entry %s carries the log's generation", e.ID)
+				require.Equal(t, entries[0].Values["g"], e.Values["g"], "one generation for the whole log")
 				prev = e.ID
 			}
 			require.Equal(t, "{"+prefix+"events}:log", s.LogKey(), "the log's key is outside the prefix")
