@@ -34,8 +34,8 @@ import (
 // is of the Store's generation and not before its place: the read confirms
 // the mirror current as of its sending. Reads block for a third of the
 // staleness bound, so that confirmations come often enough while no logout
-// happens: that is a Store's whole upkeep while idle, two commands a third
-// of the bound.
+// happens: that is a Store's whole upkeep while idle, two commands sent
+// together every third of the bound.
 //
 // A gap is found, never assumed (mirror.Follower): an entry whose "p" and
 // "g" are not the last entry applied means entries in between never reached
@@ -199,22 +199,34 @@ func (s *Store) readLog(ctx context.Context, block time.Duration) (int, error) {
 		return 0, err
 	}
 	from := logID(s.follower.Pos())
-	var cmd *redis.XStreamSliceCmd
+	var (
+		read *redis.XStreamSliceCmd
+		last *redis.XMessageSliceCmd // the log's last entry, read right after
+	)
 	if own {
-		// Built by hand so that the connection's ReadTimeout, which
-		// reader.get sets the staleness bound past the block, bounds the
-		// wait for the reply: XRead would allow the block plus ten seconds.
+		// One round trip: Redis answers XREVRANGE as soon as it has
+		// answered XREAD. The read is built by hand so that the
+		// connection's ReadTimeout, which reader.get sets the staleness
+		// bound past the block, bounds the wait for the reply: XRead would
+		// allow the block plus ten seconds.
 		args := []any{"xread", "count", logBatch}
 		if block >= 0 {
 			args = append(args, "block", max(block.Milliseconds(), 1))
 		}
 		args = append(args, "streams", s.log, from)
-		cmd = redis.NewXStreamSliceCmd(ctx, args...)
-		_ = c.Process(ctx, cmd)
+		read = redis.NewXStreamSliceCmd(ctx, args...)
+		_, _ = c.Pipelined(ctx, func(p redis.Pipeliner) error {
+			_ = p.Process(ctx, read)
+			last = p.XRevRangeN(ctx, s.log, "+", "-", 1)
+			return nil
+		})
 	} else {
-		cmd = c.XRead(ctx, &redis.XReadArgs{Streams: []string{s.log, from}, Count: logBatch, Block: block})
+		read = c.XRead(ctx, &redis.XReadArgs{Streams: []string{s.log, from}, Count: logBatch, Block: block})
+		if read.Err() == nil || errors.Is(read.Err(), redis.Nil) {
+			last = c.XRevRangeN(ctx, s.log, "+", "-", 1)
+		}
 	}
-	streams, err := cmd.Result()
+	streams, err := read.Result()
 	if err != nil && !errors.Is(err, redis.Nil) { // Nil: blocked until the timeout, nothing new
 		return 0, err
 	}
@@ -231,11 +243,11 @@ func (s *Store) readLog(ctx context.Context, block time.Duration) (int, error) {
 	// Entries that a log recreated under the same ids hides from XREAD, or
 	// a log that now ends before the follower's place, show in its last
 	// entry.
-	last, err := c.XRevRangeN(ctx, s.log, "+", "-", 1).Result()
+	tail, err := last.Result()
 	if err != nil {
 		return n, err
 	}
-	if behind(last, s.follower.Pos()) {
+	if behind(tail, s.follower.Pos()) {
 		s.follower.Break()
 	}
 	return n, nil
