@@ -2,7 +2,6 @@ package redisstore
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -149,11 +148,29 @@ func (s *Store) applyToken(payload string) {
 // Revoke writes and IsRevoked asks for.
 func parseID(h string) ([32]byte, bool) {
 	var id [32]byte
-	if len(h) != 2*len(id) || strings.ToLower(h) != h {
+	if len(h) != 2*len(id) {
 		return id, false
 	}
-	_, err := hex.Decode(id[:], []byte(h))
-	return id, err == nil
+	for i := 0; i < len(h); i += 2 {
+		hi, ok1 := fromHex(h[i])
+		lo, ok2 := fromHex(h[i+1])
+		if !ok1 || !ok2 {
+			return id, false
+		}
+		id[i/2] = hi<<4 | lo
+	}
+	return id, true
+}
+
+// fromHex decodes one lowercase hex digit.
+func fromHex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
 }
 
 // forEachNode calls fn for every node that holds keys, concurrently on
@@ -173,16 +190,17 @@ func (s *Store) forEachNode(ctx context.Context, fn func(ctx context.Context, c 
 }
 
 // scanNode merges the revocation keys and subject keys of one node into
-// the mirror, one SCAN batch at a time, reading values with pipelined GETs.
-// Keys under the prefix that are neither a hex id nor "subject:" and a hex
-// id are left alone, as are subject values this package did not write.
+// the mirror, one SCAN batch at a time, reading values with pipelined GETs
+// (one MGET a batch costs Redis no less, and would not work on Cluster,
+// where a batch spans slots). Keys under the prefix that are neither a hex
+// id nor "subject:" and a hex id are left alone, as are subject values this
+// package did not write.
 func (s *Store) scanNode(ctx context.Context, c redis.Cmdable, addr string) error {
 	match := globEscape(s.prefix) + "*"
 	var (
 		cursor uint64
 		keys   []string   // token keys, then subject keys
 		ids    [][32]byte // their ids, in the same order
-		tokens int        // how many of keys are token keys
 		cmds   []*redis.StringCmd
 	)
 	for {
@@ -196,7 +214,7 @@ func (s *Store) scanNode(ctx context.Context, c redis.Cmdable, addr string) erro
 				keys, ids = append(keys, k), append(ids, id)
 			}
 		}
-		tokens = len(keys)
+		tokens := len(keys)
 		for _, k := range found {
 			if h, ok := strings.CutPrefix(strings.TrimPrefix(k, s.prefix), subjectInfix); ok {
 				if id, ok := parseID(h); ok {
