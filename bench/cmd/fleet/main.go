@@ -12,7 +12,9 @@
 //     Store, and whether every Store then refuses that token;
 //   - how long a logout takes to reach another replica (median, p99),
 //     through announcements and the log as deployed, and through the log
-//     alone (a Store whose Redis user may not subscribe).
+//     alone (a Store whose Redis user may not subscribe), with the other
+//     Stores closed: on this machine they would compete with the replica
+//     for its cores, which on a fleet they do not.
 //
 // Run it from the repository root:
 //
@@ -115,6 +117,7 @@ type row struct {
 	coldStart      time.Duration // the first Store's New
 	coldStartMax   time.Duration
 	coldCPU        time.Duration // Redis CPU per cold start
+	coldCommands   string        // Redis's time in each command, per cold start
 	idleCPUPerMin  time.Duration
 	idleCalls      string // commands Redis served while idle, per second
 	reconnectCPU   time.Duration
@@ -125,9 +128,9 @@ type row struct {
 }
 
 func (r row) line() string {
-	return fmt.Sprintf("L=%d R=%d: cold start %v (max %v, Redis CPU %v each); idle %v CPU/min (%.3f%% of a core; %s); "+
+	return fmt.Sprintf("L=%d R=%d: cold start %v (max %v, Redis CPU %v each, in commands: %s); idle %v CPU/min (%.3f%% of a core; %s); "+
 		"reconnect of all %v CPU over %v, token refused by all: %v; logout p50 %v p99 %v; log alone p50 %v p99 %v",
-		r.l, r.r, ms(r.coldStart), ms(r.coldStartMax), ms(r.coldCPU), ms(r.idleCPUPerMin), pct(r.idleCPUPerMin), r.idleCalls,
+		r.l, r.r, ms(r.coldStart), ms(r.coldStartMax), ms(r.coldCPU), r.coldCommands, ms(r.idleCPUPerMin), pct(r.idleCPUPerMin), r.idleCalls,
 		ms(r.reconnectCPU), ms(r.reconnectTook), r.refusedByAll, us(r.p50), us(r.p99), us(r.logP50), us(r.logP99))
 }
 
@@ -138,6 +141,10 @@ func measure(srv *server, l, r int, cfg config) (row, error) {
 
 	// Cold starts, one after another.
 	cpu0, err := redisCPU(srv.admin)
+	if err != nil {
+		return res, err
+	}
+	stats0, err := srv.admin.Info(ctx, "commandstats").Result()
 	if err != nil {
 		return res, err
 	}
@@ -165,6 +172,11 @@ func measure(srv *server, l, r int, cfg config) (row, error) {
 		return res, err
 	}
 	res.coldStart, res.coldStartMax, res.coldCPU = starts[0], slices.Max(starts), (cpu1-cpu0)/time.Duration(r)
+	stats1, err := srv.admin.Info(ctx, "commandstats").Result()
+	if err != nil {
+		return res, err
+	}
+	res.coldCommands = commandTimes(parseUsec(stats0), parseUsec(stats1), r)
 
 	// Idle.
 	time.Sleep(3 * time.Second)
@@ -213,7 +225,13 @@ func measure(srv *server, l, r int, cfg config) (row, error) {
 	res.reconnectCPU = cpu1 - cpu0 - time.Duration(idleRate*float64(took))
 	res.reconnectTook = took
 
-	// Propagation, as deployed.
+	// Propagation to one replica, the others closed as if they ran on
+	// machines of their own: on this machine they would compete with the
+	// reader for its cores, not for Redis.
+	for _, s := range fleet[1:] {
+		_ = s.Close()
+	}
+	fleet = fleet[:1]
 	if res.p50, res.p99, err = latency(writer, fleet[0], cfg.logouts, "deployed"); err != nil {
 		return res, err
 	}
@@ -399,7 +417,13 @@ func commandCalls(c *redis.Client) (map[string]int64, error) {
 }
 
 // parseCalls reads "cmdstat_<name>:calls=N,..." lines.
-func parseCalls(info string) map[string]int64 {
+func parseCalls(info string) map[string]int64 { return parseStat(info, "calls=") }
+
+// parseUsec reads "cmdstat_<name>:...,usec=N,..." lines: Redis's time in
+// each command, in microseconds.
+func parseUsec(info string) map[string]int64 { return parseStat(info, "usec=") }
+
+func parseStat(info, field string) map[string]int64 {
 	calls := make(map[string]int64)
 	for _, line := range strings.Split(info, "\n") {
 		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":")
@@ -407,7 +431,7 @@ func parseCalls(info string) map[string]int64 {
 			continue
 		}
 		for _, f := range strings.Split(rest, ",") {
-			if v, ok := strings.CutPrefix(f, "calls="); ok {
+			if v, ok := strings.CutPrefix(f, field); ok {
 				calls[strings.TrimPrefix(name, "cmdstat_")], _ = strconv.ParseInt(v, 10, 64)
 			}
 		}
@@ -428,6 +452,19 @@ func callRates(before, after map[string]int64, d time.Duration) string {
 	if len(parts) == 0 {
 		return "no commands"
 	}
+	return strings.Join(parts, ", ")
+}
+
+// commandTimes describes Redis's time in each command between two
+// snapshots, divided by n.
+func commandTimes(before, after map[string]int64, n int) string {
+	var parts []string
+	for name, usec := range after {
+		if delta := usec - before[name]; delta > 0 && name != "info" {
+			parts = append(parts, fmt.Sprintf("%s %v", name, ms(time.Duration(delta/int64(n))*time.Microsecond)))
+		}
+	}
+	slices.Sort(parts)
 	return strings.Join(parts, ", ")
 }
 
