@@ -49,40 +49,54 @@
 // whose clock runs behind still cuts off every token issued before its
 // call; the later until stays. Subject keys and their announcements
 // ("subject <cutoff> <until> <hex>") are ignored as malformed by stores of
-// earlier versions, which therefore do not enforce them: upgrade every Store
-// before calling LogoutEverywhere.
+// versions before subject cut-offs, which therefore do not enforce them:
+// upgrade every Store before calling LogoutEverywhere.
 //
-// # The local mirror
+// # The local mirror and the log
 //
-// Each Store holds every live revocation of its prefix in memory, keyed by
-// a 64-bit hash of the id under a seed chosen at New (ids cannot be chosen
-// to collide; a chance collision reports a token revoked, never the
-// reverse), with its expiry: about 38 bytes per revocation at a million.
-// New fills it with SCAN before it returns. Subject cut-offs are kept
-// beside it under their whole id, also in 64 locked shards, and come and go
-// by the same announcements, syncs and rules.
+// Each Store holds every live revocation of its prefix in memory
+// (package mirror), keyed by a 64-bit hash of the id under a seed chosen at
+// New (ids cannot be chosen to collide; a chance collision reports a token
+// revoked, never the reverse), with its expiry: about 38 bytes per
+// revocation at a million. Subject cut-offs are kept beside it under their
+// whole id. New fills it with a full read (SCAN and GET) before it returns.
 //
-// Revoke writes the key and publishes the revocation on a pub/sub channel
-// (default: the prefix followed by "events"), to which every Store
-// subscribes, in one Lua script, then puts it in its own mirror. When the
-// subscription drops, go-redis dials again and resubscribes; the Store
-// notices the new subscription confirmation and merges a fresh SCAN into its
-// mirror. Every Store also re-reads Redis in full every resync interval
-// (WithResyncInterval, default 1m), so an announcement that was lost without
-// anything else going wrong is made good within that interval. A sync only
-// adds: a revocation stays in the mirror until its own expiry even if Redis
-// loses it.
+// Revoke appends the revocation to a log, a Redis Stream under the key
+// "{<channel>}:log" (by default "{authix:revoked:events}:log"), publishes it
+// on the channel (by default the prefix followed by "events") and stores the
+// key, in one Lua script, then puts it in its own mirror; RevokeSubject does
+// the same for a cut-off. Each entry names the entry before it and the
+// log's generation. The script trims entries older than the log's retention
+// (WithLogRetention, default 1h); the log therefore holds about one entry
+// per logout of the last hour, whatever the number of live revocations.
+//
+// Each Store follows the log with a blocking XREAD from the last entry it
+// applied, on a connection of its own: a logout reaches it as soon as Redis
+// serves the read, and a Store that lost its connection, or Redis, for a
+// while reads only what it missed. A Store reads Redis in full again only
+// when the log cannot answer: when an entry does not follow the last one it
+// applied, or the log's last entry is of another generation or before its
+// place (the log was trimmed past it, FLUSHALL, Redis restarted without its
+// data, a failover to a replica that lagged). These are found, never
+// assumed. As a safety net for keys written without a log entry, every Store
+// also re-reads Redis in full every resync interval (WithResyncInterval,
+// default 1h, each wait longer by a random part of up to half of it). A full
+// read only adds: a revocation stays in the mirror until its own expiry even
+// if Redis loses it.
+//
+// While no logout happens, a Store's whole upkeep is one blocking XREAD and
+// one XREVRANGE (the log's last entry) every third of the staleness bound,
+// so Redis's load does not grow with the number of live revocations.
 //
 // # Staleness and failure
 //
-// A Store knows when its mirror was last confirmed current: at the start of
-// each successful SCAN that follows a subscription confirmation, and each
-// time a PING sent on the subscription comes back (every third of the
-// staleness bound) while the subscription is confirmed, that is, Redis
-// confirmed it on the current connection and has refused nothing since. A
-// PING answered on a connection whose SUBSCRIBE was refused (an ACL change,
-// say) confirms nothing; the Store asks to subscribe again every third of
-// the bound.
+// A Store knows when its mirror was last confirmed current: as of the
+// sending of each read of the log that returned everything logged (fewer
+// entries than it asked for), on a live connection, when the log's last
+// entry showed no gap. A read blocks for a third of the staleness bound; one
+// not answered for the bound past that is given up and its connection
+// dialled again, in case it is half-open. A gap confirms nothing until the
+// full read that fills it is done.
 //
 // While the confirmation is younger than the staleness bound
 // (WithStalenessBound, default 3s), IsRevoked answers from the mirror alone.
@@ -96,6 +110,36 @@
 // and RevokeSubject return an error wrapping ErrRevokeFailed whenever the
 // script did not run to the end; a logout is never lost silently.
 //
+// # Cluster
+//
+// On a Cluster the revocation keys spread over the masters, and a full read
+// scans every one of them; the log is one key, so it lives in one hash slot
+// (that of the channel's name) on one master. Every logout appends to it,
+// which bounds the rate of logouts by what one master can append (tens of
+// thousands a second), and every Store holds its blocking read on that
+// master. A script cannot reach two slots, so on a Cluster (and a Ring)
+// Revoke logs the revocation by a script of its own, then runs the one that
+// announces and stores the key: a failure between the two leaves a log entry
+// without its key, which every Store holds (fail closed), and Revoke fails.
+// RevokeSubject logs the cut-off it asked for, then, if the script moved it
+// forward, the stored one too. Announcements use classic pub/sub, which
+// Cluster delivers to subscribers on any node.
+//
+// # Upgrading from earlier versions
+//
+// Stores of earlier versions read announcements on the channel and re-read
+// Redis in full every minute; they write keys and announcements but no log
+// entries. A fleet can be upgraded one replica at a time:
+//
+//   - Stores of this version publish every announcement as before, so
+//     Stores of earlier versions hear them.
+//   - Stores of this version apply every announcement they hear, so what
+//     Stores of earlier versions write reaches them as fast as before; one
+//     whose announcement was lost (pub/sub delivers at most once) is found
+//     by the safety-net re-read, within one and a half resync intervals.
+//     Give WithResyncInterval(time.Minute) for the roll if that is too long,
+//     and drop it once every replica runs this version.
+//
 // # Redis settings
 //
 // maxmemory-policy must be noeviction: an evicted revocation is gone for
@@ -108,10 +152,10 @@
 //
 // # Requirements
 //
-// Redis 6.2 or later. The Redis user needs EVAL/EVALSHA (the scripts call
-// GET, PUBLISH, SET, PTTL and PEXPIRE), SUBSCRIBE and PING, SCAN, GET and
-// PTTL for syncs, EXISTS and GET for the stale path, CONFIG GET unless
-// WithEvictionAllowed is given, and the channel. With Cluster, SCAN runs on
-// every master and announcements use classic pub/sub, which Cluster delivers
-// to subscribers on any node.
+// Redis 6.2 or later (XTRIM MINID). The Redis user needs EVAL/EVALSHA (the
+// scripts call GET, PUBLISH, SET, PTTL, PEXPIRE, TIME, XREVRANGE, XADD and
+// XTRIM), XREAD and XREVRANGE on the log, SUBSCRIBE and PING on the channel,
+// SCAN, GET and PTTL for full reads (XRANGE on Cluster), EXISTS and GET for
+// the stale path, CONFIG GET unless WithEvictionAllowed is given, and its
+// keys: the prefix and the log's key.
 package redisstore

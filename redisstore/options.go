@@ -14,14 +14,17 @@ const (
 	DefaultStalenessBound = 3 * time.Second
 	// DefaultSyncTimeout bounds each full sync of the local mirror.
 	DefaultSyncTimeout = 5 * time.Second
-	// DefaultResyncInterval is how often a Store re-reads every revocation
-	// from Redis, which bounds how long a lost announcement goes unnoticed.
-	DefaultResyncInterval = time.Minute
+	// DefaultResyncInterval is how often, give or take a random half, a
+	// Store re-reads every revocation from Redis as a safety net for keys
+	// written without a log entry.
+	DefaultResyncInterval = time.Hour
+	// DefaultLogRetention is how long the log keeps an entry.
+	DefaultLogRetention = time.Hour
 
 	// channelSuffix follows the key prefix in the default channel name.
 	channelSuffix = "events"
-	// minStalenessBound keeps the health-check period (a third of the bound)
-	// at a few milliseconds or more.
+	// minStalenessBound keeps the blocking read of the log (a third of the
+	// bound) at a few milliseconds or more.
 	minStalenessBound = 10 * time.Millisecond
 	// minResyncInterval keeps periodic full syncs from running back to back.
 	minResyncInterval = 10 * time.Millisecond
@@ -44,8 +47,10 @@ type config struct {
 	staleness   time.Duration
 	syncTimeout time.Duration
 	resync      time.Duration
+	retention   time.Duration
 	evictionOK  bool
 	clock       func() time.Time
+	split       bool // log by a script of its own even on one node (tests)
 }
 
 func defaultConfig() config {
@@ -54,6 +59,7 @@ func defaultConfig() config {
 		staleness:   DefaultStalenessBound,
 		syncTimeout: DefaultSyncTimeout,
 		resync:      DefaultResyncInterval,
+		retention:   DefaultLogRetention,
 		clock:       time.Now,
 	}
 }
@@ -74,9 +80,11 @@ func WithKeyPrefix(prefix string) Option {
 }
 
 // WithChannel sets the pub/sub channel on which stores announce revocations
-// to each other. All stores sharing a key prefix must use the same channel.
-// The default is the key prefix followed by "events", so
-// "authix:revoked:events" with the default prefix. The name must not be empty.
+// to each other, and so the log they follow, whose key is the channel's name
+// in braces followed by ":log". All stores sharing a key prefix must use the
+// same channel. The default is the key prefix followed by "events", so
+// "authix:revoked:events" (and the log "{authix:revoked:events}:log") with
+// the default prefix. The name must not be empty.
 func WithChannel(name string) Option {
 	return func(c *config) error {
 		if name == "" {
@@ -87,17 +95,18 @@ func WithChannel(name string) Option {
 	}
 }
 
-// WithStalenessBound sets how long IsRevoked trusts the local mirror without
-// a fresh confirmation from Redis. The store pings its subscription every
-// third of the bound; a reply confirms the mirror only while Redis has
-// confirmed the subscription on the current connection and not refused it
-// since. Once the last confirmation is older than the bound (subscription
-// down or refused, Redis unreachable), IsRevoked asks Redis directly for ids
-// the mirror does not hold and returns an error if that fails. When nothing
-// at all arrives on the subscription for twice the bound, the store replaces
-// it, in case the connection is half-open. A revocation announced through
-// another store is therefore missed for at most about this long. The default
-// is DefaultStalenessBound, 3s; the minimum is 10ms.
+// WithStalenessBound sets how long IsRevoked and SubjectCutoff trust the
+// local mirror without a fresh confirmation from Redis. The store reads the
+// log with a blocking read of a third of the bound; each read that returns
+// on a live connection confirms the mirror as of its sending, unless the
+// store has found a gap it has not yet filled. Once the last confirmation is
+// older than the bound (Redis unreachable or frozen, the read refused, a gap
+// being filled), IsRevoked asks Redis directly for ids the mirror does not
+// hold and returns an error if that fails. A read with no reply for the bound
+// past its block is given up and its connection dialled again, in case it is
+// half-open. A revocation made through another store is therefore missed for
+// at most about this long. The default is DefaultStalenessBound, 3s; the
+// minimum is 10ms.
 func WithStalenessBound(d time.Duration) Option {
 	return func(c *config) error {
 		if d < minStalenessBound {
@@ -108,11 +117,12 @@ func WithStalenessBound(d time.Duration) Option {
 	}
 }
 
-// WithSyncTimeout bounds each full sync of the local mirror from Redis: the
-// one New makes before it returns, each one after the subscription
-// reconnects and each periodic one (WithResyncInterval). It also bounds New's
-// check of maxmemory-policy. Raise it for very large revocation sets. The
-// default is DefaultSyncTimeout, 5s; it must be positive.
+// WithSyncTimeout bounds each full read of Redis into the local mirror: the
+// one New makes before it returns, with the read of the log that follows it,
+// each one after a gap in the log and each periodic one
+// (WithResyncInterval). It also bounds New's check of maxmemory-policy.
+// Raise it for very large revocation sets. The default is
+// DefaultSyncTimeout, 5s; it must be positive.
 func WithSyncTimeout(d time.Duration) Option {
 	return func(c *config) error {
 		if d <= 0 {
@@ -125,19 +135,42 @@ func WithSyncTimeout(d time.Duration) Option {
 
 // WithResyncInterval sets how often the Store re-reads every revocation of
 // its prefix from Redis (SCAN and GET, as New does) and merges them into the
-// local mirror. Announcements are the fast path; this bounds how long one
-// that never arrived (pub/sub delivers at most once; a writer announcing on
-// another channel) leaves this Store unaware: about one interval plus the
-// time a sync takes. Each resync reads every key, so on a
-// large revocation set weigh the load on Redis against that bound. A resync
-// only adds to the mirror; it never removes a revocation. The default is
-// DefaultResyncInterval, 1m; the minimum is 10ms.
+// local mirror, as a safety net: each wait is the interval plus a random
+// part of up to half of it, so that Stores started together do not read
+// together. The log brings every revocation that Stores of this version
+// write; this finds those written without a log entry, which Stores of
+// earlier versions announce on the channel only (at most once), within
+// about one and a half intervals. Each re-read reads every key, so on a
+// large revocation set weigh its load on Redis, about that of a Store's
+// start, against that bound; a fleet in the middle of an upgrade may want
+// it shorter. A resync only adds to the mirror; it never removes a
+// revocation. The default is DefaultResyncInterval, 1h; the minimum is
+// 10ms.
 func WithResyncInterval(d time.Duration) Option {
 	return func(c *config) error {
 		if d < minResyncInterval {
 			return fmt.Errorf("%w: WithResyncInterval(%v): must be at least %v", ErrInvalidOption, d, minResyncInterval)
 		}
 		c.resync = d
+		return nil
+	}
+}
+
+// WithLogRetention sets how long the log keeps an entry, by Redis's clock:
+// each write trims the entries older than this (in whole nodes of about 100
+// entries, so a few more may stay). A Store that comes back after losing
+// its connection for less than this catches up from the log alone; one that
+// was away longer finds that the log no longer reaches back to its place and
+// reads Redis in full, as New does. It decides neither what is revoked nor
+// for how long: only how long a Store may be away and still catch up
+// cheaply, against the log's memory in Redis (about 150 bytes an entry).
+// The default is DefaultLogRetention, 1h; it must be positive.
+func WithLogRetention(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("%w: WithLogRetention(%v): must be positive", ErrInvalidOption, d)
+		}
+		c.retention = d
 		return nil
 	}
 }
@@ -161,7 +194,7 @@ func WithEvictionAllowed() Option {
 // for tests. The time a key is kept in Redis is sent as a duration computed
 // from this clock (plus ClockMargin), so Redis's own clock does not matter;
 // the staleness bound and the resync interval are always measured with the
-// monotonic clock. The default is time.Now; the clock must not be nil and
+// monotonic clock, and the log's retention with Redis's. The default is time.Now; the clock must not be nil and
 // must be safe for concurrent use.
 func WithClock(now func() time.Time) Option {
 	return func(c *config) error {

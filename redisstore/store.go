@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/authix-go/authix/redisstore/mirror"
 )
 
 // Errors returned by a Store. Every other error it returns wraps one of them,
@@ -32,25 +34,29 @@ var (
 	ErrUnavailable = errors.New("redisstore: redis unavailable")
 )
 
-// revokeScript announces a revocation and stores it, keeping the later
+// revokeScript logs, announces and stores a revocation, keeping the later
 // expiry when the id is already revoked. The value is the expiry in Unix
 // milliseconds by the writing store's clock; the key is kept for a duration
 // (PX) computed from that clock, so Redis's clock plays no part.
 //
-// PUBLISH comes first. Redis does not undo a script's earlier writes when a
-// later call fails, so with this order a failure leaves either nothing, or
-// an announcement without the key: the other stores then hold the revocation
-// until its expiry (fail closed), and the script's error makes Revoke fail so
-// the caller retries. The reverse order could leave a key no store was told
-// about.
+// The log entry comes first, then the announcement, then the key. Redis does
+// not undo a script's earlier writes when a later call fails, so with this
+// order a failure leaves nothing, or a log entry (and perhaps an
+// announcement) without the key: every Store then holds the revocation until
+// its expiry (fail closed), and the script's error makes Revoke fail so the
+// caller retries. The reverse order could leave a key no Store was told of.
 //
-// KEYS[1] is the revocation key. ARGV[1] is the expiry in Unix milliseconds,
-// ARGV[2] how long Redis must keep the key in milliseconds, ARGV[3] the
-// channel and ARGV[4] the announcement.
-var revokeScript = redis.NewScript(`
+// KEYS[1] is the revocation key and KEYS[2], when given, the log (see
+// logAppend; on Cluster the log is written by its own script first, since
+// one script cannot reach two slots). ARGV[1] is the expiry in Unix
+// milliseconds, ARGV[2] how long Redis must keep the key in milliseconds,
+// ARGV[3] the channel, ARGV[4] the announcement, which is also the log
+// entry, and ARGV[5] the log's retention in milliseconds.
+var revokeScript = redis.NewScript(logAppend + `
 local want = tonumber(ARGV[1])
 local keep = tonumber(ARGV[2])
 local have = tonumber(redis.call('GET', KEYS[1]) or '')
+if KEYS[2] then append(KEYS[2], ARGV[4], ARGV[5]) end
 redis.call('PUBLISH', ARGV[3], ARGV[4])
 if have == nil or have < want then
 	redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
@@ -72,26 +78,25 @@ type Store struct {
 	client    redis.UniversalClient
 	prefix    string
 	channel   string
+	log       string // the log's key
 	staleness time.Duration
 	syncTO    time.Duration
 	resync    time.Duration
+	retention time.Duration
 	clock     func() time.Time
+	// split: the log lives in another slot or shard than the keys, so it is
+	// written by a script of its own (Cluster, Ring).
+	split bool
 
-	mirror *mirror
+	mirror   *mirror.Mirror
+	fresh    *mirror.Freshness
+	follower *mirror.Follower // New's, then the follow goroutine's alone
+	reader   logReader
 
-	// epoch is the monotonic origin of confirmed.
-	epoch time.Time
-	// confirmed is when the mirror was last known to hold every revocation
-	// made in Redis, in nanoseconds since epoch.
-	confirmed atomic.Int64
-	// stale is set by the watch goroutine once confirmed is older than the
-	// staleness bound, and cleared by confirm. It keeps the clock off the
-	// IsRevoked path for ids that are not revoked.
-	stale atomic.Bool
-
-	// resyncs counts the periodic full syncs that succeeded, and replaced the
-	// subscriptions given up as dead; both are for tests.
-	resyncs, replaced atomic.Int64
+	// Counters for tests: full reads of Redis (at New and after a gap),
+	// periodic safety-net reads, reads of the log that failed, and those of
+	// them given up as silent.
+	fullReads, resyncs, failed, dropped atomic.Int64
 
 	closed atomic.Bool
 	ctx    context.Context // cancelled by Close
@@ -107,16 +112,17 @@ type Store struct {
 // the client; Close does not close the client.
 //
 // New checks the options, checks that Redis does not evict keys (see
-// WithEvictionAllowed), subscribes to the revocation channel and fills the
-// local mirror from Redis before it returns, each step within the sync
-// timeout (WithSyncTimeout, default 5s). It returns an error wrapping
-// ErrInvalidOption for a bad option or an evicting maxmemory-policy, and one
-// wrapping ErrUnavailable when Redis cannot be reached, so a service fails at
-// start rather than at its first request. The Store runs three goroutines
-// until Close: one reads the subscription, one marks the mirror stale when
-// its confirmation runs out, one re-reads Redis every resync interval
-// (WithResyncInterval, default 1m). New is safe for concurrent use, and
-// several Stores may share one client.
+// WithEvictionAllowed), fills the local mirror with a full read of Redis and
+// then reads the log from where it stood when that read began, each step
+// within the sync timeout (WithSyncTimeout, default 5s), before it returns.
+// It returns an error wrapping ErrInvalidOption for a bad option or an
+// evicting maxmemory-policy, and one wrapping ErrUnavailable when Redis
+// cannot be reached, so a service fails at start rather than at its first
+// request. The Store runs four goroutines until Close: one follows the log,
+// one applies announcements from Stores of earlier versions, one marks the
+// mirror stale when its confirmation runs out, and one re-reads Redis as a
+// safety net (WithResyncInterval, default 1h). New is safe for concurrent
+// use, and several Stores may share one client.
 func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 	if client == nil {
 		return nil, fmt.Errorf("%w: New: client is nil", ErrInvalidOption)
@@ -139,16 +145,19 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 		client:    client,
 		prefix:    cfg.prefix,
 		channel:   cfg.channel,
+		log:       logKey(cfg.channel),
 		staleness: cfg.staleness,
 		syncTO:    cfg.syncTimeout,
 		resync:    cfg.resync,
+		retention: cfg.retention,
 		clock:     cfg.clock,
-		mirror:    newMirror(),
-		epoch:     time.Now(),
+		split:     cfg.split || isSharded(client),
+		mirror:    mirror.New(),
+		fresh:     mirror.NewFreshness(cfg.staleness),
 		ctx:       ctx,
 		cancel:    cancel,
 	}
-	s.stale.Store(true) // until the first sync confirms the mirror in time
+	s.follower = mirror.NewFollower(s.fresh)
 
 	if !cfg.evictionOK {
 		if err := s.checkEviction(); err != nil {
@@ -156,21 +165,19 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 			return nil, err
 		}
 	}
-	ps := client.Subscribe(ctx, s.channel)
-	if err := awaitSubscription(ctx, ps, s.channel, s.syncTO); err != nil {
-		_ = ps.Close()
+	if err := s.start(); err != nil {
+		s.reader.close()
 		cancel()
-		return nil, fmt.Errorf("%w: subscribe to channel %q: %w", ErrUnavailable, s.channel, err)
+		return nil, err
 	}
-	if err := s.fullSync(true); err != nil {
-		_ = ps.Close()
-		cancel()
-		return nil, fmt.Errorf("%w: fill local mirror from keys %q*: %w", ErrUnavailable, s.prefix, err)
-	}
-	s.ps = ps
-	s.wg.Add(3)
-	go s.run(ps)
-	go s.watch()
+	// Announcements only speed up what the log brings, and carry the
+	// revocations of Stores of earlier versions: a refused subscription is
+	// retried in the background and does not stop the Store.
+	s.ps = client.Subscribe(ctx, s.channel)
+	s.wg.Add(4)
+	go s.follow()
+	go s.hear(s.ps)
+	go func() { defer s.wg.Done(); s.fresh.Watch(ctx) }()
 	go s.resyncLoop()
 	return s, nil
 }
@@ -183,12 +190,13 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 // as a duration from the clock's now. When expiresAt is before the clock's
 // now, Revoke does nothing and returns nil.
 //
-// The write and its announcement to the other stores are one Lua script, so
-// neither happens without the other being attempted in the same step. ctx
-// bounds that one call. Revoke returns nil only when Redis ran the whole
-// script; the revocation is then visible to IsRevoked on this Store at once.
-// Otherwise it returns an error wrapping ErrRevokeFailed, and calling it
-// again is safe. Revoke is safe for concurrent use.
+// The log entry, the announcement and the key are written by one Lua script
+// (on Cluster, the log entry by a script of its own just before), so that
+// none is written unless the ones before it were. ctx bounds those calls.
+// Revoke returns nil only when Redis ran them to the end; the revocation is
+// then visible to IsRevoked on this Store at once. Otherwise it returns an
+// error wrapping ErrRevokeFailed, and calling it again is safe. Revoke is
+// safe for concurrent use.
 func (s *Store) Revoke(ctx context.Context, id [32]byte, expiresAt time.Time) error {
 	if s.closed.Load() {
 		return ErrClosed
@@ -202,11 +210,15 @@ func (s *Store) Revoke(ctx context.Context, id [32]byte, expiresAt time.Time) er
 	hexID := hex.EncodeToString(id[:])
 	key := s.prefix + hexID
 	ms := strconv.FormatInt(expMs, 10)
-	err := revokeScript.Run(ctx, s.client, []string{key}, ms, keepMs, s.channel, ms+" "+hexID).Err()
-	if err != nil {
-		return fmt.Errorf("%w: write %q and announce it on channel %q: %w", ErrRevokeFailed, key, s.channel, err)
+	entry := ms + " " + hexID
+	keys, err := s.logFirst(ctx, key, entry)
+	if err == nil {
+		err = revokeScript.Run(ctx, s.client, keys, ms, keepMs, s.channel, entry, s.retention.Milliseconds()).Err()
 	}
-	s.mirror.insert(id, expMs)
+	if err != nil {
+		return fmt.Errorf("%w: write %q, log it in %q and announce it on channel %q: %w", ErrRevokeFailed, key, s.log, s.channel, err)
+	}
+	s.mirror.Revoke(id, expMs, now.UnixMilli())
 	return nil
 }
 
@@ -225,33 +237,34 @@ func (s *Store) IsRevoked(ctx context.Context, id [32]byte) (bool, error) {
 	if s.closed.Load() {
 		return false, ErrClosed
 	}
-	if exp, ok := s.mirror.lookup(id); ok && s.clock().UnixMilli() <= exp {
+	if until, ok := s.mirror.Until(id); ok && s.clock().UnixMilli() <= until {
 		return true, nil
 	}
-	if !s.stale.Load() {
+	if s.fresh.Fresh() {
 		return false, nil
 	}
 	n, err := s.client.Exists(ctx, s.prefix+hex.EncodeToString(id[:])).Result()
 	if err != nil {
 		return false, fmt.Errorf("%w: local mirror unconfirmed for %v (bound %v) and EXISTS failed: %w",
-			ErrUnavailable, s.age().Round(time.Millisecond), s.staleness, err)
+			ErrUnavailable, s.fresh.Age().Round(time.Millisecond), s.staleness, err)
 	}
 	return n > 0, nil
 }
 
 // Len drops expired entries from the local mirror and returns how many
 // token revocations it holds (subject cut-offs are not counted), including
-// any that Redis has since lost. It is meant
-// for tests and metrics and is safe for concurrent use; it works after Close
-// too.
+// any that Redis has since lost. It is meant for tests and metrics and is
+// safe for concurrent use; it works after Close too.
 func (s *Store) Len() int {
-	return s.mirror.prune(s.clock().UnixMilli())
+	n, _ := s.mirror.Prune(s.clock().UnixMilli())
+	return n
 }
 
-// Close stops the Store's goroutines and subscription and waits for them to
-// finish, which can take as long as a dial already under way (the client's
-// DialTimeout). It does not close the client. Calls to Revoke, IsRevoked,
-// RevokeSubject and SubjectCutoff after Close return ErrClosed; closing again returns nil. Close is safe for
+// Close stops the Store's goroutines, its subscription and its reads of the
+// log, and waits for them to finish, which can take as long as a dial
+// already under way (the client's DialTimeout). It does not close the
+// client. Calls to Revoke, IsRevoked, RevokeSubject and SubjectCutoff after
+// Close return ErrClosed; closing again returns nil. Close is safe for
 // concurrent use.
 func (s *Store) Close() error {
 	if !s.closed.CompareAndSwap(false, true) {
@@ -265,55 +278,7 @@ func (s *Store) Close() error {
 	if ps != nil {
 		_ = ps.Close()
 	}
+	s.reader.close() // ends a blocking read of the log under way
 	s.wg.Wait()
 	return nil
-}
-
-// age is how long ago the mirror was last confirmed current.
-func (s *Store) age() time.Duration {
-	return time.Since(s.epoch) - time.Duration(s.confirmed.Load())
-}
-
-// confirm records that the mirror held every revocation made up to at
-// (nanoseconds since epoch). Confirmation never moves backwards.
-func (s *Store) confirm(at int64) {
-	for {
-		cur := s.confirmed.Load()
-		if at <= cur || s.confirmed.CompareAndSwap(cur, at) {
-			break
-		}
-	}
-	// Cleared after confirmed moved: see watch for why that order matters.
-	if s.age() <= s.staleness {
-		s.stale.Store(false)
-	}
-}
-
-// watch sets stale when the confirmation gets older than the staleness
-// bound. It wakes when the current confirmation would run out, so a stale
-// mirror is noticed within timer latency, even while run is busy in a long
-// sync or a slow dial.
-func (s *Store) watch() {
-	defer s.wg.Done()
-	t := time.NewTimer(s.staleness)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.ctx.Done():
-			return
-		case <-t.C:
-		}
-		left := s.staleness - s.age()
-		if left <= 0 {
-			s.stale.Store(true)
-			// confirm stores false after it moves confirmed. Re-reading the
-			// age after storing true means that either this check sees the
-			// new confirmation, or confirm's store comes after ours.
-			if s.age() <= s.staleness {
-				s.stale.Store(false)
-			}
-			left = s.staleness / 3
-		}
-		t.Reset(left + time.Millisecond)
-	}
 }

@@ -527,39 +527,71 @@ func TestLostAnnouncementFoundByResync(t *testing.T) {
 	requireRevoked(t, a, id, true)
 }
 
-// TestRevokeIsAtomicWithAnnouncement: Revoke writes and announces in one
-// script, so when Redis refuses the announcement nothing is stored that the
-// other stores were not told of, and when it refuses the write the other
-// stores hold the revocation anyway. Either way Revoke fails and may be
-// retried.
+// TestRevokeIsAtomicWithAnnouncement: Revoke logs, announces and writes in
+// one script (on Cluster, logs by a script of its own first), so when Redis
+// refuses the log entry nothing is written, and when it refuses a later
+// step the log holds the revocation and every store holds it too. Either
+// way Revoke fails and may be retried.
 func TestRevokeIsAtomicWithAnnouncement(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
 	ctx := context.Background()
 	exp := time.Now().Add(time.Hour)
-	other := newStore(t, srv.Client(t))
+	fast := redisstore.WithStalenessBound(300 * time.Millisecond) // confirmations every 100ms
+	for _, mode := range []struct {
+		name string
+		opts []redisstore.Option
+	}{
+		{"one script", []redisstore.Option{fast}},
+		{"log first", []redisstore.Option{fast, redisstore.WithSplitLog()}},
+	} {
+		t.Run(mode.name, func(t *testing.T) {
+			other := newStore(t, srv.Client(t), fast)
+			user := func(name string, rules ...string) string {
+				u := fmt.Sprintf("%s%d", name, userSeq.Add(1))
+				aclUser(t, srv, u, rules...)
+				return u
+			}
+			writer := func(u string) *redisstore.Store {
+				return newStore(t, srv.Client(t, func(o *redis.Options) { o.Username, o.Password = u, "pw" }), mode.opts...)
+			}
 
-	t.Run("PUBLISH refused", func(t *testing.T) {
-		w := newStore(t, aclUser(t, srv, "nopublish", "-publish"))
-		id := tid("publish refused")
-		err := w.Revoke(ctx, id, exp)
-		require.ErrorIs(t, err, redisstore.ErrRevokeFailed)
-		n, err := srv.Client(t).Exists(ctx, keyOf(id)).Result()
-		require.NoError(t, err)
-		require.Zero(t, n, "no key that no other store was told of")
-		requireRevoked(t, w, id, false)
+			t.Run("XADD refused", func(t *testing.T) {
+				u := user("noxadd", "-xadd")
+				w := writer(u)
+				id := tid(mode.name + " xadd refused")
+				require.ErrorIs(t, w.Revoke(ctx, id, exp), redisstore.ErrRevokeFailed)
+				n, err := srv.Client(t).Exists(ctx, keyOf(id)).Result()
+				require.NoError(t, err)
+				require.Zero(t, n, "no key that no other store was told of")
+				since := time.Now()
+				eventually(t, func() bool { return other.ConfirmedSince(since) && w.ConfirmedSince(since) })
+				requireRevoked(t, other, id, false) // nor logged
+				requireRevoked(t, w, id, false)
 
-		acl(t, srv, "nopublish", "+publish")
-		require.NoError(t, w.Revoke(ctx, id, exp), "a retry succeeds")
-		eventually(t, func() bool { return revokedOn(other, id) })
-	})
+				acl(t, srv, u, "+xadd")
+				require.NoError(t, w.Revoke(ctx, id, exp), "a retry succeeds")
+				eventually(t, func() bool { return revokedOn(other, id) })
+			})
 
-	t.Run("SET refused", func(t *testing.T) {
-		w := newStore(t, aclUser(t, srv, "noset", "-set"))
-		id := tid("set refused")
-		require.ErrorIs(t, w.Revoke(ctx, id, exp), redisstore.ErrRevokeFailed)
-		eventually(t, func() bool { return revokedOn(other, id) }, "announced, so the others fail closed")
-	})
+			t.Run("PUBLISH refused", func(t *testing.T) {
+				w := writer(user("nopublish", "-publish"))
+				id := tid(mode.name + " publish refused")
+				require.ErrorIs(t, w.Revoke(ctx, id, exp), redisstore.ErrRevokeFailed)
+				n, err := srv.Client(t).Exists(ctx, keyOf(id)).Result()
+				require.NoError(t, err)
+				require.Zero(t, n)
+				eventually(t, func() bool { return revokedOn(other, id) }, "logged, so the others fail closed")
+			})
+
+			t.Run("SET refused", func(t *testing.T) {
+				w := writer(user("noset", "-set"))
+				id := tid(mode.name + " set refused")
+				require.ErrorIs(t, w.Revoke(ctx, id, exp), redisstore.ErrRevokeFailed)
+				eventually(t, func() bool { return revokedOn(other, id) }, "logged and announced, so the others fail closed")
+			})
+		})
+	}
 }
 
 // TestFlushedRevocationsStayInMirrors: a full sync merges what Redis holds
@@ -587,24 +619,28 @@ func TestFlushedRevocationsStayInMirrors(t *testing.T) {
 }
 
 // refusedStore returns a Store, and its Redis user, once that user may no
-// longer use any channel and the Store has noticed: Redis dropped its
-// subscription, refused the new one, and the Store no longer trusts its
-// mirror.
+// longer read the log nor use any channel and the Store has noticed: Redis
+// refuses its reads of the log and its subscription, and the Store no
+// longer trusts its mirror.
 func refusedStore(t *testing.T, srv *redistest.Server, opts ...redisstore.Option) (*redisstore.Store, string) {
 	t.Helper()
 	user := fmt.Sprintf("replica%d", userSeq.Add(1))
 	s := newStore(t, aclUser(t, srv, user), append([]redisstore.Option{redisstore.WithStalenessBound(300 * time.Millisecond)}, opts...)...)
 	eventually(t, s.Fresh)
-	acl(t, srv, user, "resetchannels") // Redis drops the subscription; go-redis's SUBSCRIBE is refused
-	eventually(t, func() bool { return !s.Fresh() }, "the store stops trusting its mirror")
+	failed := s.FailedReads()
+	acl(t, srv, user, "-xread", "resetchannels") // Redis refuses XREAD and drops the subscription
+	// Once a read has failed, none sent before the change can still confirm.
+	eventually(t, func() bool { return !s.Fresh() && s.FailedReads() > failed }, "the store stops trusting its mirror")
 	return s, user
 }
 
 var userSeq atomic.Int64
 
-// TestRefusedResubscribeFailsClosed: PING keeps working on a connection
-// whose SUBSCRIBE Redis refused; its replies must not keep the mirror fresh.
-func TestRefusedResubscribeFailsClosed(t *testing.T) {
+// TestRefusedLogReadFailsClosed: Redis keeps answering other commands on
+// connections whose reads of the log it refuses; nothing else may keep the
+// mirror fresh, and once the reads are allowed again the Store catches up
+// from the log, without a full read.
+func TestRefusedLogReadFailsClosed(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
 	ctx := context.Background()
@@ -615,8 +651,18 @@ func TestRefusedResubscribeFailsClosed(t *testing.T) {
 	require.NoError(t, w.Revoke(ctx, tid("before"), exp))
 	eventually(t, func() bool { return revokedOn(r, tid("before")) })
 
-	acl(t, srv, user, "resetchannels")
-	eventually(t, func() bool { return !r.Fresh() }, "the store stops reporting itself fresh")
+	t.Run("a refused subscription changes nothing", func(t *testing.T) {
+		acl(t, srv, user, "resetchannels")
+		since := time.Now()
+		require.NoError(t, w.Revoke(ctx, tid("unannounced"), exp))
+		eventually(t, func() bool { return r.ConfirmedSince(since) && revokedOn(r, tid("unannounced")) },
+			"the log brings it, and reads of the log keep the mirror fresh")
+	})
+
+	failed := r.FailedReads()
+	acl(t, srv, user, "-xread")
+	// Once a read has failed, none sent before the change can still confirm.
+	eventually(t, func() bool { return !r.Fresh() && r.FailedReads() > failed }, "the store stops reporting itself fresh")
 
 	require.NoError(t, w.Revoke(ctx, tid("after"), exp))
 	requireRevoked(t, r, tid("after"), true)  // from Redis
@@ -630,41 +676,57 @@ func TestRefusedResubscribeFailsClosed(t *testing.T) {
 	require.ErrorIs(t, err, redisstore.ErrUnavailable)
 	requireRevoked(t, r, tid("before"), true)
 
-	acl(t, srv, user, "allchannels", "+exists")
+	reads := r.FullReads()
+	acl(t, srv, user, "+xread", "allchannels", "+exists")
 	eventually(t, func() bool { return r.Fresh() && revokedOn(r, tid("after")) },
-		"the store subscribes again by itself, resyncs and is fresh")
+		"the store reads the log again by itself, catches up and is fresh")
+	require.Equal(t, reads, r.FullReads(), "from the log alone")
 	require.NoError(t, w.Revoke(ctx, tid("later"), exp))
-	eventually(t, func() bool { return revokedOn(r, tid("later")) && r.Fresh() }, "announcements flow again")
+	eventually(t, func() bool { return revokedOn(r, tid("later")) && r.Fresh() }, "the log flows again")
 }
 
-func TestResyncAfterSubscriptionDrop(t *testing.T) {
+// TestReconnectCatchesUpFromLog: a Store cut off from Redis while ten
+// logouts happen elsewhere learns all ten once it is back, from the log,
+// without a full read; dropped subscriptions cost nothing either.
+func TestReconnectCatchesUpFromLog(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
 	client := srv.Client(t)
 	ctx := context.Background()
 	exp := time.Now().Add(time.Hour)
+	link := redistest.NewLink(t, srv.Addr())
+	behind := srv.Client(t, func(o *redis.Options) { o.Addr = link.Addr() })
+	a := newStore(t, behind, redisstore.WithStalenessBound(300*time.Millisecond))
+	w := newStore(t, client)
+	require.NoError(t, w.Revoke(ctx, tid("before the cut"), exp))
+	eventually(t, func() bool { return revokedOn(a, tid("before the cut")) })
+	reads := a.FullReads()
 
-	a := newStore(t, client, redisstore.WithStalenessBound(300*time.Millisecond))
-	// quiet shares a's keys but announces elsewhere, so a learns of its
-	// revocations only by a full sync (the periodic one is a minute away).
-	quiet := newStore(t, client, redisstore.WithChannel("elsewhere"))
-	require.NoError(t, quiet.Revoke(ctx, tid("unannounced"), exp))
-	written := time.Now()
-	eventually(t, func() bool { return a.ConfirmedSince(written) })
-	requireRevoked(t, a, tid("unannounced"), false)
-	require.Zero(t, a.Len())
+	link.Cut()
+	for i := range 10 {
+		require.NoError(t, w.Revoke(ctx, tid(fmt.Sprint("while cut off ", i)), exp))
+	}
+	eventually(t, func() bool { return !a.Fresh() }, "a notices it is cut off")
+	for i := range 10 {
+		ok, _ := a.IsRevoked(ctx, tid(fmt.Sprint("while cut off ", i)))
+		require.False(t, ok, "a could not have learned of logout %d yet", i)
+	}
 
-	killed, err := client.ClientKillByFilter(ctx, "TYPE", "pubsub").Result()
-	require.NoError(t, err)
-	require.EqualValues(t, 2, killed)
+	link.Restore()
+	eventually(t, func() bool { return a.Fresh() && a.Len() == 11 }, "a reconnects and catches up")
+	for i := range 10 {
+		requireRevoked(t, a, tid(fmt.Sprint("while cut off ", i)), true)
+	}
+	require.Equal(t, reads, a.FullReads(), "from the log alone: no full read")
 
-	eventually(t, func() bool { return a.Len() == 1 }, "a resyncs after go-redis resubscribes")
-	requireRevoked(t, a, tid("unannounced"), true)
-	require.Zero(t, a.Resyncs(), "not a periodic resync")
-
-	b := newStore(t, client)
-	require.NoError(t, b.Revoke(ctx, tid("announced"), exp))
-	eventually(t, func() bool { return revokedOn(a, tid("announced")) && a.Fresh() }, "a receives announcements again")
+	t.Run("dropped subscriptions", func(t *testing.T) {
+		killed, err := client.ClientKillByFilter(ctx, "TYPE", "pubsub").Result()
+		require.NoError(t, err)
+		require.Positive(t, killed)
+		require.NoError(t, w.Revoke(ctx, tid("announced"), exp))
+		eventually(t, func() bool { return revokedOn(a, tid("announced")) && a.Fresh() })
+		require.Equal(t, reads, a.FullReads())
+	})
 }
 
 // TestConcurrentUse revokes and checks from many goroutines while the
@@ -786,10 +848,10 @@ func settled(t *testing.T, want int) {
 	}
 }
 
-// TestPingsKeepMirrorFresh checks, for both protocol versions (their PING
-// replies differ in subscribed mode), that replies to the store's PINGs
-// confirm the mirror again and again after New's sync.
-func TestPingsKeepMirrorFresh(t *testing.T) {
+// TestLogReadsKeepMirrorFresh checks, for both protocol versions (their
+// replies to XREAD differ), that blocking reads of the log confirm the
+// mirror again and again while nothing is logged, and bring what is.
+func TestLogReadsKeepMirrorFresh(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
 	for _, proto := range []int{2, 3} {
@@ -799,7 +861,7 @@ func TestPingsKeepMirrorFresh(t *testing.T) {
 			other := newStore(t, client)
 			for range 3 {
 				since := time.Now()
-				eventually(t, func() bool { return s.ConfirmedSince(since) }, "a PING reply confirmed the mirror")
+				eventually(t, func() bool { return s.ConfirmedSince(since) }, "a read of the log confirmed the mirror")
 			}
 			require.NoError(t, other.Revoke(context.Background(), tid("x"), time.Now().Add(time.Hour)))
 			eventually(t, func() bool { return revokedOn(s, tid("x")) })
@@ -808,20 +870,24 @@ func TestPingsKeepMirrorFresh(t *testing.T) {
 }
 
 // loseRedisAndResync empties Redis (FLUSHALL, as a restart without
-// persistence would), drops every subscription, and runs check on each
-// store once it has resynced after the reconnect, then again after two
-// periodic resyncs: what a store knew must survive both.
+// persistence would), drops every connection, and runs check on each store
+// once it has noticed the log it followed is gone and read Redis in full,
+// then again after two periodic resyncs: what a store knew must survive
+// both.
 func loseRedisAndResync(t *testing.T, client *redis.Client, stores []*redisstore.Store, check func(*redisstore.Store)) {
 	t.Helper()
 	ctx := context.Background()
+	reads := make([]int64, len(stores))
+	for i, s := range stores {
+		reads[i] = s.FullReads()
+	}
 	require.NoError(t, client.FlushAll(ctx).Err())
 	killed := time.Now()
-	_, err := client.ClientKillByFilter(ctx, "TYPE", "pubsub").Result()
+	_, err := client.ClientKillByFilter(ctx, "SKIPME", "yes").Result()
 	require.NoError(t, err)
-	for _, s := range stores {
-		// PING replies confirm again only after the resync that follows the
-		// new subscription.
-		eventually(t, func() bool { return s.ConfirmedSince(killed) }, "resynced after the reconnect")
+	for i, s := range stores {
+		eventually(t, func() bool { return s.FullReads() > reads[i] && s.ConfirmedSince(killed) },
+			"a full read after the reconnect found the log gone")
 		check(s)
 		done := s.Resyncs()
 		eventually(t, func() bool { return s.Resyncs() >= done+2 }, "resynced periodically")

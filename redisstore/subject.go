@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/authix-go/authix/redisstore/mirror"
 )
 
 const (
@@ -37,18 +39,20 @@ const (
 // print a large number in exponent form, and the others as the strings they
 // came as.
 //
-// As in revokeScript, PUBLISH comes before the write, and both reads come
-// before PUBLISH, so a failure leaves either nothing or an announcement
-// without the key: the other stores then hold the cut-off until its until
-// (fail closed), and the script's error makes RevokeSubject fail so the
-// caller retries. The announcement carries the stored value, so a store
-// that missed an earlier one learns the whole record.
+// As in revokeScript, the log entry and then PUBLISH come before the write,
+// and both reads come before them, so a failure leaves nothing, or a log
+// entry (and perhaps an announcement) without the key: the other stores then
+// hold the cut-off until its until (fail closed), and the script's error
+// makes RevokeSubject fail so the caller retries. The entry and the
+// announcement carry the stored value, so a store that missed an earlier one
+// learns the whole record.
 //
-// KEYS[1] is the subject key. ARGV[1] is the cutoff in Unix microseconds,
-// ARGV[2] the until in Unix milliseconds, ARGV[3] how long Redis must keep
-// the key in milliseconds, ARGV[4] the channel and ARGV[5] the subject id in
-// lowercase hex.
-var subjectScript = redis.NewScript(`
+// KEYS[1] is the subject key and KEYS[2], when given, the log (see
+// logAppend). ARGV[1] is the cutoff in Unix microseconds, ARGV[2] the until
+// in Unix milliseconds, ARGV[3] how long Redis must keep the key in
+// milliseconds, ARGV[4] the channel, ARGV[5] the subject id in lowercase hex
+// and ARGV[6] the log's retention in milliseconds.
+var subjectScript = redis.NewScript(logAppend + `
 local cutoff, untl = ARGV[1], ARGV[2]
 local keep = tonumber(ARGV[3])
 local have = redis.call('GET', KEYS[1])
@@ -60,7 +64,9 @@ end
 local left = redis.call('PTTL', KEYS[1])
 if left > keep then keep = left end
 local value = cutoff .. ' ' .. untl
-redis.call('PUBLISH', ARGV[4], 'subject ' .. value .. ' ' .. ARGV[5])
+local entry = 'subject ' .. value .. ' ' .. ARGV[5]
+if KEYS[2] then append(KEYS[2], entry, ARGV[6]) end
+redis.call('PUBLISH', ARGV[4], entry)
 redis.call('SET', KEYS[1], value, 'PX', keep)
 return value
 `)
@@ -95,20 +101,30 @@ func (s *Store) RevokeSubject(ctx context.Context, subject [32]byte, cutoff, unt
 	if until.Before(now) {
 		return nil
 	}
-	c := subjectCut{cutoff: cutoff.UnixMicro(), until: ceilMilli(until)}
-	keepMs := c.until - now.UnixMilli() + ClockMargin.Milliseconds()
+	c := mirror.Cut{At: cutoff.UnixMicro(), Until: ceilMilli(until)}
+	keepMs := c.Until - now.UnixMilli() + ClockMargin.Milliseconds()
 	hexID := hex.EncodeToString(subject[:])
 	key := s.prefix + subjectInfix + hexID
-	v, err := subjectScript.Run(ctx, s.client, []string{key},
-		strconv.FormatInt(c.cutoff, 10), strconv.FormatInt(c.until, 10), keepMs, s.channel, hexID).Text()
+	asked := strconv.FormatInt(c.At, 10) + " " + strconv.FormatInt(c.Until, 10)
+	keys, err := s.logFirst(ctx, key, subjectAnnouncement+asked+" "+hexID)
+	var v string
+	if err == nil {
+		v, err = subjectScript.Run(ctx, s.client, keys, strconv.FormatInt(c.At, 10), strconv.FormatInt(c.Until, 10),
+			keepMs, s.channel, hexID, s.retention.Milliseconds()).Text()
+	}
+	if err == nil && s.split && v != asked {
+		// On Cluster the log got the cut-off asked for, before the script
+		// moved it forward: log the stored one too.
+		_, err = s.logFirst(ctx, key, subjectAnnouncement+v+" "+hexID)
+	}
 	if err != nil {
-		return fmt.Errorf("%w: write %q and announce it on channel %q: %w", ErrRevokeFailed, key, s.channel, err)
+		return fmt.Errorf("%w: write %q, log it in %q and announce it on channel %q: %w", ErrRevokeFailed, key, s.log, s.channel, err)
 	}
 	stored, ok := parseSubjectCut(v)
 	if !ok {
 		return fmt.Errorf("%w: write %q: the script returned %q, not the value it stored", ErrRevokeFailed, key, v)
 	}
-	s.mirror.putSubject(subject, stored)
+	s.mirror.CutSubject(subject, stored, now.UnixMilli())
 	return nil
 }
 
@@ -127,35 +143,35 @@ func (s *Store) SubjectCutoff(ctx context.Context, subject [32]byte) (time.Time,
 	if s.closed.Load() {
 		return time.Time{}, ErrClosed
 	}
-	c, ok := s.mirror.subject(subject)
-	ok = ok && s.clock().UnixMilli() <= c.until
-	if !s.stale.Load() {
+	c, ok := s.mirror.SubjectCut(subject)
+	ok = ok && s.clock().UnixMilli() <= c.Until
+	if s.fresh.Fresh() {
 		return cutoffTime(c, ok), nil
 	}
 	v, err := s.client.Get(ctx, s.prefix+subjectInfix+hex.EncodeToString(subject[:])).Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return time.Time{}, fmt.Errorf("%w: local mirror unconfirmed for %v (bound %v) and GET failed: %w",
-			ErrUnavailable, s.age().Round(time.Millisecond), s.staleness, err)
+			ErrUnavailable, s.fresh.Age().Round(time.Millisecond), s.staleness, err)
 	}
 	// The later one wins: a key Redis lost or holds older never undoes what
 	// the mirror holds.
-	if r, found := parseSubjectCut(v); found && s.clock().UnixMilli() <= r.until && (!ok || r.cutoff > c.cutoff) {
+	if r, found := parseSubjectCut(v); found && s.clock().UnixMilli() <= r.Until && (!ok || r.At > c.At) {
 		c, ok = r, true
 	}
 	return cutoffTime(c, ok), nil
 }
 
-// cutoffTime returns c's cutoff, or the zero time when there is none (!ok).
-func cutoffTime(c subjectCut, ok bool) time.Time {
+// cutoffTime returns c's cut-off, or the zero time when there is none (!ok).
+func cutoffTime(c mirror.Cut, ok bool) time.Time {
 	if !ok {
 		return time.Time{}
 	}
-	return time.UnixMicro(c.cutoff)
+	return time.UnixMicro(c.At)
 }
 
 // applySubject records an announcement "<cutoff µs> <until ms> <hex id>",
 // the part after subjectAnnouncement, in the mirror. Malformed payloads are
-// ignored; the next full sync would correct any gap.
+// ignored.
 func (s *Store) applySubject(payload string) {
 	i := strings.LastIndexByte(payload, ' ')
 	if i < 0 {
@@ -166,24 +182,24 @@ func (s *Store) applySubject(payload string) {
 		return
 	}
 	c, ok := parseSubjectCut(payload[:i])
-	if !ok || c.until < s.clock().UnixMilli() {
+	if !ok {
 		return
 	}
-	s.mirror.putSubject(id, c)
+	s.mirror.CutSubject(id, c, s.clock().UnixMilli())
 }
 
 // parseSubjectCut decodes a subject key's value, "<cutoff µs> <until ms>".
-func parseSubjectCut(v string) (subjectCut, bool) {
+func parseSubjectCut(v string) (mirror.Cut, bool) {
 	cs, us, ok := strings.Cut(v, " ")
 	if !ok {
-		return subjectCut{}, false
+		return mirror.Cut{}, false
 	}
 	cutoff, err1 := strconv.ParseInt(cs, 10, 64)
 	until, err2 := strconv.ParseInt(us, 10, 64)
 	if err1 != nil || err2 != nil {
-		return subjectCut{}, false
+		return mirror.Cut{}, false
 	}
-	return subjectCut{cutoff: cutoff, until: until}, true
+	return mirror.Cut{At: cutoff, Until: until}, true
 }
 
 // ceilMilli returns t in Unix milliseconds, rounded up: an expiry must never

@@ -187,9 +187,9 @@ func TestRevokeSubjectMovesForward(t *testing.T) {
 	})
 }
 
-// TestRevokeSubjectIsAtomicWithAnnouncement: as for Revoke, a refused
-// announcement leaves no key, and a refused write leaves the cut-off
-// announced; either way RevokeSubject fails and may be retried.
+// TestRevokeSubjectIsAtomicWithAnnouncement: as for Revoke, a refused log
+// entry leaves nothing, and a refused announcement or write leaves the
+// cut-off logged; either way RevokeSubject fails and may be retried.
 func TestRevokeSubjectIsAtomicWithAnnouncement(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
@@ -197,28 +197,56 @@ func TestRevokeSubjectIsAtomicWithAnnouncement(t *testing.T) {
 	cutoff := time.Now()
 	until := cutoff.Add(time.Hour)
 	want := cutoff.Truncate(time.Microsecond)
-	other := newStore(t, srv.Client(t))
+	fast := redisstore.WithStalenessBound(300 * time.Millisecond) // confirmations every 100ms
+	for _, mode := range []struct {
+		name string
+		opts []redisstore.Option
+	}{
+		{"one script", []redisstore.Option{fast}},
+		{"log first", []redisstore.Option{fast, redisstore.WithSplitLog()}},
+	} {
+		t.Run(mode.name, func(t *testing.T) {
+			other := newStore(t, srv.Client(t), fast)
+			writer := func(name string, rules ...string) (*redisstore.Store, string) {
+				u := fmt.Sprintf("%s%d", name, userSeq.Add(1))
+				return newStore(t, aclUser(t, srv, u, rules...), mode.opts...), u
+			}
 
-	t.Run("PUBLISH refused", func(t *testing.T) {
-		w := newStore(t, aclUser(t, srv, "subjnopublish", "-publish"))
-		id := sid("publish refused")
-		require.ErrorIs(t, w.RevokeSubject(ctx, id, cutoff, until), redisstore.ErrRevokeFailed)
-		n, err := srv.Client(t).Exists(ctx, subjectKeyOf(id)).Result()
-		require.NoError(t, err)
-		require.Zero(t, n, "no key that no other store was told of")
-		requireCutoff(t, w, id, time.Time{})
+			t.Run("XADD refused", func(t *testing.T) {
+				w, u := writer("subjnoxadd", "-xadd")
+				id := sid(mode.name + " xadd refused")
+				require.ErrorIs(t, w.RevokeSubject(ctx, id, cutoff, until), redisstore.ErrRevokeFailed)
+				n, err := srv.Client(t).Exists(ctx, subjectKeyOf(id)).Result()
+				require.NoError(t, err)
+				require.Zero(t, n, "no key that no other store was told of")
+				since := time.Now()
+				eventually(t, func() bool { return other.ConfirmedSince(since) && w.ConfirmedSince(since) })
+				requireCutoff(t, other, id, time.Time{}) // nor logged
+				requireCutoff(t, w, id, time.Time{})
 
-		acl(t, srv, "subjnopublish", "+publish")
-		require.NoError(t, w.RevokeSubject(ctx, id, cutoff, until), "a retry succeeds")
-		eventually(t, func() bool { return cutoffOn(other, id, want) })
-	})
+				acl(t, srv, u, "+xadd")
+				require.NoError(t, w.RevokeSubject(ctx, id, cutoff, until), "a retry succeeds")
+				eventually(t, func() bool { return cutoffOn(other, id, want) })
+			})
 
-	t.Run("SET refused", func(t *testing.T) {
-		w := newStore(t, aclUser(t, srv, "subjnoset", "-set"))
-		id := sid("set refused")
-		require.ErrorIs(t, w.RevokeSubject(ctx, id, cutoff, until), redisstore.ErrRevokeFailed)
-		eventually(t, func() bool { return cutoffOn(other, id, want) }, "announced, so the others fail closed")
-	})
+			t.Run("PUBLISH refused", func(t *testing.T) {
+				w, _ := writer("subjnopublish", "-publish")
+				id := sid(mode.name + " publish refused")
+				require.ErrorIs(t, w.RevokeSubject(ctx, id, cutoff, until), redisstore.ErrRevokeFailed)
+				n, err := srv.Client(t).Exists(ctx, subjectKeyOf(id)).Result()
+				require.NoError(t, err)
+				require.Zero(t, n)
+				eventually(t, func() bool { return cutoffOn(other, id, want) }, "logged, so the others fail closed")
+			})
+
+			t.Run("SET refused", func(t *testing.T) {
+				w, _ := writer("subjnoset", "-set")
+				id := sid(mode.name + " set refused")
+				require.ErrorIs(t, w.RevokeSubject(ctx, id, cutoff, until), redisstore.ErrRevokeFailed)
+				eventually(t, func() bool { return cutoffOn(other, id, want) }, "logged and announced, so the others fail closed")
+			})
+		})
+	}
 }
 
 // TestSubjectBoundary: a cut-off holds while now <= until, that instant

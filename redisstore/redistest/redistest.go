@@ -12,6 +12,7 @@ package redistest
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -181,6 +182,19 @@ func (s *Server) Kill() {
 	<-done
 }
 
+// StartEmpty starts the stopped server again on its port without the data
+// it had: the append-only file and any snapshot are removed first, as a
+// restart of a Redis without persistence would lose them.
+func (s *Server) StartEmpty() {
+	s.tb.Helper()
+	for _, name := range []string{"appendonlydir", "appendonly.aof", "dump.rdb"} {
+		if err := os.RemoveAll(filepath.Join(s.dir, name)); err != nil {
+			s.tb.Fatalf("remove %s: %v", name, err)
+		}
+	}
+	s.Start()
+}
+
 // Pause freezes the server with SIGSTOP: connections stay open and nothing
 // is answered until Resume.
 func (s *Server) Pause() { s.signal(syscall.SIGSTOP) }
@@ -287,4 +301,104 @@ func clusterPort(tb testing.TB) int {
 	}
 	tb.Fatal("no free port pair for a cluster node")
 	return 0
+}
+
+// Link is a TCP proxy on loopback in front of a server, so that a client
+// that dials it can be cut off from the server while it runs, and let
+// through again. It is closed when the test ends.
+type Link struct {
+	ln     net.Listener
+	target string
+	wg     sync.WaitGroup
+
+	mu    sync.Mutex
+	down  bool
+	conns map[net.Conn]struct{}
+}
+
+// NewLink starts a proxy to the server at target (host:port).
+func NewLink(tb testing.TB, target string) *Link {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("listen: %v", err)
+	}
+	l := &Link{ln: ln, target: target, conns: make(map[net.Conn]struct{})}
+	l.wg.Add(1)
+	go l.serve()
+	tb.Cleanup(func() {
+		_ = ln.Close()
+		l.Cut()
+		l.wg.Wait()
+	})
+	return l
+}
+
+// Addr returns the address to dial instead of the server's.
+func (l *Link) Addr() string { return l.ln.Addr().String() }
+
+// Cut closes every connection through the link and, until Restore, each new
+// one as soon as it is accepted. Nothing reaches either side once Cut
+// returns.
+func (l *Link) Cut() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.down = true
+	for c := range l.conns {
+		_ = c.Close()
+		delete(l.conns, c)
+	}
+}
+
+// Restore lets new connections through again.
+func (l *Link) Restore() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.down = false
+}
+
+func (l *Link) serve() {
+	defer l.wg.Done()
+	for {
+		down, err := l.ln.Accept()
+		if err != nil {
+			return // closed
+		}
+		l.mu.Lock()
+		cut := l.down
+		l.mu.Unlock()
+		if cut {
+			_ = down.Close()
+			continue
+		}
+		up, err := net.Dial("tcp", l.target)
+		if err != nil {
+			_ = down.Close()
+			continue
+		}
+		l.mu.Lock()
+		if l.down {
+			l.mu.Unlock()
+			_ = down.Close()
+			_ = up.Close()
+			continue
+		}
+		l.conns[down], l.conns[up] = struct{}{}, struct{}{}
+		l.mu.Unlock()
+		l.wg.Add(2)
+		go l.pipe(down, up)
+		go l.pipe(up, down)
+	}
+}
+
+// pipe copies from src to dst until either fails, then closes both.
+func (l *Link) pipe(dst, src net.Conn) {
+	defer l.wg.Done()
+	_, _ = io.Copy(dst, src)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, c := range []net.Conn{dst, src} {
+		_ = c.Close()
+		delete(l.conns, c)
+	}
 }

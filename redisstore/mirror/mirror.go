@@ -1,0 +1,164 @@
+// Package mirror is the in-memory copy of a shared revocation store, from
+// which a store answers authix's checks at the cost of a map lookup, and the
+// rules that keep that copy current from a log in the backend. It knows
+// nothing about any backend and imports only the standard library:
+// redisstore feeds it from a Redis Stream, and a store on another backend
+// can feed it from a log of its own.
+//
+// It has three parts, each safe to use on its own:
+//
+//   - Mirror holds the token revocations and subject cut-offs. Records only
+//     grow: a later expiry, cut-off or until wins, and nothing leaves before
+//     it runs out, so a full read or a log entry can never undo a revocation.
+//   - Freshness knows when the mirror was last confirmed current and tells
+//     whether that is within the staleness bound, past which a store must ask
+//     its backend directly and fail closed if it cannot.
+//   - Follower is a store's place in the backend's log: it finds a gap
+//     (entries the store never saw) from each entry's link to the one before
+//     it, and confirms the mirror only while there is none.
+//
+// Times are Unix milliseconds for expiries and untils, and Unix microseconds
+// for cut-offs, the precision at which authix seals a token's issue time.
+package mirror
+
+import (
+	"hash/maphash"
+	"sync"
+)
+
+// Mirror holds every live token revocation and subject cut-off of one store.
+// The zero Mirror is not ready: use New. It is safe for concurrent use.
+//
+// A token revocation is keyed by a 64-bit hash of its id under a seed chosen
+// by New, as authix's memory store does: 8 bytes instead of 32 and Go's
+// fastest map path. The seed never leaves the process, so ids cannot be
+// chosen to collide; two ids collide by chance with odds of n/2^64 per lookup
+// for n entries (about 5e-14 at a million), and a collision reports a token
+// revoked, never the reverse. Subject cut-offs are few and are keyed by their
+// whole id. Both are spread over 64 shards, each behind its own lock, so a
+// prune holds one shard at a time and a request waits for at most one
+// shard's pass.
+type Mirror struct {
+	seed     maphash.Seed
+	tokens   [shards]tokenShard
+	subjects [shards]subjectShard
+}
+
+const shards = 64
+
+type tokenShard struct {
+	mu sync.RWMutex
+	m  map[uint64]int64
+	_  [32]byte // one shard per cache line
+}
+
+type subjectShard struct {
+	mu sync.RWMutex
+	m  map[[32]byte]Cut
+	_  [32]byte // one shard per cache line
+}
+
+// Cut is a subject cut-off: every token of the subject issued at or before
+// At (Unix microseconds) is revoked while now is not after Until (Unix
+// milliseconds), that instant included.
+type Cut struct {
+	At, Until int64
+}
+
+// New returns an empty Mirror with a fresh seed.
+func New() *Mirror {
+	m := &Mirror{seed: maphash.MakeSeed()}
+	for i := range m.tokens {
+		m.tokens[i].m = make(map[uint64]int64)
+		m.subjects[i].m = make(map[[32]byte]Cut)
+	}
+	return m
+}
+
+func (m *Mirror) key(id *[32]byte) uint64 { return maphash.Bytes(m.seed, id[:]) }
+
+func (m *Mirror) tokenShard(k uint64) *tokenShard { return &m.tokens[k>>(64-6)] }
+
+func (m *Mirror) subjectShard(id *[32]byte) *subjectShard { return &m.subjects[m.key(id)>>(64-6)] }
+
+// Revoke records id as revoked until until (Unix ms), keeping the later
+// expiry when id is already there. A revocation that ran out before now
+// (Unix ms) is not recorded.
+func (m *Mirror) Revoke(id [32]byte, until, now int64) {
+	if until < now {
+		return
+	}
+	k := m.key(&id)
+	s := m.tokenShard(k)
+	s.mu.Lock()
+	if cur, ok := s.m[k]; !ok || cur < until {
+		s.m[k] = until
+	}
+	s.mu.Unlock()
+}
+
+// Until returns the expiry recorded for id, if any. An expired entry may
+// still be returned: the caller compares it with its clock, so that a lookup
+// of an id that is not there does not read the clock.
+func (m *Mirror) Until(id [32]byte) (int64, bool) {
+	k := m.key(&id)
+	s := m.tokenShard(k)
+	s.mu.RLock()
+	until, ok := s.m[k]
+	s.mu.RUnlock()
+	return until, ok
+}
+
+// CutSubject records a cut-off for subject, keeping the later At and the
+// later Until of what is there. One whose Until is before now (Unix ms) is
+// not recorded.
+func (m *Mirror) CutSubject(subject [32]byte, c Cut, now int64) {
+	if c.Until < now {
+		return
+	}
+	s := m.subjectShard(&subject)
+	s.mu.Lock()
+	if cur, ok := s.m[subject]; ok {
+		c.At, c.Until = max(c.At, cur.At), max(c.Until, cur.Until)
+	}
+	s.m[subject] = c
+	s.mu.Unlock()
+}
+
+// SubjectCut returns the cut-off recorded for subject, if any. One whose
+// Until has passed may still be returned; the caller compares it with its
+// clock.
+func (m *Mirror) SubjectCut(subject [32]byte) (Cut, bool) {
+	s := m.subjectShard(&subject)
+	s.mu.RLock()
+	c, ok := s.m[subject]
+	s.mu.RUnlock()
+	return c, ok
+}
+
+// Prune drops the revocations and cut-offs that ran out before now (Unix
+// ms) and returns how many of each remain. It locks one shard at a time.
+func (m *Mirror) Prune(now int64) (tokens, subjects int) {
+	for i := range m.tokens {
+		s := &m.tokens[i]
+		s.mu.Lock()
+		for k, until := range s.m {
+			if until < now {
+				delete(s.m, k)
+			}
+		}
+		tokens += len(s.m)
+		s.mu.Unlock()
+
+		c := &m.subjects[i]
+		c.mu.Lock()
+		for id, cut := range c.m {
+			if cut.Until < now {
+				delete(c.m, id)
+			}
+		}
+		subjects += len(c.m)
+		c.mu.Unlock()
+	}
+	return tokens, subjects
+}
