@@ -22,11 +22,14 @@ import (
 // advisory locks, LISTEN) does not carry from one transaction to the next.
 // PgBouncer 1.18, Debian 12's, keeps no prepared statements at all: a pgx
 // client needs a QueryExecMode that prepares none by name, such as
-// QueryExecModeExec. Kill may be called from any goroutine.
+// QueryExecModeExec. Kill may be called from any goroutine; Start belongs
+// on the test's own goroutine.
 type Bouncer struct {
 	tb   testing.TB
 	port int
 	dir  string
+	bin  string
+	as   account
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -69,11 +72,34 @@ ignore_startup_parameters = extra_float_digits
 			tb.Fatalf("write %s: %v", name, err)
 		}
 	}
-	logf, err := os.Create(filepath.Join(b.dir, "pgbouncer.log"))
-	if err != nil {
-		tb.Fatalf("create the pgbouncer log: %v", err)
+	b.bin, b.as = bin, srv.as
+	b.launch()
+	return b
+}
+
+// Start starts a killed bouncer again, on the same port and configuration,
+// and returns once it accepts connections. Starting a running bouncer
+// fails the test.
+func (b *Bouncer) Start() {
+	b.tb.Helper()
+	b.mu.Lock()
+	running := b.cmd != nil
+	b.mu.Unlock()
+	if running {
+		b.tb.Fatalf("pgbouncer on %s is already running", b.Addr())
 	}
-	cmd := srv.as.command(b.dir, bin, filepath.Join(b.dir, "pgbouncer.ini"))
+	b.launch()
+}
+
+// launch starts pgbouncer and waits until it accepts connections.
+func (b *Bouncer) launch() {
+	tb := b.tb
+	tb.Helper()
+	logf, err := os.OpenFile(filepath.Join(b.dir, "pgbouncer.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		tb.Fatalf("open the pgbouncer log: %v", err)
+	}
+	cmd := b.as.command(b.dir, b.bin, filepath.Join(b.dir, "pgbouncer.ini"))
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()
@@ -94,7 +120,7 @@ ignore_startup_parameters = extra_float_digits
 		c, err := net.DialTimeout("tcp", b.Addr(), time.Second)
 		if err == nil {
 			c.Close()
-			return b
+			return
 		}
 		select {
 		case <-done:
