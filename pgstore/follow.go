@@ -47,8 +47,9 @@ const (
 	// fewer entries reached the end.
 	logBatch = 1000
 	// minBackoff is the first wait after a failed LISTEN connection; the
-	// wait doubles up to a third of the staleness bound.
+	// wait doubles up to a third of the staleness bound, or maxBackoff.
 	minBackoff = 10 * time.Millisecond
+	maxBackoff = time.Second
 	// listenerName is the application_name of the LISTEN connection, when
 	// the pool's configuration sets none, so that it shows as such in
 	// pg_stat_activity.
@@ -92,7 +93,7 @@ func (s *Store) follow() {
 		conn, err := s.listen()
 		if err != nil {
 			s.failed.Add(1)
-			backoff = min(max(2*backoff, minBackoff), s.staleness/3)
+			backoff = min(max(2*backoff, minBackoff), s.staleness/3, maxBackoff)
 			if !s.sleep(backoff) {
 				return
 			}
