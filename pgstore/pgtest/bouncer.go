@@ -39,7 +39,10 @@ type Bouncer struct {
 // StartBouncer starts a PgBouncer for tb in front of srv, listening on a
 // free 127.0.0.1 port, pooling per transaction at most 4 server connections
 // per database, and returns once it accepts connections; it is killed when
-// tb ends. The user postgres may use its admin console (the database
+// tb ends. After a failed connection to the server it tries again within a
+// second (server_login_retry; PgBouncer's default is 15 s), so that a test
+// that restarts the server need not wait long. The user postgres may use
+// its admin console (the database
 // pgbouncer). It runs as the account srv runs as. Without pgbouncer (on PATH or
 // in /usr/sbin) it skips tb, or fails it when AUTHIX_REQUIRE_POSTGRES=1.
 func StartBouncer(tb testing.TB, srv *Server) *Bouncer {
@@ -66,6 +69,7 @@ pool_mode = transaction
 default_pool_size = 4
 max_client_conn = 100
 ignore_startup_parameters = extra_float_digits
+server_login_retry = 1
 `, srv.Port(), b.port, filepath.Join(b.dir, "userlist.txt"))
 	for name, body := range map[string]string{"pgbouncer.ini": ini, "userlist.txt": `"postgres" ""` + "\n"} {
 		if err := os.WriteFile(filepath.Join(b.dir, name), []byte(body), 0o644); err != nil {
