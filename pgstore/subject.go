@@ -66,6 +66,14 @@ func (s *Store) SubjectCutoff(ctx context.Context, subject [32]byte) (time.Time,
 	if s.fresh.Fresh() {
 		return cutoffTime(c, ok), nil
 	}
+	return s.lookupSubject(ctx, subject, c, ok)
+}
+
+// lookupSubject asks PostgreSQL for subject's cut-off and returns the later
+// of it and c (when ok). It is apart from SubjectCutoff so that subject,
+// which escapes into the query's arguments, is copied to the heap only on
+// this path.
+func (s *Store) lookupSubject(ctx context.Context, subject [32]byte, c mirror.Cut, ok bool) (time.Time, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.syncTO)
 	defer cancel()
 	var r mirror.Cut
