@@ -85,15 +85,17 @@
 // if Redis loses it.
 //
 // While no logout happens, a Store's whole upkeep is one blocking XREAD and
-// one XREVRANGE (the log's last entry) every third of the staleness bound,
-// so Redis's load does not grow with the number of live revocations.
+// one XREVRANGE (the log's last entry), sent together, every two thirds of
+// the staleness bound, so Redis's load does not grow with the number of
+// live revocations.
 //
 // # Staleness and failure
 //
 // A Store knows when its mirror was last confirmed current: as of the
 // sending of each read of the log that returned everything logged (fewer
 // entries than it asked for), on a live connection, when the log's last
-// entry showed no gap. A read blocks for a third of the staleness bound; one
+// entry showed no gap, and as of the end of its wait for a read that
+// returned nothing. A read blocks for two thirds of the staleness bound; one
 // not answered for the bound past that is given up and its connection
 // dialled again, in case it is half-open. A gap confirms nothing until the
 // full read that fills it is done.

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/authix-go/authix/redisstore/mirror"
 )
 
 // How the mirror stays current
@@ -32,10 +34,11 @@ import (
 // read returned fewer entries than it asked for, on a live connection, it
 // returned everything logged before it was sent, and the log's last entry
 // is of the Store's generation and not before its place: the read confirms
-// the mirror current as of its sending. Reads block for a third of the
-// staleness bound, so that confirmations come often enough while no logout
-// happens: that is a Store's whole upkeep while idle, two commands sent
-// together every third of the bound.
+// the mirror current as of its sending, or, when it returned nothing, as of
+// the end of its wait. Reads block for two thirds of the staleness bound, so
+// that confirmations come often enough while no logout happens: that is a
+// Store's whole upkeep while idle, two commands sent together every two
+// thirds of the bound.
 //
 // A gap is found, never assumed (mirror.Follower): an entry whose "p" and
 // "g" are not the last entry applied means entries in between never reached
@@ -153,7 +156,7 @@ func (s *Store) start() error {
 func (s *Store) follow() {
 	defer s.wg.Done()
 	var (
-		block     = s.staleness / 3
+		block     = s.readBlock()
 		lastPrune = time.Now()
 		backoff   time.Duration
 	)
@@ -169,7 +172,14 @@ func (s *Store) follow() {
 			sent := s.fresh.Now()
 			var n int
 			if n, err = s.readLog(s.ctx, block); err == nil && n < logBatch {
-				s.follower.CaughtUp(sent)
+				at := sent
+				if n == 0 {
+					// Redis answered nothing only once the block had passed
+					// since it got the read, which was after sent; its
+					// timers count whole milliseconds, hence the margin.
+					at = min(sent+mirror.Instant(block-2*time.Millisecond), s.fresh.Now())
+				}
+				s.follower.CaughtUp(at)
 			}
 			if err != nil && s.ctx.Err() == nil {
 				s.failed.Add(1)
@@ -183,12 +193,18 @@ func (s *Store) follow() {
 			backoff = 0
 			continue
 		}
-		backoff = min(max(2*backoff, minBackoff), block)
+		backoff = min(max(2*backoff, minBackoff), s.staleness/3)
 		if !s.sleep(backoff) {
 			return
 		}
 	}
 }
+
+// readBlock is how long a read of the log waits for an entry: two thirds
+// of the staleness bound. A read that times out confirms the mirror as of
+// the end of its wait, so the confirmation is at most about that old when
+// the next one comes, which leaves a third of the bound for a slow reply.
+func (s *Store) readBlock() time.Duration { return 2 * s.staleness / 3 }
 
 // readLog reads the entries after the follower's place, blocking up to
 // block for one to come (not at all when block is negative), applies them,
@@ -406,8 +422,8 @@ func (r *logReader) get(ctx context.Context, s *Store) (redis.UniversalClient, b
 	}
 	o := *node.Options()
 	o.PoolSize, o.MinIdleConns, o.MaxIdleConns, o.MaxActiveConns = 1, 0, 1, 1
-	o.MaxRetries = -1                           // follow retries, after checking the log's end
-	o.ReadTimeout = s.staleness/3 + s.staleness // a read blocks for a third of the bound
+	o.MaxRetries = -1 // follow retries, after a backoff
+	o.ReadTimeout = s.readBlock() + s.staleness
 	o.ClientSideCache, o.ClientSideCacheConfig = nil, nil
 	r.c = redis.NewClient(&o)
 	return r.c, true, nil

@@ -23,8 +23,8 @@ const (
 
 	// channelSuffix follows the key prefix in the default channel name.
 	channelSuffix = "events"
-	// minStalenessBound keeps the blocking read of the log (a third of the
-	// bound) at a few milliseconds or more.
+	// minStalenessBound keeps the blocking read of the log (two thirds of
+	// the bound) at a few milliseconds or more.
 	minStalenessBound = 10 * time.Millisecond
 	// minResyncInterval keeps periodic full syncs from running back to back.
 	minResyncInterval = 10 * time.Millisecond
@@ -97,16 +97,17 @@ func WithChannel(name string) Option {
 
 // WithStalenessBound sets how long IsRevoked and SubjectCutoff trust the
 // local mirror without a fresh confirmation from Redis. The store reads the
-// log with a blocking read of a third of the bound; each read that returns
-// on a live connection confirms the mirror as of its sending, unless the
-// store has found a gap it has not yet filled. Once the last confirmation is
-// older than the bound (Redis unreachable or frozen, the read refused, a gap
-// being filled), IsRevoked asks Redis directly for ids the mirror does not
-// hold and returns an error if that fails. A read with no reply for the bound
-// past its block is given up and its connection dialled again, in case it is
-// half-open. A revocation made through another store is therefore missed for
-// at most about this long. The default is DefaultStalenessBound, 3s; the
-// minimum is 10ms.
+// log with a blocking read of two thirds of the bound; each read that
+// returns on a live connection confirms the mirror as of its sending (as of
+// the end of its wait when nothing came), unless the store has found a gap
+// it has not yet filled. Once the last confirmation is older than the bound
+// (Redis unreachable or frozen, the read refused, a gap being filled),
+// IsRevoked asks Redis directly for ids the mirror does not hold and
+// returns an error if that fails. A read with no reply for the bound past
+// its block is given up and its connection dialled again, in case it is
+// half-open. A revocation made through another store is therefore missed
+// for at most about this long. The default is DefaultStalenessBound, 3s;
+// the minimum is 10ms.
 func WithStalenessBound(d time.Duration) Option {
 	return func(c *config) error {
 		if d < minStalenessBound {

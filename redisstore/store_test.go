@@ -115,6 +115,7 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		{"zero resync interval", client, []redisstore.Option{redisstore.WithResyncInterval(0)}, "WithResyncInterval(0s)"},
 		{"tiny resync interval", client, []redisstore.Option{redisstore.WithResyncInterval(time.Millisecond)}, "at least 10ms"},
 		{"nil clock", client, []redisstore.Option{redisstore.WithClock(nil)}, "WithClock"},
+		{"zero log retention", client, []redisstore.Option{redisstore.WithLogRetention(0)}, "WithLogRetention(0s)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,7 +3,18 @@
 // rules that keep that copy current from a log in the backend. It knows
 // nothing about any backend and imports only the standard library:
 // redisstore feeds it from a Redis Stream, and a store on another backend
-// can feed it from a log of its own.
+// (a Postgres table with a bigserial log, say) can feed it from a log of its
+// own by the same rules:
+//
+//  1. Start with a full read: note where the log ends, read every record
+//     into the Mirror, then Follower.Restart at that end.
+//  2. Read the log from Follower.Pos, apply each entry's record to the
+//     Mirror, and Follower.Advance with the entry's place and that of the
+//     entry its writer saw last. After a read that reached the end of the
+//     log, Follower.CaughtUp with the instant it was sent.
+//  3. When Follower.Gap is true, go back to 1.
+//  4. Past Freshness's bound, ask the backend directly, and fail closed
+//     when it cannot answer.
 //
 // It has three parts, each safe to use on its own:
 //
