@@ -24,11 +24,12 @@ var (
 	// a Redis whose maxmemory-policy evicts keys (see WithEvictionAllowed).
 	ErrInvalidOption = errors.New("redisstore: invalid option")
 	// ErrRevokeFailed is returned by Revoke and RevokeSubject when Redis did
-	// not run the whole script that stores the revocation and announces it to
-	// other stores. Calling them again with the same arguments is safe.
+	// not run to the end the script that logs the revocation, announces it
+	// to other stores and stores it. Calling them again with the same
+	// arguments is safe.
 	ErrRevokeFailed = errors.New("redisstore: revoke failed")
 	// ErrUnavailable is returned by New when it cannot reach Redis to check
-	// maxmemory-policy, subscribe or fill the local mirror, and by IsRevoked
+	// maxmemory-policy, fill the local mirror or read the log, and by IsRevoked
 	// and SubjectCutoff when the local mirror is stale and Redis cannot be
 	// asked either.
 	ErrUnavailable = errors.New("redisstore: redis unavailable")
