@@ -91,19 +91,25 @@ func (s *Store) follow() {
 	var backoff time.Duration
 	for s.ctx.Err() == nil {
 		conn, err := s.listen()
-		if err != nil {
+		caughtUp := false
+		if err == nil {
+			caughtUp = s.listenOn(conn)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			_ = conn.Close(ctx)
+			cancel()
+		} else {
 			s.failed.Add(1)
-			backoff = min(max(2*backoff, minBackoff), s.staleness/3, maxBackoff)
-			if !s.sleep(backoff) {
-				return
-			}
+		}
+		if caughtUp {
+			backoff = 0 // the connection worked for a while: dial again at once
 			continue
 		}
-		backoff = 0
-		s.listenOn(conn)
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_ = conn.Close(ctx)
-		cancel()
+		// No connection, or one on which the log could not be read: wait,
+		// so that a database that refuses is not asked in a tight loop.
+		backoff = min(max(2*backoff, minBackoff), s.staleness/3, maxBackoff)
+		if !s.sleep(backoff) {
+			return
+		}
 	}
 }
 
@@ -130,12 +136,13 @@ func (s *Store) listen() (*pgx.Conn, error) {
 
 // listenOn reads the log on conn, then applies notifications until a
 // third of the staleness bound has passed, and again, until conn fails or
-// the Store is closed.
-func (s *Store) listenOn(conn *pgx.Conn) {
+// the Store is closed. It reports whether a read of the log succeeded.
+func (s *Store) listenOn(conn *pgx.Conn) (caughtUp bool) {
 	for {
 		if err := s.catchUp(conn); err != nil {
-			return
+			return caughtUp
 		}
+		caughtUp = true
 		deadline := time.Now().Add(s.staleness / 3)
 		for !s.follower.Gap() {
 			ctx, cancel := context.WithDeadline(s.ctx, deadline)
@@ -143,14 +150,14 @@ func (s *Store) listenOn(conn *pgx.Conn) {
 			timedOut := errors.Is(ctx.Err(), context.DeadlineExceeded)
 			cancel()
 			if s.ctx.Err() != nil {
-				return
+				return caughtUp
 			}
 			if err != nil {
 				if timedOut && pgconn.Timeout(err) && !conn.IsClosed() {
 					break // time to read the log
 				}
 				s.failed.Add(1)
-				return
+				return caughtUp
 			}
 			s.notified.Add(1)
 			s.applyNotification(n.Payload)
