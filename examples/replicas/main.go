@@ -104,22 +104,18 @@ func run(ctx context.Context, getenv func(string) string, logger *log.Logger) er
 	if _, err := authix.New[User](authix.WithKeys(keys)); err != nil {
 		return fmt.Errorf("AUTHIX_KEYS: %w", err)
 	}
-	var (
-		store      authix.RevocationStore
-		closeStore func()
-		err        error
-	)
+	open := openRedis
 	if getenv("DATABASE_URL") != "" {
-		store, closeStore, err = openPostgres(ctx, getenv, logger)
-	} else {
-		store, closeStore, err = openRedis(getenv, logger)
+		open = openPostgres
 	}
+	shared, err := open(ctx, getenv)
 	if err != nil {
 		return err
 	}
+	closeStore := shared.close
 	vault, err := authix.New[User](
 		authix.WithKeys(keys),
-		authix.WithRevocationStore(store),
+		authix.WithRevocationStore(shared.store),
 		authix.WithSubject(userName), // LogoutEverywhere
 		authix.WithErrorHandler(rejectAndLog(logger)),
 	)
@@ -133,6 +129,9 @@ func run(ctx context.Context, getenv func(string) string, logger *log.Logger) er
 		return err
 	}
 	logger.Printf("keys: %d from AUTHIX_KEYS, the first one seals", countKeys(keys))
+	for _, line := range shared.log {
+		logger.Print(line)
+	}
 	logger.Printf("listening on %s", ln.Addr())
 
 	srv := &http.Server{
@@ -162,11 +161,18 @@ func run(ctx context.Context, getenv func(string) string, logger *log.Logger) er
 	return err
 }
 
-// openRedis returns a redisstore.Store on REDIS_URL, and a function that
-// closes it and then its client.
-func openRedis(getenv func(string) string, logger *log.Logger) (authix.RevocationStore, func(), error) {
+// sharedStore is the revocation store the replicas share, opened.
+type sharedStore struct {
+	store authix.RevocationStore
+	close func() // closes the store, then its client
+	log   []string
+}
+
+// openRedis opens a redisstore.Store on REDIS_URL.
+func openRedis(_ context.Context, getenv func(string) string) (sharedStore, error) {
+	var none sharedStore
 	if getenv("DATABASE_POLL_INTERVAL") != "" {
-		return nil, nil, errors.New("DATABASE_POLL_INTERVAL is set but DATABASE_URL is not: set both for PostgreSQL, or neither for Redis")
+		return none, errors.New("DATABASE_POLL_INTERVAL is set but DATABASE_URL is not: set both for PostgreSQL, or neither for Redis")
 	}
 	redisURL := getenv("REDIS_URL")
 	if redisURL == "" {
@@ -178,72 +184,81 @@ func openRedis(getenv func(string) string, logger *log.Logger) (authix.Revocatio
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return nil, nil, fmt.Errorf("REDIS_URL is not a URL: %w", err)
+		return none, fmt.Errorf("REDIS_URL is not a URL: %w", err)
 	}
 	ropts, err := redis.ParseURL(redisURL)
 	if err != nil {
-		return nil, nil, fmt.Errorf("REDIS_URL %s: %w", redact(redisURL), err)
+		return none, fmt.Errorf("REDIS_URL %s: %w", redact(redisURL), err)
 	}
 	client := redis.NewClient(ropts)
 	store, err := redisstore.New(client)
 	if err != nil {
 		_ = client.Close()
-		return nil, nil, fmt.Errorf("redis at %s: %w (start one with redis-server, or set REDIS_URL)", redact(redisURL), err)
+		return none, fmt.Errorf("redis at %s: %w (start one with redis-server, or set REDIS_URL)", redact(redisURL), err)
 	}
-	logger.Printf("redis: %s (db %d), keys %q, channel %q, %d live revocations loaded",
-		redact(redisURL), ropts.DB, redisstore.DefaultKeyPrefix+"*",
-		redisstore.DefaultKeyPrefix+"events", store.Len())
-	logger.Printf("revocations: answered from the local mirror; Redis is asked directly once the mirror "+
-		"is unconfirmed for %v, and requests are refused if it cannot answer", redisstore.DefaultStalenessBound)
-	return store, func() {
-		_ = store.Close() // before the client it uses
-		_ = client.Close()
+	return sharedStore{
+		store: store,
+		close: func() {
+			_ = store.Close() // before the client it uses
+			_ = client.Close()
+		},
+		log: []string{
+			fmt.Sprintf("redis: %s (db %d), keys %q, channel %q, %d live revocations loaded",
+				redact(redisURL), ropts.DB, redisstore.DefaultKeyPrefix+"*", redisstore.DefaultKeyPrefix+"events", store.Len()),
+			fmt.Sprintf("revocations: answered from the local mirror; Redis is asked directly once the mirror "+
+				"is unconfirmed for %v, and requests are refused if it cannot answer", redisstore.DefaultStalenessBound),
+		},
 	}, nil
 }
 
 // openPostgres makes pgstore's tables on DATABASE_URL if they are missing,
-// and returns a pgstore.Store on them, and a function that closes it and
-// then its pool.
-func openPostgres(ctx context.Context, getenv func(string) string, logger *log.Logger) (authix.RevocationStore, func(), error) {
+// and opens a pgstore.Store on them.
+func openPostgres(ctx context.Context, getenv func(string) string) (sharedStore, error) {
+	var none sharedStore
 	if getenv("REDIS_URL") != "" {
-		return nil, nil, errors.New("both DATABASE_URL and REDIS_URL are set: set one, for the store the replicas share")
+		return none, errors.New("both DATABASE_URL and REDIS_URL are set: set one, for the store the replicas share")
 	}
 	raw := getenv("DATABASE_URL")
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 		// url.Error would quote the whole URL, password included.
-		return nil, nil, errors.New("DATABASE_URL is not a postgres:// URL")
+		return none, errors.New("DATABASE_URL is not a postgres:// URL")
 	}
 	var opts []pgstore.Option
 	mode := "LISTEN"
 	if p := getenv("DATABASE_POLL_INTERVAL"); p != "" {
 		d, err := time.ParseDuration(p)
 		if err != nil {
-			return nil, nil, fmt.Errorf("DATABASE_POLL_INTERVAL: %w", err)
+			return none, fmt.Errorf("DATABASE_POLL_INTERVAL: %w", err)
 		}
 		opts = append(opts, pgstore.WithPolling(d))
 		mode = "polling every " + d.String()
 	}
 	pool, err := pgxpool.New(ctx, raw)
 	if err != nil {
-		return nil, nil, fmt.Errorf("DATABASE_URL %s: %w", u.Redacted(), err)
+		return none, fmt.Errorf("DATABASE_URL %s: %w", u.Redacted(), err)
 	}
 	if err := pgstore.Migrate(ctx, pool, opts...); err != nil {
 		pool.Close()
-		return nil, nil, fmt.Errorf("postgres at %s: %w", u.Redacted(), err)
+		return none, fmt.Errorf("postgres at %s: %w", u.Redacted(), err)
 	}
 	store, err := pgstore.New(pool, opts...)
 	if err != nil {
 		pool.Close()
-		return nil, nil, fmt.Errorf("postgres at %s: %w", u.Redacted(), err)
+		return none, fmt.Errorf("postgres at %s: %w", u.Redacted(), err)
 	}
-	logger.Printf("postgres: %s, tables %q, %s, %d live revocations loaded",
-		u.Redacted(), pgstore.DefaultTablePrefix+"*", mode, store.Len())
-	logger.Printf("revocations: answered from the local mirror; PostgreSQL is asked directly once the mirror "+
-		"is unconfirmed for %v, and requests are refused if it cannot answer", pgstore.DefaultStalenessBound)
-	return store, func() {
-		_ = store.Close() // before the pool it uses
-		pool.Close()
+	return sharedStore{
+		store: store,
+		close: func() {
+			_ = store.Close() // before the pool it uses
+			pool.Close()
+		},
+		log: []string{
+			fmt.Sprintf("postgres: %s, tables %q, %s, %d live revocations loaded",
+				u.Redacted(), pgstore.DefaultTablePrefix+"*", mode, store.Len()),
+			fmt.Sprintf("revocations: answered from the local mirror; PostgreSQL is asked directly once the mirror "+
+				"is unconfirmed for %v, and requests are refused if it cannot answer", pgstore.DefaultStalenessBound),
+		},
 	}, nil
 }
 
