@@ -22,9 +22,6 @@ import (
 	"github.com/authix-go/authix/redisstore/redistest"
 )
 
-// userName names a User's subject for WithSubject.
-func userName(u User) string { return u.Name }
-
 // A thief's session renewed on replica B while B is cut off from Redis,
 // after a LogoutEverywhere on replica A, is refused on both once B is back;
 // a login on A in the same instant as the logout is accepted on both.

@@ -65,13 +65,15 @@ func buildReplicas(t *testing.T) string {
 }
 
 // startReplica runs bin on a free loopback port with the given keys and
-// Redis, waits until it answers, and kills it when the test ends.
-func startReplica(t *testing.T, bin, name, keys, redisURL string) *replica {
+// store settings (environment entries such as "REDIS_URL=…"), waits until
+// it answers, and kills it when the test ends.
+func startReplica(t *testing.T, bin, name, keys string, store ...string) *replica {
 	t.Helper()
 	addr := "127.0.0.1:" + strconv.Itoa(redistest.FreePort(t))
 	r := &replica{name: name, url: "http://" + addr, logs: &syncBuffer{}, done: make(chan struct{})}
 	r.cmd = exec.Command(bin)
-	r.cmd.Env = append(os.Environ(), "ADDR="+addr, "AUTHIX_KEYS="+keys, "REDIS_URL="+redisURL)
+	r.cmd.Env = append(os.Environ(), "ADDR="+addr, "AUTHIX_KEYS="+keys, "REDIS_URL=", "DATABASE_URL=", "DATABASE_POLL_INTERVAL=")
+	r.cmd.Env = append(r.cmd.Env, store...)
 	r.cmd.Stdout, r.cmd.Stderr = r.logs, r.logs
 	if err := r.cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
@@ -115,7 +117,13 @@ func startReplica(t *testing.T, bin, name, keys, redisURL string) *replica {
 // are not followed.
 func (r *replica) get(t *testing.T, path, token string) (*http.Response, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, r.url+path, nil)
+	return r.send(t, http.MethodGet, path, token)
+}
+
+// send is get with another method.
+func (r *replica) send(t *testing.T, method, path, token string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, r.url+path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,12 +136,12 @@ func (r *replica) get(t *testing.T, path, token string) (*http.Response, string)
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		t.Fatalf("%s: GET %s: %v", r.name, path, err)
+		t.Fatalf("%s: %s %s: %v", r.name, method, path, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatalf("%s: GET %s: read body: %v", r.name, path, err)
+		t.Fatalf("%s: %s %s: read body: %v", r.name, method, path, err)
 	}
 	return resp, strings.TrimSpace(string(body))
 }
@@ -174,8 +182,8 @@ func TestTwoProcesses(t *testing.T) {
 	srv := redistest.Start(t)
 	bin := buildReplicas(t)
 	keys := authix.GenerateKey()
-	first := startReplica(t, bin, "first", keys, srv.URL())
-	second := startReplica(t, bin, "second", keys, srv.URL())
+	first := startReplica(t, bin, "first", keys, "REDIS_URL="+srv.URL())
+	second := startReplica(t, bin, "second", keys, "REDIS_URL="+srv.URL())
 
 	resp := first.expect(t, "/login?name=John", "", http.StatusFound, "")
 	if loc := resp.Header.Get("Location"); loc != "/home" {
@@ -249,6 +257,18 @@ func TestRunConfigErrors(t *testing.T) {
 			[]string{"REDIS_URL is not a URL"}},
 		{"bad database", map[string]string{"AUTHIX_KEYS": key, "REDIS_URL": "redis://u:s3cret@localhost:6379/x"},
 			[]string{"REDIS_URL redis://u:xxxxx@localhost:6379/x", "database"}},
+		{"both stores", map[string]string{"AUTHIX_KEYS": key, "REDIS_URL": "redis://localhost:6379/0",
+			"DATABASE_URL": "postgres://u:s3cret@localhost/db"}, []string{"both DATABASE_URL and REDIS_URL"}},
+		{"not a postgres url", map[string]string{"AUTHIX_KEYS": key, "DATABASE_URL": "host=localhost password=s3cret"},
+			[]string{"DATABASE_URL is not a postgres:// URL"}},
+		{"postgres url does not parse", map[string]string{"AUTHIX_KEYS": key, "DATABASE_URL": "postgres://u:s3cret@local host/db"},
+			[]string{"DATABASE_URL is not a postgres:// URL"}},
+		{"bad poll interval", map[string]string{"AUTHIX_KEYS": key, "DATABASE_URL": "postgres://u:s3cret@localhost/db",
+			"DATABASE_POLL_INTERVAL": "often"}, []string{"DATABASE_POLL_INTERVAL", "often"}},
+		{"poll interval too short", map[string]string{"AUTHIX_KEYS": key, "DATABASE_URL": "postgres://u:s3cret@localhost/db",
+			"DATABASE_POLL_INTERVAL": "1ms"}, []string{"WithPolling(1ms)"}},
+		{"poll interval without postgres", map[string]string{"AUTHIX_KEYS": key, "DATABASE_POLL_INTERVAL": "1s"},
+			[]string{"DATABASE_POLL_INTERVAL is set but DATABASE_URL is not"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var logs syncBuffer
@@ -262,7 +282,7 @@ func TestRunConfigErrors(t *testing.T) {
 				}
 			}
 			if strings.Contains(err.Error(), "s3cret") {
-				t.Errorf("error shows the Redis password: %q", err)
+				t.Errorf("error shows the password: %q", err)
 			}
 			if logs.String() != "" {
 				t.Errorf("run logged before refusing: %s", logs.String())

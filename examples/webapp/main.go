@@ -14,9 +14,16 @@
 //   - ADDR: where to listen, default ":8000".
 //   - AUTHIX_KEYS: required; comma-separated Fernet keys (URL-safe base64),
 //     the first seals and all open. Tokens survive restarts with them.
-//   - REDIS_URL: optional; revocations (logouts) are kept in that Redis, in
-//     the form redis.ParseURL reads, so every replica sees them. Without it
-//     they are kept in memory and a restart forgets them.
+//   - DATABASE_URL: optional; revocations (logouts) and devices are kept in
+//     that PostgreSQL (a postgres:// URL, the form pgx reads), so every
+//     replica sees them; the tables are made at start (pgstore.Migrate).
+//     DATABASE_POLL_INTERVAL (such as "500ms") makes each replica read the
+//     revocation log every interval instead of listening: for PgBouncer in
+//     transaction pooling mode, where DATABASE_URL also needs
+//     default_query_exec_mode=exec.
+//   - REDIS_URL: optional, instead of DATABASE_URL; revocations are kept in
+//     that Redis, in the form redis.ParseURL reads. With neither, they are
+//     kept in memory and a restart forgets them.
 //
 // The process stops gracefully on SIGINT or SIGTERM.
 package main
@@ -36,9 +43,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/authix-go/authix"
+	"github.com/authix-go/authix/pgstore"
 	"github.com/authix-go/authix/redisstore"
 )
 
@@ -82,7 +91,7 @@ func main() {
 }
 
 // run serves until ctx is cancelled, then shuts the server down and closes
-// Redis, if any. getenv reads the configuration.
+// the revocation store, if any. getenv reads the configuration.
 func run(ctx context.Context, getenv func(string) string, logger *slog.Logger) error {
 	addr := getenv("ADDR")
 	if addr == "" {
@@ -92,29 +101,11 @@ func run(ctx context.Context, getenv func(string) string, logger *slog.Logger) e
 	if strings.Trim(keys, ", \t\r\n") == "" {
 		return errNoKeys
 	}
-	var store authix.RevocationStore // nil: authix's memory store
-	if raw := getenv("REDIS_URL"); raw != "" {
-		u, err := url.Parse(raw)
-		if err != nil {
-			return errors.New("REDIS_URL is not a URL") // the error would quote the password
-		}
-		ropts, err := redis.ParseURL(raw)
-		if err != nil {
-			return fmt.Errorf("REDIS_URL %s: %w", u.Redacted(), err)
-		}
-		client := redis.NewClient(ropts)
-		rs, err := redisstore.New(client)
-		if err != nil {
-			_ = client.Close()
-			return fmt.Errorf("redis at %s: %w", u.Redacted(), err)
-		}
-		defer client.Close()
-		defer rs.Close() // before the client it uses
-		store = rs
-		logger.Info("revocations in redis", "url", u.Redacted())
-	} else {
-		logger.Info("revocations in memory: a restart forgets logouts (set REDIS_URL to keep them)")
+	store, closeStore, err := openStore(ctx, getenv, logger)
+	if err != nil {
+		return err
 	}
+	defer closeStore()
 	var extra []authix.Option
 	if e2eClock != nil {
 		extra = append(extra, authix.WithClock(e2eClock.Now))
@@ -163,6 +154,72 @@ func run(ctx context.Context, getenv func(string) string, logger *slog.Logger) e
 	}
 	<-served // http.ErrServerClosed once Shutdown began
 	return nil
+}
+
+// openStore returns the revocation store the environment names
+// (DATABASE_URL, REDIS_URL or neither: nil, authix's memory store) and a
+// function that closes it and its client.
+func openStore(ctx context.Context, getenv func(string) string, logger *slog.Logger) (authix.RevocationStore, func(), error) {
+	dbURL, redisURL, poll := getenv("DATABASE_URL"), getenv("REDIS_URL"), getenv("DATABASE_POLL_INTERVAL")
+	switch {
+	case dbURL != "" && redisURL != "":
+		return nil, nil, errors.New("both DATABASE_URL and REDIS_URL are set: set one")
+	case poll != "" && dbURL == "":
+		return nil, nil, errors.New("DATABASE_POLL_INTERVAL is set but DATABASE_URL is not")
+	case dbURL != "":
+		u, err := url.Parse(dbURL)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			return nil, nil, errors.New("DATABASE_URL is not a postgres:// URL") // the error would quote the password
+		}
+		var opts []pgstore.Option
+		if poll != "" {
+			d, err := time.ParseDuration(poll)
+			if err != nil {
+				return nil, nil, fmt.Errorf("DATABASE_POLL_INTERVAL: %w", err)
+			}
+			opts = append(opts, pgstore.WithPolling(d))
+		}
+		pool, err := pgxpool.New(ctx, dbURL)
+		if err != nil {
+			return nil, nil, fmt.Errorf("DATABASE_URL %s: %w", u.Redacted(), err)
+		}
+		if err := pgstore.Migrate(ctx, pool, opts...); err != nil {
+			pool.Close()
+			return nil, nil, fmt.Errorf("postgres at %s: %w", u.Redacted(), err)
+		}
+		ps, err := pgstore.New(pool, opts...)
+		if err != nil {
+			pool.Close()
+			return nil, nil, fmt.Errorf("postgres at %s: %w", u.Redacted(), err)
+		}
+		logger.Info("revocations in postgres", "url", u.Redacted(), "polling", poll)
+		return ps, func() {
+			_ = ps.Close() // before the pool it uses
+			pool.Close()
+		}, nil
+	case redisURL != "":
+		u, err := url.Parse(redisURL)
+		if err != nil {
+			return nil, nil, errors.New("REDIS_URL is not a URL") // the error would quote the password
+		}
+		ropts, err := redis.ParseURL(redisURL)
+		if err != nil {
+			return nil, nil, fmt.Errorf("REDIS_URL %s: %w", u.Redacted(), err)
+		}
+		client := redis.NewClient(ropts)
+		rs, err := redisstore.New(client)
+		if err != nil {
+			_ = client.Close()
+			return nil, nil, fmt.Errorf("redis at %s: %w", u.Redacted(), err)
+		}
+		logger.Info("revocations in redis", "url", u.Redacted())
+		return rs, func() {
+			_ = rs.Close() // before the client it uses
+			_ = client.Close()
+		}, nil
+	}
+	logger.Info("revocations in memory: a restart forgets logouts (set DATABASE_URL or REDIS_URL to keep them)")
+	return nil, func() {}, nil
 }
 
 // e2eClock is nil, except in the binary e2e's browser tests build with

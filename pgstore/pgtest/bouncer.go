@@ -22,11 +22,14 @@ import (
 // advisory locks, LISTEN) does not carry from one transaction to the next.
 // PgBouncer 1.18, Debian 12's, keeps no prepared statements at all: a pgx
 // client needs a QueryExecMode that prepares none by name, such as
-// QueryExecModeExec. Kill may be called from any goroutine.
+// QueryExecModeExec. Kill may be called from any goroutine; Start belongs
+// on the test's own goroutine.
 type Bouncer struct {
 	tb   testing.TB
 	port int
 	dir  string
+	bin  string
+	as   account
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -36,7 +39,10 @@ type Bouncer struct {
 // StartBouncer starts a PgBouncer for tb in front of srv, listening on a
 // free 127.0.0.1 port, pooling per transaction at most 4 server connections
 // per database, and returns once it accepts connections; it is killed when
-// tb ends. The user postgres may use its admin console (the database
+// tb ends. After a failed connection to the server it tries again within a
+// second (server_login_retry; PgBouncer's default is 15 s), so that a test
+// that restarts the server need not wait long. The user postgres may use
+// its admin console (the database
 // pgbouncer). It runs as the account srv runs as. Without pgbouncer (on PATH or
 // in /usr/sbin) it skips tb, or fails it when AUTHIX_REQUIRE_POSTGRES=1.
 func StartBouncer(tb testing.TB, srv *Server) *Bouncer {
@@ -63,17 +69,41 @@ pool_mode = transaction
 default_pool_size = 4
 max_client_conn = 100
 ignore_startup_parameters = extra_float_digits
+server_login_retry = 1
 `, srv.Port(), b.port, filepath.Join(b.dir, "userlist.txt"))
 	for name, body := range map[string]string{"pgbouncer.ini": ini, "userlist.txt": `"postgres" ""` + "\n"} {
 		if err := os.WriteFile(filepath.Join(b.dir, name), []byte(body), 0o644); err != nil {
 			tb.Fatalf("write %s: %v", name, err)
 		}
 	}
-	logf, err := os.Create(filepath.Join(b.dir, "pgbouncer.log"))
-	if err != nil {
-		tb.Fatalf("create the pgbouncer log: %v", err)
+	b.bin, b.as = bin, srv.as
+	b.launch()
+	return b
+}
+
+// Start starts a killed bouncer again, on the same port and configuration,
+// and returns once it accepts connections. Starting a running bouncer
+// fails the test.
+func (b *Bouncer) Start() {
+	b.tb.Helper()
+	b.mu.Lock()
+	running := b.cmd != nil
+	b.mu.Unlock()
+	if running {
+		b.tb.Fatalf("pgbouncer on %s is already running", b.Addr())
 	}
-	cmd := srv.as.command(b.dir, bin, filepath.Join(b.dir, "pgbouncer.ini"))
+	b.launch()
+}
+
+// launch starts pgbouncer and waits until it accepts connections.
+func (b *Bouncer) launch() {
+	tb := b.tb
+	tb.Helper()
+	logf, err := os.OpenFile(filepath.Join(b.dir, "pgbouncer.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		tb.Fatalf("open the pgbouncer log: %v", err)
+	}
+	cmd := b.as.command(b.dir, b.bin, filepath.Join(b.dir, "pgbouncer.ini"))
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()
@@ -94,7 +124,7 @@ ignore_startup_parameters = extra_float_digits
 		c, err := net.DialTimeout("tcp", b.Addr(), time.Second)
 		if err == nil {
 			c.Close()
-			return b
+			return
 		}
 		select {
 		case <-done:

@@ -181,7 +181,7 @@ func over(name string) func(r *Results) (float64, bool) {
 }
 
 // targets are the goals of issues 4, 11, 12, 13 and 14, in the order the README lists them;
-// (8) and (9) as issue 20 restated them for payloads on json/v2.
+// (8) and (9) as issue 20 restated them for payloads on json/v2; (22) pgstore's.
 var targets = []target{
 	{"(1) RequireData overhead / plain-chain overhead", ratio(over("authix"), over("plain-chain")), 0.70, "x"},
 	{"(2) Decode authix / securecookie", ratio(med("Decode/authix", "ns/op"), med("Decode/securecookie", "ns/op")), 0.75, "x"},
@@ -205,6 +205,10 @@ var targets = []target{
 	{"(5) Store heap per live entry", med("Store/Memory", "B/entry"), 64, "B/entry"},
 	{"(5) Store Revoke, amortised with sweeping", med("Store/Revoke", "ns/op"), 500, "ns/op"},
 	{"(5) Store longest lock hold (Len's pass over one shard)", med("Store/LockHold", "shard-hold-ns"), 1_000_000, "shard-hold-ns"},
+	{"(22) pgstore IsRevoked hit / memory store IsRevoked hit", ratio(med("PgStore/IsRevoked/hit", "ns/op"), med("Store/IsRevoked/hit", "ns/op")), 1.5, "x"},
+	{"(22) pgstore IsRevoked miss / memory store IsRevoked miss", ratio(med("PgStore/IsRevoked/miss", "ns/op"), med("Store/IsRevoked/miss", "ns/op")), 1.5, "x"},
+	{"(22) pgstore logout propagation p99, LISTEN", med("PgReplicas/Propagation/listen", "p99-ms"), 10, "p99-ms"},
+	{"(22) pgstore logout propagation p99, polling every 100ms", med("PgReplicas/Propagation/polling", "p99-ms"), 110, "p99-ms"},
 }
 
 // info are ratios without a target, printed for context.

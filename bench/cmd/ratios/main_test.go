@@ -52,6 +52,10 @@ BenchmarkStore/LockHold-2        	 1000000	       500 ns/op	    250000 shard-hol
 BenchmarkStore/Memory
     store_test.go:150: a log line between the name and the result
 BenchmarkStore/Memory-2          	       1	1636921550 ns/op	        74.38 B/entry	148726192 B/op	   47867 allocs/op
+BenchmarkPgStore/IsRevoked/hit-2 	 5000000	       150 ns/op	       0 B/op	       0 allocs/op
+BenchmarkPgStore/IsRevoked/miss-2	 5000000	       320 ns/op	       0 B/op	       0 allocs/op
+BenchmarkPgReplicas/Propagation/listen-2 	     200	    704451 ns/op	        26.85 max-ms	         0.3942 p50-ms	         1.737 p99-ms
+BenchmarkPgReplicas/Propagation/polling-2	     200	 101893694 ns/op	       119.0 max-ms	       51.6 p50-ms	       104.6 p99-ms
 PASS
 ok  	github.com/authix-go/authix/bench	9.166s
 `
@@ -64,7 +68,7 @@ func TestParse(t *testing.T) {
 	if r.CPU != "Intel(R) Xeon(R) Processor" {
 		t.Errorf("CPU = %q", r.CPU)
 	}
-	if len(r.Names) != 21 || r.Names[0] != "Create/authix" || r.Names[20] != "Store/Memory" {
+	if len(r.Names) != 25 || r.Names[0] != "Create/authix" || r.Names[20] != "Store/Memory" {
 		t.Errorf("Names = %q", r.Names)
 	}
 	for _, c := range []struct {
@@ -164,6 +168,10 @@ func TestReport(t *testing.T) {
 		`\(5\) Store heap per live entry +74\.4 B/entry +<= 64 B/entry +FAIL`,
 		`\(5\) Store Revoke, amortised with sweeping +450 ns/op +<= 500 ns/op +PASS`,
 		`\(5\) Store longest lock hold .* +250000 shard-hold-ns +<= 1000000 shard-hold-ns +PASS`,
+		`\(22\) pgstore IsRevoked hit / memory store IsRevoked hit +1\.25 x +<= 1\.50 x +PASS`,   // 150/120
+		`\(22\) pgstore IsRevoked miss / memory store IsRevoked miss +1\.60 x +<= 1\.50 x +FAIL`, // 320/200
+		`\(22\) pgstore logout propagation p99, LISTEN +1\.74 p99-ms +<= 10 p99-ms +PASS`,
+		`\(22\) pgstore logout propagation p99, polling every 100ms +105 p99-ms +<= 110 p99-ms +PASS`,
 		`\(8\) Decode authix / fernet-go .* +0\.46 x +<= 0\.50 x +PASS`,                      // 1100/2400
 		`\(8\) Payload decode alone \(json/v2\) / json.Unmarshal +0\.32 x +<= 0\.60 x +PASS`, // 200/620
 		`\(8\) Payload decode allocs .* +1 allocs/op +<= 1 allocs/op +PASS`,
@@ -178,8 +186,8 @@ func TestReport(t *testing.T) {
 			t.Errorf("report lacks %q:\n%s", want, text)
 		}
 	}
-	if failed != 4 {
-		t.Errorf("failed = %d, want 4", failed)
+	if failed != 5 {
+		t.Errorf("failed = %d, want 5", failed)
 	}
 }
 
