@@ -57,11 +57,54 @@ type Mirror struct {
 
 const shards = 64
 
+// tokenShard is an open-addressing table with linear probing, as authix's
+// memory store keeps: a lookup reads one 16-byte slot, rarely two, where a
+// Go map reads its control word and then the slot, two cache misses on a
+// large table. Key 0 marks an empty slot (key maps 0 to 1). At most half
+// the slots are used; Prune rebuilds the table without what ran out.
 type tokenShard struct {
-	mu sync.RWMutex
-	m  map[uint64]int64
-	_  [32]byte // one shard per cache line
+	mu    sync.RWMutex
+	slots []tokenSlot // len is a power of two
+	n     int         // used slots
+	_     [16]byte    // one shard per cache line
 }
+
+type tokenSlot struct {
+	k     uint64
+	until int64
+}
+
+// put records k until until in slots, keeping the later until, and
+// reports whether it took a new slot.
+func put(slots []tokenSlot, k uint64, until int64) bool {
+	mask := uint64(len(slots) - 1)
+	for i := k & mask; ; i = (i + 1) & mask {
+		switch slots[i].k {
+		case 0:
+			slots[i] = tokenSlot{k, until}
+			return true
+		case k:
+			slots[i].until = max(slots[i].until, until)
+			return false
+		}
+	}
+}
+
+// grown returns slots rebuilt into a table of size slots, keeping those
+// not before now.
+func rebuilt(slots []tokenSlot, size int, now int64) ([]tokenSlot, int) {
+	out, n := make([]tokenSlot, size), 0
+	for _, e := range slots {
+		if e.k != 0 && e.until >= now {
+			put(out, e.k, e.until)
+			n++
+		}
+	}
+	return out, n
+}
+
+// minSlots is the size of an empty shard's table.
+const minSlots = 16
 
 type subjectShard struct {
 	mu sync.RWMutex
@@ -80,13 +123,16 @@ type Cut struct {
 func New() *Mirror {
 	m := &Mirror{seed: maphash.MakeSeed()}
 	for i := range m.tokens {
-		m.tokens[i].m = make(map[uint64]int64)
+		m.tokens[i].slots = make([]tokenSlot, minSlots)
 		m.subjects[i].m = make(map[[32]byte]Cut)
 	}
 	return m
 }
 
 func (m *Mirror) key(id *[32]byte) uint64 { return maphash.Bytes(m.seed, id[:]) }
+
+// tokenKey is key, never 0, which marks an empty slot.
+func (m *Mirror) tokenKey(id *[32]byte) uint64 { return max(m.key(id), 1) }
 
 func (m *Mirror) tokenShard(k uint64) *tokenShard { return &m.tokens[k>>(64-6)] }
 
@@ -99,11 +145,14 @@ func (m *Mirror) Revoke(id [32]byte, until, now int64) {
 	if until < now {
 		return
 	}
-	k := m.key(&id)
+	k := m.tokenKey(&id)
 	s := m.tokenShard(k)
 	s.mu.Lock()
-	if cur, ok := s.m[k]; !ok || cur < until {
-		s.m[k] = until
+	if 2*(s.n+1) > len(s.slots) {
+		s.slots, s.n = rebuilt(s.slots, 2*len(s.slots), now)
+	}
+	if put(s.slots, k, until) {
+		s.n++
 	}
 	s.mu.Unlock()
 }
@@ -112,12 +161,22 @@ func (m *Mirror) Revoke(id [32]byte, until, now int64) {
 // still be returned: the caller compares it with its clock, so that a lookup
 // of an id that is not there does not read the clock.
 func (m *Mirror) Until(id [32]byte) (int64, bool) {
-	k := m.key(&id)
+	k := m.tokenKey(&id)
 	s := m.tokenShard(k)
 	s.mu.RLock()
-	until, ok := s.m[k]
-	s.mu.RUnlock()
-	return until, ok
+	slots := s.slots
+	mask := uint64(len(slots) - 1)
+	for i := k & mask; ; i = (i + 1) & mask {
+		switch slots[i].k {
+		case k:
+			until := slots[i].until
+			s.mu.RUnlock()
+			return until, true
+		case 0:
+			s.mu.RUnlock()
+			return 0, false
+		}
+	}
 }
 
 // CutSubject records a cut-off for subject, keeping the later At and the
@@ -153,12 +212,20 @@ func (m *Mirror) Prune(now int64) (tokens, subjects int) {
 	for i := range m.tokens {
 		s := &m.tokens[i]
 		s.mu.Lock()
-		for k, until := range s.m {
-			if until < now {
-				delete(s.m, k)
+		live := 0
+		for _, e := range s.slots {
+			if e.k != 0 && e.until >= now {
+				live++
 			}
 		}
-		tokens += len(s.m)
+		if live < s.n {
+			size := minSlots
+			for 2*live > size {
+				size *= 2
+			}
+			s.slots, s.n = rebuilt(s.slots, size, now)
+		}
+		tokens += s.n
 		s.mu.Unlock()
 
 		c := &m.subjects[i]
