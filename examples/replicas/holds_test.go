@@ -7,11 +7,8 @@ package main
 import (
 	"context"
 	"errors"
-	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
@@ -31,16 +28,16 @@ func TestLogoutEverywhereHoldsAfterLaggingRenewal(t *testing.T) {
 	opts := []authix.Option{authix.WithKeys(authix.GenerateKey()), authix.WithClock(clk.Now),
 		authix.WithSubject(userName), authix.WithSliding(0)}
 	a, storeA := newReplica(t, replicaClient(t, srv), []redisstore.Option{redisstore.WithClock(clk.Now)}, opts...)
-	link := newRedisLink(t, srv.Addr())
+	link := redistest.NewLink(t, srv.Addr())
 	// While cut off, B keeps answering from its mirror: its last
 	// confirmation stays trusted for an hour.
-	b, storeB := newReplica(t, link.client(t), []redisstore.Option{redisstore.WithClock(clk.Now),
+	b, storeB := newReplica(t, srv.Client(t, func(o *redis.Options) { *o = redis.Options{Addr: link.Addr()} }), []redisstore.Option{redisstore.WithClock(clk.Now),
 		redisstore.WithStalenessBound(time.Hour)}, opts...)
 	ctx := context.Background()
 
 	thief := login(t, a, User{Name: "John"}) // a sliding session of John's
 	clk.Advance(31 * time.Minute)
-	link.cut() // B cannot learn of what follows
+	link.Cut() // B cannot learn of what follows
 	if err := a.LogoutEverywhere(ctx, "John"); err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +56,7 @@ func TestLogoutEverywhereHoldsAfterLaggingRenewal(t *testing.T) {
 		t.Fatalf("B, cut off from Redis: status %d, token cookie %q; want 200 and a renewal", status, renewed)
 	}
 
-	link.restore()
+	link.Restore()
 	_, id := onlySubjectKey(t, replicaClient(t, srv))
 	want, err := storeA.SubjectCutoff(ctx, id)
 	if err != nil || want.IsZero() {
@@ -304,104 +301,5 @@ func setACL(t *testing.T, client *redis.Client, name string, rules ...string) {
 	}
 	if err := client.Do(context.Background(), args...).Err(); err != nil {
 		t.Fatal(err)
-	}
-}
-
-// redisLink is a TCP proxy on loopback in front of a Redis server, so that
-// a replica whose client dials it can be cut off from Redis while it runs,
-// and reconnected.
-type redisLink struct {
-	ln     net.Listener
-	target string
-	wg     sync.WaitGroup
-
-	mu    sync.Mutex
-	down  bool
-	conns map[net.Conn]struct{}
-}
-
-// newRedisLink starts a proxy to target, stopped when t ends.
-func newRedisLink(t *testing.T, target string) *redisLink {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := &redisLink{ln: ln, target: target, conns: make(map[net.Conn]struct{})}
-	l.wg.Add(1)
-	go l.serve()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		l.cut()
-		l.wg.Wait()
-	})
-	return l
-}
-
-// client returns a client with go-redis's default options that reaches
-// Redis through the link, closed when t ends.
-func (l *redisLink) client(t *testing.T) *redis.Client {
-	t.Helper()
-	c := redis.NewClient(&redis.Options{Addr: l.ln.Addr().String()})
-	t.Cleanup(func() { _ = c.Close() })
-	return c
-}
-
-// cut closes every connection through the link and, until restore, closes
-// each new one as soon as it is accepted. Nothing reaches either side once
-// cut returns.
-func (l *redisLink) cut() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.down = true
-	for c := range l.conns {
-		_ = c.Close()
-		delete(l.conns, c)
-	}
-}
-
-// restore lets new connections through again.
-func (l *redisLink) restore() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.down = false
-}
-
-func (l *redisLink) serve() {
-	defer l.wg.Done()
-	for {
-		down, err := l.ln.Accept()
-		if err != nil {
-			return // closed
-		}
-		up, err := net.Dial("tcp", l.target)
-		if err != nil {
-			_ = down.Close()
-			continue
-		}
-		l.mu.Lock()
-		if l.down {
-			l.mu.Unlock()
-			_ = down.Close()
-			_ = up.Close()
-			continue
-		}
-		l.conns[down], l.conns[up] = struct{}{}, struct{}{}
-		l.mu.Unlock()
-		l.wg.Add(2)
-		go l.pipe(down, up)
-		go l.pipe(up, down)
-	}
-}
-
-// pipe copies from src to dst until either fails, then closes both.
-func (l *redisLink) pipe(dst, src net.Conn) {
-	defer l.wg.Done()
-	_, _ = io.Copy(dst, src)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, c := range []net.Conn{dst, src} {
-		_ = c.Close()
-		delete(l.conns, c)
 	}
 }
