@@ -75,8 +75,8 @@ type TokenInfo struct {
 	// its cookie is persistent and it lives for the remember-me lifetime.
 	Remembered bool
 	// AuthenticatedAt is when the user last proved who they are: the login,
-	// or a later Confirm; zero for a token that does not say, such as
-	// fastapi-authix's.
+	// or a later Confirm; zero for a token that does not say: fastapi-authix's,
+	// or a session's sealed before authix recorded it.
 	AuthenticatedAt time.Time
 }
 

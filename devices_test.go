@@ -180,6 +180,16 @@ func TestRequireConfirmed(t *testing.T) {
 	require.NoError(t, err)
 	py, _, err := mustFernet(t, time.Hour, keyA).Seal(nil, []byte(`{"id":7,"name":"from Python"}`), clk.Now())
 	require.NoError(t, err)
+	// Tokens sealed before "at" existed: a session's renewed token says
+	// when it was renewed, not when the user authenticated; a token
+	// outside a session is never renewed, so its issue time is its login.
+	sealOld := func(meta string) string {
+		tok, _, err := mustFernet(t, time.Hour, keyA).Seal(nil, fmt.Appendf(nil, `{"_authix":{"exp":%d%s},"id":7}`, clk.Now().Add(time.Hour).Unix(), meta), clk.Now())
+		require.NoError(t, err)
+		return string(tok)
+	}
+	renewedOld := sealOld(fmt.Sprintf(`,"abs":%d,"sid":"AAAAAAAAAAAAAAAB"`, clk.Now().Add(12*time.Hour).Unix()))
+	loginOld := sealOld("")
 	bearer := func(tok string) *http.Request {
 		r := httptest.NewRequest(http.MethodGet, "/password", nil)
 		r.Header.Set("Authorization", "Bearer "+tok)
@@ -206,6 +216,8 @@ func TestRequireConfirmed(t *testing.T) {
 		{"stale API gets the RFC 9470 challenge", 11 * time.Minute, bearer, fresh, http.StatusUnauthorized, "", true},
 		{"Python token, no authentication time", 0, bearer, string(py), http.StatusUnauthorized, "", true},
 		{"no token", 0, bearer, "", http.StatusUnauthorized, "", false},
+		{"session token from before the authentication time was sealed", time.Minute, bearer, renewedOld, http.StatusUnauthorized, "", true},
+		{"token outside a session from before it: its login", time.Minute, bearer, loginOld, http.StatusOK, "", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			at := newFakeClock(testEpoch.Add(tc.age))

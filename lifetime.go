@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"strconv"
+	"time"
 )
 
 // The sealed lifetime (see "Lifetimes" in the package doc) is the payload
@@ -40,6 +41,20 @@ type sessionID [12]byte
 const sidLen = 16 // base64 of 12 bytes
 
 func (m sealed) hasSession() bool { return m.sid != sessionID{} }
+
+// authenticatedAt is when the user of a token issued at issued last
+// authenticated: "at", else the issue time of a token outside a session,
+// which is never renewed. A session token sealed before "at" may be a
+// renewal, so it does not say.
+func authenticatedAt(m sealed, issued time.Time) time.Time {
+	switch {
+	case m.auth != 0:
+		return time.Unix(m.auth, 0)
+	case m.hasSession():
+		return time.Time{}
+	}
+	return issued
+}
 
 var (
 	errPayloadNotObject = fmt.Errorf("%w: payload must encode as a JSON object, as fastapi-authix payloads do", ErrUnsupportedPayload)

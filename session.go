@@ -290,6 +290,14 @@ func subjectVersion(o opened) int64 {
 	return o.info.IssuedAt.UnixMicro() + o.m.us - 1
 }
 
+// unixTime is the time of Unix seconds s, the zero time for 0.
+func unixTime(s int64) time.Time {
+	if s == 0 {
+		return time.Time{}
+	}
+	return time.Unix(s, 0)
+}
+
 // unixMicro is t in Unix microseconds, 0 for the zero time.
 func unixMicro(t time.Time) int64 {
 	if t.IsZero() {
@@ -303,7 +311,7 @@ func unixMicro(t time.Time) int64 {
 type Device struct {
 	ID         string    // the session, for EndDevice
 	Label      string    // DeviceLabel at login
-	Started    time.Time // the login
+	Started    time.Time // the login; zero for a session begun before login times were sealed
 	LastActive time.Time // the login or its latest renewal
 	Ends       time.Time // the session's absolute end
 	Remembered bool
@@ -399,7 +407,7 @@ func (v *Vault[T]) Devices(ctx context.Context) ([]Device, error) {
 	current := sidEncoding.EncodeToString(c.sid[:])
 	out := make([]Device, len(recs))
 	for i, r := range recs {
-		out[i] = Device{ID: r.ID, Label: r.Label, Started: time.Unix(r.Started, 0), LastActive: time.Unix(r.Seen, 0),
+		out[i] = Device{ID: r.ID, Label: r.Label, Started: unixTime(r.Started), LastActive: time.Unix(r.Seen, 0),
 			Ends: time.Unix(r.Ends, 0), Remembered: r.Rem, Current: r.ID == current}
 	}
 	slices.SortFunc(out, func(a, b Device) int { return b.LastActive.Compare(a.LastActive) })

@@ -241,12 +241,9 @@ func (v *Vault[T]) seal(payload T, m sealed, now time.Time) (string, TokenInfo, 
 	if len(s) > MaxTokenSize {
 		return "", TokenInfo{}, errSealTooLarge
 	}
-	info.ExpiresAt, info.Remembered, info.AuthenticatedAt = time.Unix(m.exp, 0), m.rem, info.IssuedAt
+	info.ExpiresAt, info.Remembered, info.AuthenticatedAt = time.Unix(m.exp, 0), m.rem, authenticatedAt(m, info.IssuedAt)
 	if m.abs != 0 {
 		info.SessionExpiresAt = time.Unix(m.abs, 0)
-	}
-	if m.auth != 0 {
-		info.AuthenticatedAt = time.Unix(m.auth, 0)
 	}
 	return s, info, nil
 }
@@ -345,10 +342,7 @@ func (v *Vault[T]) open(dst []byte, token string, now time.Time) (plain, payload
 		lim := o.info.IssuedAt.Unix() + int64((v.lifetime(m)+time.Second-1)/time.Second)
 		o.m.exp = min(m.exp, lim)
 		o.info.ExpiresAt, o.info.Remembered = time.Unix(o.m.exp, 0), m.rem
-		o.info.AuthenticatedAt = o.info.IssuedAt
-		if m.auth != 0 {
-			o.info.AuthenticatedAt = time.Unix(m.auth, 0)
-		}
+		o.info.AuthenticatedAt = authenticatedAt(m, o.info.IssuedAt)
 		if m.abs != 0 {
 			o.info.SessionExpiresAt = time.Unix(m.abs, 0)
 		}
