@@ -429,3 +429,30 @@ func TestDevicesListOnlyLiveSessions(t *testing.T) {
 		assert.Equal(t, "remembered", list[0].Label)
 	})
 }
+
+// A session begun before login times were sealed is listed once renewed,
+// with no start rather than 1970, and its renewals never count as
+// authentication.
+func TestOlderSessionListedWithoutStart(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock(testEpoch)
+	v, _ := devicesVault(t, clk)
+	old, _, err := mustFernet(t, time.Hour, keyA).Seal(nil, fmt.Appendf(nil, `{"_authix":{"exp":%d,"sv":0,"abs":%d,"sid":"AAAAAAAAAAAAAAAC"},"id":7,"name":"John"}`,
+		clk.Now().Add(time.Hour).Unix(), clk.Now().Add(12*time.Hour).Unix()), clk.Now())
+	require.NoError(t, err)
+
+	clk.Advance(40 * time.Minute) // past the renewal age
+	rec := onDevicesPage(t, v, string(old), func(context.Context) {})
+	require.Equal(t, http.StatusOK, rec.Code)
+	renewed := rec.Result().Cookies()
+	require.Len(t, renewed, 1, "renewed")
+
+	list := listDevices(t, v, renewed[0].Value)
+	require.Len(t, list, 1)
+	assert.True(t, list[0].Started.IsZero(), "started %v", list[0].Started)
+	assert.Equal(t, clk.Now().Unix(), list[0].LastActive.Unix())
+
+	rec = httptest.NewRecorder()
+	stepUpRoute(v, "/login").ServeHTTP(rec, cookieRequest(renewed[0].Value))
+	assert.Equal(t, http.StatusSeeOther, rec.Code, "a renewal is not an authentication")
+}

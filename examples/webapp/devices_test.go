@@ -228,3 +228,14 @@ func TestStoreWithoutDevices(t *testing.T) {
 	wantStatus(t, "/devices", c.get("/devices"), http.StatusNotFound, "")
 	wantStatus(t, "/password", c.get("/password"), http.StatusOK, "")
 }
+
+// The devices page shows a time a session does not say as a dash, not as
+// the year 1.
+func TestWhenUnknown(t *testing.T) {
+	if got := when(time.Time{}); got != "–" {
+		t.Errorf("zero time shown as %q", got)
+	}
+	if got := when(time.Date(2026, 1, 2, 15, 4, 59, 0, time.UTC)); got != "Jan 2, 15:04" {
+		t.Errorf("shown as %q", got)
+	}
+}

@@ -21,8 +21,15 @@ var pagesFS embed.FS
 
 var pages = template.Must(template.New("pages").Funcs(template.FuncMap{"when": when}).ParseFS(pagesFS, "pages.html"))
 
-// when is how the devices page shows a time: in UTC, to the minute.
-func when(t time.Time) string { return t.UTC().Format("Jan 2, 15:04") }
+// when is how the devices page shows a time: in UTC, to the minute; a
+// dash for a time the session does not say (Device.Started of a session
+// begun before authix sealed login times).
+func when(t time.Time) string {
+	if t.IsZero() {
+		return "–"
+	}
+	return t.UTC().Format("Jan 2, 15:04")
+}
 
 // reject answers the requests authix refuses: JSON under /api/, as
 // authix.DefaultErrorHandler does, and an HTML page everywhere else.
