@@ -250,8 +250,11 @@ func (v *Vault[T]) LogoutEverywhere(ctx context.Context, subject string) error {
 	recs, err := v.deviceRecords(ctx, key)
 	for _, r := range recs {
 		var sid sessionID
-		if err == nil && decodeSID(&sid, r.ID) == nil {
-			err = v.forgetDevice(ctx, key, sid)
+		if decodeSID(&sid, r.ID) != nil {
+			continue
+		}
+		if err := v.forgetDevice(ctx, key, sid); err != nil {
+			return err
 		}
 	}
 	return err
@@ -394,7 +397,7 @@ func (v *Vault[T]) forgetDevice(ctx context.Context, subject SubjectID, sid sess
 // Devices lists the live sessions of the subject whose request ctx is, as
 // RequireData put it there, most recently active first, and marks the
 // request's own. It needs WithSliding, WithSubject and a DeviceStore (the
-// memory store and redisstore are).
+// memory store, redisstore and pgstore are).
 func (v *Vault[T]) Devices(ctx context.Context) ([]Device, error) {
 	c := v.dataOf(ctx)
 	switch {
@@ -430,14 +433,20 @@ func (v *Vault[T]) EndOtherDevices(ctx context.Context) error {
 
 func (v *Vault[T]) endDevices(ctx context.Context, end func(Device) bool) error {
 	list, err := v.Devices(ctx)
+	if err != nil {
+		return err
+	}
+	subject := subjectKey(v.subject(v.dataOf(ctx).data))
 	for _, d := range list {
 		var sid sessionID
-		if err != nil || !end(d) || decodeSID(&sid, d.ID) != nil {
+		if !end(d) || decodeSID(&sid, d.ID) != nil {
 			continue
 		}
-		err = errors.Join(v.revoke(ctx, sessionKey(sid), d.Ends), v.forgetDevice(ctx, subjectKey(v.subject(v.dataOf(ctx).data)), sid))
+		if err := errors.Join(v.revoke(ctx, sessionKey(sid), d.Ends), v.forgetDevice(ctx, subject, sid)); err != nil {
+			return err
+		}
 	}
-	return err
+	return nil
 }
 
 func decodeSID(sid *sessionID, s string) error {

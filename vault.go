@@ -422,24 +422,20 @@ func (v *Vault[T]) decodeAuto(payload []byte, out *T) error {
 	return nil
 }
 
-// authenticate checks token at now as every request path does: it opens,
-// is not revoked, nor its session, decodes into *out, and its subject was
-// not logged out everywhere since.
+// authenticate checks token at now as every request path does: it opens
+// and decodes into *out, is not revoked, nor its session, and its subject
+// was not logged out everywhere since. On failure *out is left zero.
 func (v *Vault[T]) authenticate(ctx context.Context, token string, now time.Time, out *T) (opened, error) {
-	bp := v.bufs.Get().(*[]byte)
-	plain, payload, o, err := v.open((*bp)[:0], token, now)
+	o, err := v.openInto(token, now, out)
 	if err == nil {
 		err = v.checkRevoked(ctx, o)
 	}
-	if err == nil {
-		err = v.decode(payload, out)
-	}
-	v.putBuf(bp, plain)
 	if err == nil && v.subject != nil {
-		if err = v.checkSubject(ctx, *out, o); err != nil {
-			var zero T
-			*out = zero
-		}
+		err = v.checkSubject(ctx, *out, o)
+	}
+	if err != nil {
+		var zero T
+		*out = zero
 	}
 	return o, err
 }
