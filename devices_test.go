@@ -378,6 +378,13 @@ func TestRoughEdges(t *testing.T) {
 		assert.Equal(t, http.StatusUnauthorized, rec.Code)
 		assert.Contains(t, rec.Header().Get("Set-Cookie"), "Max-Age=0")
 
+		expired := newBrowser(t, v)
+		clk.Advance(2 * time.Hour) // past its TTL
+		rec = httptest.NewRecorder()
+		v.RequireData(http.NotFoundHandler()).ServeHTTP(rec, cookieRequest(expired.token))
+		assert.Equal(t, http.StatusUnauthorized, rec.Code)
+		assert.Contains(t, rec.Header().Get("Set-Cookie"), "Max-Age=0", "an expired cookie is cleared too")
+
 		garbage := httptest.NewRecorder()
 		v.RequireData(http.NotFoundHandler()).ServeHTTP(garbage, cookieRequest("garbage"))
 		assert.Empty(t, garbage.Header().Get("Set-Cookie"), "only revoked or expired tokens")
@@ -455,4 +462,26 @@ func TestOlderSessionListedWithoutStart(t *testing.T) {
 	rec = httptest.NewRecorder()
 	stepUpRoute(v, "/login").ServeHTTP(rec, cookieRequest(renewed[0].Value))
 	assert.Equal(t, http.StatusSeeOther, rec.Code, "a renewal is not an authentication")
+}
+
+// A session renewed in its last hour is still within a token lifetime of
+// its last activity when its absolute end comes: the store itself must
+// drop its record then.
+func TestDeviceRecordEndsWithTheSession(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock(testEpoch)
+	v, store := devicesVault(t, clk)
+	b := &browser{t: t, h: v.RequireData(http.NotFoundHandler())}
+	b.token = deviceLogin(t, v, "laptop")
+	saves := store.saves.Load()
+	for range 17 { // every 40 minutes, the last at 11h20m
+		clk.Advance(40 * time.Minute)
+		b.get()
+	}
+	require.Equal(t, saves+17, store.saves.Load(), "each request past the renewal age renewed")
+
+	clk.Advance(41 * time.Minute) // past the session's 12-hour end, within an hour of the last renewal
+	list := listDevices(t, v, deviceLogin(t, v, "phone"))
+	require.Len(t, list, 1, "only the new session")
+	assert.Equal(t, "phone", list[0].Label)
 }

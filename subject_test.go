@@ -58,6 +58,11 @@ func TestLogoutEverywhere(t *testing.T) {
 	require.NoError(t, v.SetAccessToken(again, User{ID: 7}))
 	_, err = v.Authenticate(cookieRequest(again.Result().Cookies()[0].Value))
 	assert.NoError(t, err, "a login right after, in the same second, is accepted")
+	clk.Advance(time.Second) // Python's tokens count from the start of their second
+	pyLater, _, err := f.Seal(nil, []byte(`{"id":7,"name":"from Python"}`), clk.Now())
+	require.NoError(t, err)
+	_, err = v.Authenticate(cookieRequest(string(pyLater)))
+	assert.NoError(t, err, "a Python token issued after the logout is accepted")
 
 	cut, err := store.SubjectCutoff(ctx, subjectIDOf(t, v, "7"))
 	require.NoError(t, err)
