@@ -17,13 +17,16 @@ func (s *Store) cleanLoop() {
 	}
 }
 
-// clean deletes, in statements of at most cleanBatch rows each, the
-// revocations, cut-offs and device records whose until passed more than
-// ClockMargin ago by the Store's clock, and the log entries older than the
-// log's retention by the database's. A batch that deletes fewer rows than
-// it may ends its table's turn.
+// clean drops from the mirror what ran out, then deletes, in statements of
+// at most cleanBatch rows each, the revocations, cut-offs and device
+// records whose until passed more than ClockMargin ago by the Store's
+// clock, and the log entries older than the log's retention by the
+// database's. A batch that deletes fewer rows than it may ends its table's
+// turn.
 func (s *Store) clean() error {
-	cut := s.clock().UnixMilli() - ClockMargin.Milliseconds()
+	now := s.clock().UnixMilli()
+	s.mirror.Prune(now)
+	cut := now - ClockMargin.Milliseconds()
 	for _, c := range []struct {
 		sql string
 		arg int64

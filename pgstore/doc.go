@@ -122,7 +122,8 @@
 // # Cleanup
 //
 // Each Store, every cleanup interval (WithCleanupInterval, default 10m,
-// jittered), deletes rows whose until passed more than ClockMargin (60s)
+// jittered), drops from its memory what ran out, deletes rows whose until
+// passed more than ClockMargin (60s)
 // ago by its clock, and log entries older than the log's retention
 // (WithLogRetention, default 1h) by the database's clock, in statements of
 // at most 1000 rows each, never one unbounded DELETE. A Store away for

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -167,5 +168,36 @@ func TestCleanupBatches(t *testing.T) {
 		if st.n[p] != want {
 			t.Errorf("%d statements %q…, want %d: batches of at most 1000 rows", st.n[p], p, want)
 		}
+	}
+}
+
+// TestCleanupPrunesMirror: a cleanup also drops from the Store's memory the
+// revocations and cut-offs that ran out, which nothing else removes.
+func TestCleanupPrunesMirror(t *testing.T) {
+	srv := pgtest.Start(t)
+	var clock atomic.Int64
+	clock.Store(time.Now().UnixNano())
+	now := func() time.Time { return time.Unix(0, clock.Load()) }
+	s := newStore(t, srv.URL(), pgstore.WithClock(now))
+	ctx := context.Background()
+	id, sub := [32]byte{1}, [32]byte{2}
+	if err := s.Revoke(ctx, id, now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RevokeSubject(ctx, sub, now(), now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.HeldCutoff(sub); !ok || !s.Mirrors(id) {
+		t.Fatal("the mirror lacks what was just revoked")
+	}
+	clock.Add(int64(2*time.Minute + pgstore.ClockMargin))
+	if err := s.Clean(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.HeldCutoff(sub); ok {
+		t.Error("an expired cut-off is still held after a cleanup")
+	}
+	if s.Mirrors(id) {
+		t.Error("an expired revocation is still held after a cleanup")
 	}
 }

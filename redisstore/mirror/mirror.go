@@ -66,7 +66,7 @@ type tokenShard struct {
 	mu    sync.RWMutex
 	slots []tokenSlot // len is a power of two
 	n     int         // used slots
-	_     [16]byte    // one shard per cache line
+	_     [8]byte     // 64 bytes: one shard per cache line
 }
 
 type tokenSlot struct {
@@ -90,8 +90,8 @@ func put(slots []tokenSlot, k uint64, until int64) bool {
 	}
 }
 
-// grown returns slots rebuilt into a table of size slots, keeping those
-// not before now.
+// rebuilt returns slots rebuilt into a table of size slots, keeping those
+// not before now, and how many it kept.
 func rebuilt(slots []tokenSlot, size int, now int64) ([]tokenSlot, int) {
 	out, n := make([]tokenSlot, size), 0
 	for _, e := range slots {
@@ -105,6 +105,26 @@ func rebuilt(slots []tokenSlot, size int, now int64) ([]tokenSlot, int) {
 
 // minSlots is the size of an empty shard's table.
 const minSlots = 16
+
+// live counts the slots of s that have not run out before now.
+func (s *tokenShard) live(now int64) int {
+	n := 0
+	for _, e := range s.slots {
+		if e.k != 0 && e.until >= now {
+			n++
+		}
+	}
+	return n
+}
+
+// compact rebuilds s without what ran out before now, at most 1/load full.
+func (s *tokenShard) compact(now int64, live, load int) {
+	size := minSlots
+	for load*live > size {
+		size *= 2
+	}
+	s.slots, s.n = rebuilt(s.slots, size, now)
+}
 
 type subjectShard struct {
 	mu sync.RWMutex
@@ -149,7 +169,10 @@ func (m *Mirror) Revoke(id [32]byte, until, now int64) {
 	s := m.tokenShard(k)
 	s.mu.Lock()
 	if 2*(s.n+1) > len(s.slots) {
-		s.slots, s.n = rebuilt(s.slots, 2*len(s.slots), now)
+		// Sized by what is live, so that revocations that ran out make
+		// room even in a store that never prunes; a quarter full, so that
+		// the next rebuild is as many inserts away as the table holds.
+		s.compact(now, s.live(now)+1, 4)
 	}
 	if put(s.slots, k, until) {
 		s.n++
@@ -212,18 +235,8 @@ func (m *Mirror) Prune(now int64) (tokens, subjects int) {
 	for i := range m.tokens {
 		s := &m.tokens[i]
 		s.mu.Lock()
-		live := 0
-		for _, e := range s.slots {
-			if e.k != 0 && e.until >= now {
-				live++
-			}
-		}
-		if live < s.n {
-			size := minSlots
-			for 2*live > size {
-				size *= 2
-			}
-			s.slots, s.n = rebuilt(s.slots, size, now)
+		if live := s.live(now); live < s.n {
+			s.compact(now, live, 2)
 		}
 		tokens += s.n
 		s.mu.Unlock()

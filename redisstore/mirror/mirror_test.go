@@ -3,10 +3,12 @@ package mirror
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"runtime"
 	"strconv"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 func TestMirrorTokens(t *testing.T) {
@@ -228,4 +230,33 @@ func heapInUse() uint64 {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return ms.HeapAlloc
+}
+
+// A shard is one cache line, so that lookups in neighbouring shards do not
+// contend for the line their read locks write.
+func TestTokenShardIsOneCacheLine(t *testing.T) {
+	if size := unsafe.Sizeof(tokenShard{}); size != 64 {
+		t.Fatalf("tokenShard is %d bytes, not 64", size)
+	}
+}
+
+// Revocations that ran out make room for new ones without a Prune: a store
+// that revokes forever with few live at a time keeps small tables.
+func TestMirrorTokensBoundedWithoutPrune(t *testing.T) {
+	m := New()
+	var id [32]byte
+	for i := range int64(200_000) {
+		binary.LittleEndian.PutUint64(id[:], uint64(i))
+		m.Revoke(id, i+100, i) // about 100 live at any time
+	}
+	slots := 0
+	for i := range m.tokens {
+		slots += len(m.tokens[i].slots)
+	}
+	if slots > shards*64 {
+		t.Fatalf("%d slots for about 100 live revocations", slots)
+	}
+	if until, ok := m.Until(id); !ok || until != 200_099 {
+		t.Fatalf("the last revocation: %d, %v", until, ok)
+	}
 }
