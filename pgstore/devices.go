@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/authix-go/authix/redisstore/mirror"
 )
 
 // maxDevices is how many session records a subject keeps, as authix's
@@ -35,7 +37,7 @@ func (s *Store) SaveDevice(ctx context.Context, subject, session [32]byte, recor
 	}
 	b := &pgx.Batch{}
 	b.Queue(s.q.lockSubject, s.deviceLock(subject))
-	b.Queue(s.q.saveDevice, subject[:], session[:], ceilMilli(until), record)
+	b.Queue(s.q.saveDevice, subject[:], session[:], mirror.CeilMilli(until), record)
 	b.Queue(s.q.trimDevices, subject[:], session[:], now.UnixMilli(), maxDevices-1)
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("%w: save a device of subject %x in %s: %w", ErrRevokeFailed, subject[:4], s.n.devices, err)

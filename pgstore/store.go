@@ -141,7 +141,7 @@ func (s *Store) Revoke(ctx context.Context, id [32]byte, expiresAt time.Time) er
 	if expiresAt.Before(now) {
 		return nil
 	}
-	expMs := ceilMilli(expiresAt)
+	expMs := mirror.CeilMilli(expiresAt)
 	b := &pgx.Batch{}
 	b.Queue(s.q.lockHead, newTag())
 	b.Queue(s.q.upsertToken, id[:], expMs)
@@ -218,16 +218,6 @@ func (s *Store) Close() error {
 // the entry, so that an entry at a position reused after a restore from a
 // backup is told apart from the one a Store applied.
 func newTag() int64 { return rand.Int64() }
-
-// ceilMilli returns t in Unix milliseconds, rounded up: an expiry must
-// never come before the one asked for.
-func ceilMilli(t time.Time) int64 {
-	ms := t.UnixMilli()
-	if t.After(time.UnixMilli(ms)) {
-		ms++
-	}
-	return ms
-}
 
 // sleep waits for d or until Close; it reports whether the Store is open.
 func (s *Store) sleep(d time.Duration) bool {

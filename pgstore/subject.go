@@ -38,7 +38,7 @@ func (s *Store) RevokeSubject(ctx context.Context, subject [32]byte, cutoff, unt
 	var stored mirror.Cut
 	b := &pgx.Batch{}
 	b.Queue(s.q.lockHead, newTag())
-	b.Queue(s.q.upsertSubject, subject[:], cutoff.UnixMicro(), ceilMilli(until))
+	b.Queue(s.q.upsertSubject, subject[:], cutoff.UnixMicro(), mirror.CeilMilli(until))
 	b.Queue(s.q.logSubject, s.n.channel, subject[:]).QueryRow(func(row pgx.Row) error {
 		return row.Scan(&stored.At, &stored.Until, nil)
 	})
@@ -64,7 +64,7 @@ func (s *Store) SubjectCutoff(ctx context.Context, subject [32]byte) (time.Time,
 	c, ok := s.mirror.SubjectCut(subject)
 	ok = ok && s.clock().UnixMilli() <= c.Until
 	if s.fresh.Fresh() {
-		return cutoffTime(c, ok), nil
+		return mirror.CutoffTime(c, ok), nil
 	}
 	return s.lookupSubject(ctx, subject, c, ok)
 }
@@ -78,23 +78,10 @@ func (s *Store) lookupSubject(ctx context.Context, subject [32]byte, c mirror.Cu
 	defer cancel()
 	var r mirror.Cut
 	err := s.pool.QueryRow(ctx, s.q.subject, subject[:]).Scan(&r.At, &r.Until)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-	case err != nil:
+	found := err == nil
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return time.Time{}, fmt.Errorf("%w: local mirror unconfirmed for %v (bound %v) and the lookup failed: %w",
 			ErrUnavailable, s.fresh.Age().Round(time.Millisecond), s.staleness, err)
-	case s.clock().UnixMilli() <= r.Until && (!ok || r.At > c.At):
-		// The later one wins: a row the database lost or holds older
-		// never undoes what the mirror holds.
-		c, ok = r, true
 	}
-	return cutoffTime(c, ok), nil
-}
-
-// cutoffTime returns c's cut-off, or the zero time when there is none (!ok).
-func cutoffTime(c mirror.Cut, ok bool) time.Time {
-	if !ok {
-		return time.Time{}
-	}
-	return time.UnixMicro(c.At)
+	return mirror.CutoffTime(mirror.Later(c, ok, r, found, s.clock().UnixMilli())), nil
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/authix-go/authix/redisstore/mirror"
 )
 
 // maxDevices is how many session records a subject keeps, as authix's
@@ -68,7 +70,7 @@ func (s *Store) SaveDevice(ctx context.Context, subject, session [32]byte, recor
 	if until.Before(now) {
 		return nil
 	}
-	untilMs := ceilMilli(until)
+	untilMs := mirror.CeilMilli(until)
 	keepMs := untilMs - now.UnixMilli() + ClockMargin.Milliseconds()
 	err := saveDeviceScript.Run(ctx, s.client, []string{s.devicesKey(subject)}, hex.EncodeToString(session[:]),
 		strconv.FormatInt(untilMs, 10)+" "+string(record), maxDevices, now.UnixMilli(), keepMs).Err()

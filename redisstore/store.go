@@ -206,7 +206,7 @@ func (s *Store) Revoke(ctx context.Context, id [32]byte, expiresAt time.Time) er
 	if expiresAt.Before(now) {
 		return nil
 	}
-	expMs := ceilMilli(expiresAt)
+	expMs := mirror.CeilMilli(expiresAt)
 	keepMs := expMs - now.UnixMilli() + ClockMargin.Milliseconds()
 	hexID := hex.EncodeToString(id[:])
 	key := s.prefix + hexID

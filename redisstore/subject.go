@@ -101,7 +101,7 @@ func (s *Store) RevokeSubject(ctx context.Context, subject [32]byte, cutoff, unt
 	if until.Before(now) {
 		return nil
 	}
-	c := mirror.Cut{At: cutoff.UnixMicro(), Until: ceilMilli(until)}
+	c := mirror.Cut{At: cutoff.UnixMicro(), Until: mirror.CeilMilli(until)}
 	keepMs := c.Until - now.UnixMilli() + ClockMargin.Milliseconds()
 	hexID := hex.EncodeToString(subject[:])
 	key := s.prefix + subjectInfix + hexID
@@ -146,27 +146,15 @@ func (s *Store) SubjectCutoff(ctx context.Context, subject [32]byte) (time.Time,
 	c, ok := s.mirror.SubjectCut(subject)
 	ok = ok && s.clock().UnixMilli() <= c.Until
 	if s.fresh.Fresh() {
-		return cutoffTime(c, ok), nil
+		return mirror.CutoffTime(c, ok), nil
 	}
 	v, err := s.client.Get(ctx, s.prefix+subjectInfix+hex.EncodeToString(subject[:])).Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return time.Time{}, fmt.Errorf("%w: local mirror unconfirmed for %v (bound %v) and GET failed: %w",
 			ErrUnavailable, s.fresh.Age().Round(time.Millisecond), s.staleness, err)
 	}
-	// The later one wins: a key Redis lost or holds older never undoes what
-	// the mirror holds.
-	if r, found := parseSubjectCut(v); found && s.clock().UnixMilli() <= r.Until && (!ok || r.At > c.At) {
-		c, ok = r, true
-	}
-	return cutoffTime(c, ok), nil
-}
-
-// cutoffTime returns c's cut-off, or the zero time when there is none (!ok).
-func cutoffTime(c mirror.Cut, ok bool) time.Time {
-	if !ok {
-		return time.Time{}
-	}
-	return time.UnixMicro(c.At)
+	r, found := parseSubjectCut(v)
+	return mirror.CutoffTime(mirror.Later(c, ok, r, found, s.clock().UnixMilli())), nil
 }
 
 // applySubject records an announcement "<cutoff µs> <until ms> <hex id>",
@@ -200,14 +188,4 @@ func parseSubjectCut(v string) (mirror.Cut, bool) {
 		return mirror.Cut{}, false
 	}
 	return mirror.Cut{At: cutoff, Until: until}, true
-}
-
-// ceilMilli returns t in Unix milliseconds, rounded up: an expiry must never
-// come before the one asked for.
-func ceilMilli(t time.Time) int64 {
-	ms := t.UnixMilli()
-	if t.After(time.UnixMilli(ms)) {
-		ms++
-	}
-	return ms
 }

@@ -35,6 +35,7 @@ package mirror
 import (
 	"hash/maphash"
 	"sync"
+	"time"
 )
 
 // Mirror holds every live token revocation and subject cut-off of one store.
@@ -137,6 +138,36 @@ type subjectShard struct {
 // milliseconds), that instant included.
 type Cut struct {
 	At, Until int64
+}
+
+// Later returns the later of the cut-off a mirror holds (held, when ok) and
+// one read from the backend (read, when found and not run out at now, Unix
+// ms): a record the backend lost, or holds older, never undoes what the
+// mirror holds.
+func Later(held Cut, ok bool, read Cut, found bool, now int64) (Cut, bool) {
+	if found && now <= read.Until && (!ok || read.At > held.At) {
+		return read, true
+	}
+	return held, ok
+}
+
+// CutoffTime returns c's cut-off as a time, or the zero time when there is
+// none (!ok), as authix's SubjectStore.SubjectCutoff answers.
+func CutoffTime(c Cut, ok bool) time.Time {
+	if !ok {
+		return time.Time{}
+	}
+	return time.UnixMicro(c.At)
+}
+
+// CeilMilli returns t in Unix milliseconds, rounded up: an expiry must never
+// come before the one asked for.
+func CeilMilli(t time.Time) int64 {
+	ms := t.UnixMilli()
+	if t.After(time.UnixMilli(ms)) {
+		ms++
+	}
+	return ms
 }
 
 // New returns an empty Mirror with a fresh seed.

@@ -260,3 +260,41 @@ func TestMirrorTokensBoundedWithoutPrune(t *testing.T) {
 		t.Fatalf("the last revocation: %d, %v", until, ok)
 	}
 }
+
+// The backend's cut-off counts only when it is later and still live: a
+// record the backend lost or holds older never undoes the mirror's.
+func TestLater(t *testing.T) {
+	held, older, newer, ran := Cut{At: 20, Until: 100}, Cut{At: 10, Until: 100}, Cut{At: 30, Until: 100}, Cut{At: 30, Until: 49}
+	for _, tc := range []struct {
+		name   string
+		held   Cut
+		ok     bool
+		read   Cut
+		found  bool
+		want   Cut
+		wantOK bool
+	}{
+		{"backend lost it", held, true, Cut{}, false, held, true},
+		{"backend holds older", held, true, older, true, held, true},
+		{"backend holds newer", held, true, newer, true, newer, true},
+		{"backend's ran out", held, true, ran, true, held, true},
+		{"only the backend has one", Cut{}, false, newer, true, newer, true},
+		{"neither", Cut{}, false, Cut{}, false, Cut{}, false},
+	} {
+		if got, ok := Later(tc.held, tc.ok, tc.read, tc.found, 50); got != tc.want || ok != tc.wantOK {
+			t.Errorf("%s: %v, %v; want %v, %v", tc.name, got, ok, tc.want, tc.wantOK)
+		}
+	}
+	if got := CutoffTime(Cut{}, false); !got.IsZero() {
+		t.Errorf("no cut-off: %v", got)
+	}
+	if got := CutoffTime(newer, true); got.UnixMicro() != 30 {
+		t.Errorf("cut-off at 30µs: %v", got)
+	}
+	if got := CeilMilli(time.UnixMilli(5).Add(time.Nanosecond)); got != 6 {
+		t.Errorf("CeilMilli rounds up: %d", got)
+	}
+	if got := CeilMilli(time.UnixMilli(5)); got != 5 {
+		t.Errorf("CeilMilli keeps a whole millisecond: %d", got)
+	}
+}
