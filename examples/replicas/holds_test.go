@@ -81,6 +81,45 @@ func TestLogoutEverywhereHoldsAfterLaggingRenewal(t *testing.T) {
 	}
 }
 
+// TestLogoutEverywhereHoldsUnderClockSkew: replica A's clock runs 30 s
+// ahead of B's. A logs John out everywhere; John logs in on B, whose clock
+// is behind that cut-off; B then logs him out everywhere again, at a time
+// of its own before A's cut-off. Redis moves the cut-off forward instead of
+// keeping the older one, so the second logout holds on both replicas.
+func TestLogoutEverywhereHoldsUnderClockSkew(t *testing.T) {
+	srv := redistest.Start(t)
+	clk := newFakeClock()
+	fast := func() time.Time { return clk.Now().Add(30 * time.Second) }
+	keys := authix.GenerateKey()
+	replica := func(now func() time.Time) *authix.Vault[User] {
+		v, _ := newReplica(t, replicaClient(t, srv), []redisstore.Option{redisstore.WithClock(now)},
+			authix.WithKeys(keys), authix.WithClock(now), authix.WithSubject(userName), authix.WithSliding(0))
+		return v
+	}
+	a, b := replica(fast), replica(clk.Now)
+	ctx := context.Background()
+
+	if err := a.LogoutEverywhere(ctx, "John"); err != nil {
+		t.Fatal(err)
+	}
+	awaitCaughtUp(t, a, b)
+	clk.Advance(5 * time.Second)
+	tok := login(t, b, User{Name: "John"})
+	if _, err := b.Authenticate(homeRequest(tok)); err != nil {
+		t.Fatalf("a login on B after A's logout: %v", err)
+	}
+	clk.Advance(5 * time.Second)
+	if err := b.LogoutEverywhere(ctx, "John"); err != nil {
+		t.Fatal(err)
+	}
+	awaitCaughtUp(t, b, a)
+	for name, v := range map[string]*authix.Vault[User]{"A": a, "B": b} {
+		if _, err := v.Authenticate(homeRequest(tok)); !errors.Is(err, authix.ErrRevokedToken) {
+			t.Errorf("John's token on %s after B's logout: %v; want ErrRevokedToken", name, err)
+		}
+	}
+}
+
 // Replica B started after John's first LogoutEverywhere and holds its
 // cut-off; then Redis refuses B's subscription (an ACL change) while it
 // answers B's other commands. Past its staleness bound B asks Redis, so a
