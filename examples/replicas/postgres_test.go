@@ -81,9 +81,7 @@ func onPostgres(t *testing.T, bin string, srv *pgtest.Server, stopped bool, env 
 		}
 		t.Logf("logout with PostgreSQL stopped: %d %s", resp.StatusCode, body)
 		awaitStatus(t, second, live, http.StatusUnauthorized, "a live cookie is refused once the mirror is past its bound")
-		if !strings.Contains(second.logs.String(), "GET /home refused: ") {
-			t.Errorf("the second replica does not log why it refuses:\n%s", second.logs)
-		}
+		awaitLog(t, second, "GET /home refused: ", "the second replica logs why it refuses")
 		srv.Start()
 		awaitStatus(t, second, live, http.StatusOK, "a live cookie is accepted again once PostgreSQL is back")
 	} else {
@@ -147,6 +145,17 @@ func awaitStatus(t *testing.T, r *replica, token string, status int, what string
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("%s: %s: GET /home %d %s, want %d", r.name, what, resp.StatusCode, body, status)
+		}
+	}
+}
+
+// awaitLog waits until r's log holds text: a replica writes its log line
+// after the response, and the test reads it through a pipe.
+func awaitLog(t *testing.T, r *replica, text, what string) {
+	t.Helper()
+	for deadline := time.Now().Add(propagationWait); !strings.Contains(r.logs.String(), text); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %s:\n%s", r.name, what, r.logs)
 		}
 	}
 }
