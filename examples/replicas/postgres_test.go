@@ -50,9 +50,7 @@ func onPostgres(t *testing.T, bin string, srv *pgtest.Server, stopped bool, env 
 	first := startReplica(t, bin, "first", keys, env...)
 	second := startReplica(t, bin, "second", keys, env...)
 	for _, r := range []*replica{first, second} {
-		if !strings.Contains(r.logs.String(), "postgres: ") {
-			t.Fatalf("%s does not log its store:\n%s", r.name, r.logs)
-		}
+		awaitLog(t, r, "postgres: ", "it logs its store")
 	}
 
 	// A logout on the first is refused on the second.
