@@ -110,7 +110,11 @@
 // subject, a cut-off the mirror holds included, since Redis may hold a newer
 // one: it returns the later of the two, or the error when GET fails. Revoke
 // and RevokeSubject return an error wrapping ErrRevokeFailed whenever the
-// script did not run to the end; a logout is never lost silently.
+// script did not run to the end; a logout is never lost silently. After an
+// outage they may keep failing for up to a second once Redis is back, while
+// the mirror is current again: the log is read on a client of its own, and a
+// go-redis pool whose dials kept failing answers with the last dial error
+// until its probe, once a second, reaches the server.
 //
 // # Cluster
 //

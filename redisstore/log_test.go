@@ -164,7 +164,8 @@ func TestRestartWithoutPersistenceFound(t *testing.T) {
 	exp := time.Now().Add(time.Hour)
 	user := fmt.Sprintf("follower%d", userSeq.Add(1))
 	a := followerAs(t, srv, user, nil)
-	w := newStore(t, srv.Client(t))
+	wc := srv.Client(t)
+	w := newStore(t, wc)
 	require.NoError(t, w.Revoke(ctx, tid("known"), exp))
 	eventually(t, func() bool { return revokedOn(a, tid("known")) })
 	reads := a.FullReads()
@@ -178,6 +179,7 @@ func TestRestartWithoutPersistenceFound(t *testing.T) {
 	restarted := time.Now()
 	eventually(t, func() bool { return a.FullReads() > reads && a.ConfirmedSince(restarted) }, "a finds the log gone and reads Redis in full")
 	requireRevoked(t, a, tid("known"), true)
+	dialsAgain(t, wc)
 	require.NoError(t, w.Revoke(ctx, tid("after the restart"), exp))
 	eventually(t, func() bool { return revokedOn(a, tid("after the restart")) }, "and follows the new log")
 }

@@ -30,6 +30,14 @@ func eventually(tb testing.TB, cond func() bool, msgAndArgs ...any) {
 	require.Eventually(tb, cond, waitLong, 5*time.Millisecond, msgAndArgs...)
 }
 
+// dialsAgain waits until c answers PING after an outage. A go-redis pool
+// whose dials kept failing answers with the last dial error, without
+// dialing, until its probe, once a second, reaches the server again.
+func dialsAgain(tb testing.TB, c *redis.Client) {
+	tb.Helper()
+	eventually(tb, func() bool { return c.Ping(context.Background()).Err() == nil }, "a client of %s dials again", c.Options().Addr)
+}
+
 // newStore returns a Store on client that is closed when the test ends.
 func newStore(tb testing.TB, client redis.UniversalClient, opts ...redisstore.Option) *redisstore.Store {
 	tb.Helper()
