@@ -119,6 +119,12 @@
 // down. SubjectCutoff asks for every subject past the bound, since a newer
 // cut-off may be in force, and returns the later of the two.
 //
+// After PostgreSQL restarts, pgxpool may hand out a connection that died
+// with it: by default it pings only connections idle for over a second
+// before handing them out (pgxpool.Config.ShouldPing changes that). A write
+// on a dead connection returns an error wrapping ErrRevokeFailed, pgx drops
+// the connection, and the caller's retry gets a live one.
+//
 // # Cleanup
 //
 // Each Store, every cleanup interval (WithCleanupInterval, default 10m,
