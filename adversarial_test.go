@@ -144,6 +144,15 @@ func setHeader(k, v string) func(*http.Request) {
 	return func(r *http.Request) { r.Header.Set(k, v) }
 }
 
+// corrupted returns tok with one bit of its ciphertext flipped: a token that
+// always differs from tok and whose MAC never verifies. Replacing a
+// character instead leaves tok unchanged when the character was already
+// the replacement, once in 64 random IVs.
+func corrupted(t *testing.T, tok string) string {
+	t.Helper()
+	return tamper(t, tok, func(raw []byte) []byte { raw[len(raw)-33] ^= 1; return raw })
+}
+
 // tamper decodes tok, lets f change the raw bytes, and encodes it again.
 func tamper(t *testing.T, tok string, f func(raw []byte) []byte) string {
 	t.Helper()

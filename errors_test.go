@@ -40,7 +40,7 @@ func TestDocumentedErrorSets(t *testing.T) {
 
 	tokens := map[string]string{
 		"empty": "", "garbage": "not a token", "truncated": valid[:len(valid)/2],
-		"tampered": valid[:20] + "A" + valid[21:], "other key": foreign, "expired": expired,
+		"tampered": corrupted(t, valid), "other key": foreign, "expired": expired,
 		"future": future, "revoked": revoked, "wrong shape": shape,
 		"oversized": strings.Repeat("A", authix.MaxTokenSize+4), "valid": valid,
 	}

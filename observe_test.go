@@ -81,6 +81,7 @@ func TestRejectionsAreObservable(t *testing.T) {
 	session, err := ending.CreateAccessToken(User{ID: 9})
 	require.NoError(t, err)
 	tokens := []string{valid, revoked, expired, session, ousted}
+	bad := corrupted(t, valid)
 	ok := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
 	cross := cookieRequest(valid)
 	cross.Method = http.MethodPost
@@ -94,7 +95,7 @@ func TestRejectionsAreObservable(t *testing.T) {
 		level  string
 	}{
 		{"missing", v.RequireData(ok), func() *http.Request { return httptest.NewRequest(http.MethodGet, "/", nil) }, authix.ReasonMissing, "DEBUG"},
-		{"invalid", v.RequireData(ok), func() *http.Request { return cookieRequest(valid[:40] + "A" + valid[41:]) }, authix.ReasonInvalid, "INFO"},
+		{"invalid", v.RequireData(ok), func() *http.Request { return cookieRequest(bad) }, authix.ReasonInvalid, "INFO"},
 		{"expired", v.RequireData(ok), func() *http.Request { return cookieRequest(expired) }, authix.ReasonExpired, "INFO"},
 		{"revoked", v.RequireData(ok), func() *http.Request { return cookieRequest(revoked) }, authix.ReasonRevoked, "INFO"},
 		{"cross-origin", v.RequireData(ok), func() *http.Request { return cross }, authix.ReasonCrossOrigin, "INFO"},
@@ -129,7 +130,7 @@ func TestRejectionsAreObservable(t *testing.T) {
 	for _, e := range errs {
 		texts = append(texts, e.Error())
 	}
-	v.RequireData(ok).ServeHTTP(httptest.NewRecorder(), cookieRequest(valid[:40]+"A"+valid[41:]))
+	v.RequireData(ok).ServeHTTP(httptest.NewRecorder(), cookieRequest(bad))
 	for _, rec := range logs.take() {
 		for _, val := range rec {
 			texts = append(texts, val)
