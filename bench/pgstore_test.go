@@ -37,39 +37,15 @@ const (
 // COPY, read into the Store's mirror by New, and answered from there (the
 // Store follows the log by LISTEN meanwhile). Hits and misses as there.
 func BenchmarkPgStore(b *testing.B) {
-	ctx := context.Background()
 	pgLookup := newPgLookup(b)
-	b.Run("IsRevoked", func(b *testing.B) {
-		for _, c := range []struct {
-			name string
-			ids  []authix.TokenID
-			want bool
-		}{{"hit", lookupHits, true}, {"miss", lookupMiss, false}} {
-			b.Run(c.name, func(b *testing.B) {
-				b.ReportAllocs()
-				i := 0
-				for b.Loop() {
-					got, err := pgLookup.IsRevoked(ctx, c.ids[i%len(c.ids)])
-					if err != nil || got != c.want {
-						b.Fatal(got, err)
-					}
-					i++
-				}
-			})
-		}
-	})
+	b.Run("IsRevoked", func(b *testing.B) { benchLookups(b, pgLookup) })
 }
 
 // newPgLookup starts a PostgreSQL for b, copies BenchmarkStore's
 // revocations into it, and opens a Store on them.
 func newPgLookup(b *testing.B) *pgstore.Store {
 	b.Helper()
-	lookupOnce.Do(func() {
-		lookupHits = revocationIDs(0, storeSize)
-		lookupMiss = revocationIDs(storeSize, missPool)
-		lookupStore = authix.NewMemoryStore(newFakeClock(epoch).now)
-		fill(b, lookupStore, lookupHits)
-	})
+	loadLookups(b)
 	srv := pgtest.Start(b)
 	ctx := context.Background()
 	pool := newPgPool(b, srv.URL())
