@@ -248,6 +248,9 @@ func (v *Vault[T]) LogoutEverywhere(ctx context.Context, subject string) error {
 		return nil
 	}
 	recs, err := v.deviceRecords(ctx, key)
+	if err != nil {
+		return err
+	}
 	for _, r := range recs {
 		var sid sessionID
 		if decodeSID(&sid, r.ID) != nil {
@@ -257,7 +260,7 @@ func (v *Vault[T]) LogoutEverywhere(ctx context.Context, subject string) error {
 			return err
 		}
 	}
-	return err
+	return nil
 }
 
 // subjectKey is the store's name for a subject: a fixed size whatever the
